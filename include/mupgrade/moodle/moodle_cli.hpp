@@ -1,0 +1,117 @@
+#pragma once
+// Runs Moodle's admin/cli scripts inside a web container, as the web server user, and turns
+// their exit codes and output into typed results (see shared/notes/moodle-cli-contract.md).
+
+#include "mupgrade/docker/docker_engine.hpp"
+#include "mupgrade/moodle/upgrade_output.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mupgrade::moodle {
+
+/// Default limits: quick scripts, and the upgrade itself (a big site needs minutes).
+inline constexpr std::chrono::seconds kCliTimeout{120};
+inline constexpr std::chrono::seconds kUpgradeTimeout{3600};
+
+/// Where the code sits in the container and whether it uses Moodle 5.1's public/ layout.
+struct CodeLayout {
+  std::string code_root = "/var/www/moodle";
+  bool public_dir = false;
+  std::string web_root() const { return public_dir ? code_root + "/public" : code_root; }
+  std::string script(const std::string& name) const {
+    return (public_dir ? "public/admin/cli/" : "admin/cli/") + name + ".php";
+  }
+};
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  bool timed_out = false;
+  std::chrono::milliseconds duration{0};
+};
+
+/// A script failed in a way the caller did not ask about: bootstrap, DB down, upgrade lock.
+class MoodleCliError : public Error {
+public:
+  MoodleCliError(std::string what, CliRun run, std::string hint = {})
+      : Error(std::move(what), std::move(hint)), run_(std::move(run)) {}
+  const CliRun& run() const { return run_; }
+
+private:
+  CliRun run_;
+};
+
+enum class PendingState { up_to_date, pending, downgrade_refused };
+
+struct UpgradeProgress {
+  std::string component;  // the component being upgraded now ("core" first)
+  std::chrono::milliseconds elapsed{0};
+  std::string line;       // the line just printed
+};
+
+struct UpgradeResult {
+  bool ok = false;
+  int exit_code = -1;
+  UpgradeSummary summary;
+  std::chrono::milliseconds duration{0};
+  std::string output;  // stdout then stderr, ANSI codes removed
+};
+
+enum class CheckLevel { ok = 0, warning = 1, critical = 2, unknown = 3 };
+
+struct CheckRun {
+  CheckLevel level = CheckLevel::unknown;
+  std::string output;
+};
+
+class MoodleCli {
+public:
+  MoodleCli(docker::DockerEngine& engine, std::string container, CodeLayout layout, std::string user = "www-data");
+
+  /// Looks for version.php under <code_root>/public (Moodle 5.1+) or at the root.
+  static CodeLayout detect_layout(docker::DockerEngine& engine, const std::string& container,
+                                  const std::string& code_root = "/var/www/moodle");
+
+  /// Runs one script with arguments; returns whatever it did (no interpretation).
+  CliRun run(const std::string& script, const std::vector<std::string>& args,
+             std::chrono::milliseconds timeout = kCliTimeout, docker::StreamDemux::LineFn on_line = {});
+
+  void maintenance_enable();
+  void maintenance_disable();
+  bool maintenance_enabled();
+
+  PendingState upgrade_pending();
+  /// upgrade.php --non-interactive --lang=en, with each line passed to `on_progress`.
+  UpgradeResult upgrade(const std::function<void(const UpgradeProgress&)>& on_progress = {},
+                        std::chrono::milliseconds timeout = kUpgradeTimeout);
+  void purge_caches();
+
+  std::optional<std::string> cfg_get(const std::string& name, const std::string& component = {});
+  void cfg_set(const std::string& name, const std::string& value, const std::string& component = {});
+
+  CheckRun checks(const std::string& filter = {});
+  /// Nullopt when the schema matches; otherwise the differences Moodle listed.
+  std::optional<std::string> schema_differences();
+
+  /// Disables cron and waits for running tasks; false when they did not stop in time.
+  bool cron_disable_wait(std::chrono::seconds wait);
+  void cron_enable();
+
+  const CodeLayout& layout() const { return layout_; }
+
+private:
+  [[noreturn]] void fail(const std::string& script, const CliRun& r);
+  CliRun run_expect(const std::string& script, const std::vector<std::string>& args, std::initializer_list<int> ok);
+
+  docker::DockerEngine& engine_;
+  std::string container_;
+  CodeLayout layout_;
+  std::string user_;
+};
+
+}  // namespace mupgrade::moodle

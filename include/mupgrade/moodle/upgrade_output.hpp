@@ -1,0 +1,32 @@
+#pragma once
+// Reads what Moodle's CLI scripts print (pure functions, no I/O).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mupgrade::moodle {
+
+/// Removes ANSI colour codes: Moodle prints them with or without a terminal.
+std::string strip_ansi(std::string_view text);
+
+/// "-->mod_forum" -> "mod_forum"; "-->System" -> "core". Nullopt for other lines.
+std::optional<std::string> component_of_progress_line(std::string_view line);
+
+/// "!!! message !!!" -> "message". Nullopt for other lines.
+std::optional<std::string> error_of_line(std::string_view line);
+
+/// What a finished upgrade.php run said about itself.
+struct UpgradeSummary {
+  bool completed = false;  // "Command line upgrade from X to Y completed successfully."
+  std::string from_release;
+  std::string to_release;
+  std::string last_component;  // the last "-->" seen: where a failure happened
+  std::string error;           // the first "!!! ... !!!" message
+  bool environment_failed = false;  // "== Environment ==" followed by "!! ... !!"
+  std::string environment_problems;
+};
+
+UpgradeSummary summarize_upgrade_output(std::string_view stdout_text);
+
+}  // namespace mupgrade::moodle

@@ -1,0 +1,58 @@
+#include "app.hpp"
+
+#include "mupgrade/core/error.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+
+namespace mupgrade::cli {
+
+namespace {
+const std::vector<std::string> kDefaultImages = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11",
+                                                 "mupgrade/postgres:15", "mupgrade/haproxy:2.6"};
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"mupgrade: blue-green upgrades of a Dockerized Moodle site over btrfs snapshots", "mupgrade"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mupgrade 0.1.0");
+
+  DoctorOptions doc;
+  auto* doctor_cmd = app.add_subcommand("doctor", "Check that this host can run mupgrade, one line per check");
+  doctor_cmd->add_option("--docker-socket", doc.docker_socket, "Docker Engine API socket")->capture_default_str();
+  doctor_cmd->add_option("--pool", doc.pool, "btrfs path that holds the sets' subvolumes")->capture_default_str();
+  doctor_cmd->add_option("--image", doc.images, "an image that must be present (repeatable; default: mupgrade's)");
+  doctor_cmd->add_option("--db-container", doc.db_container, "the live set's DB container, checked for answering");
+  doctor_cmd->add_option("--proxy-container", doc.proxy_container, "the proxy container, checked for answering");
+  doctor_cmd->add_option("--public-url", doc.public_url, "loopback URL of the proxy, e.g. http://127.0.0.1:18080");
+  doctor_cmd->add_option("--public-host", doc.public_host, "the site's public Host name");
+  doctor_cmd->add_flag("--json", doc.json, "print JSON instead of a table");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, with the fix; CLI11's own text names the option.
+    std::cerr << fmt::format("mupgrade: error: {} (run 'mupgrade {} --help')\n", e.what(),
+                             app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name());
+    return kUsage;
+  }
+
+  try {
+    if (*doctor_cmd) {
+      if (doc.images.empty()) doc.images = kDefaultImages;
+      return doctor(doc);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << describe_error(e) << "\n";
+    return kFailed;
+  }
+  return kUsage;
+}
+
+}  // namespace mupgrade::cli

@@ -1,0 +1,31 @@
+#pragma once
+// The command line: parse, dispatch to one command, print errors once.
+
+#include <string>
+#include <vector>
+
+namespace mupgrade::cli {
+
+/// Exit codes, documented in README.md.
+enum ExitCode : int {
+  kOk = 0,
+  kFailed = 1,      // the operation failed or a check did not pass
+  kUsage = 2,       // bad arguments or config: nothing was changed
+};
+
+int run(int argc, char** argv);
+
+struct DoctorOptions {
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string pool = "/srv/mupgrade-pool";
+  std::vector<std::string> images;
+  std::string db_container;
+  std::string proxy_container;
+  std::string public_url;
+  std::string public_host;
+  bool json = false;
+};
+
+int doctor(const DoctorOptions& opts);
+
+}  // namespace mupgrade::cli

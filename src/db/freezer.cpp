@@ -1,0 +1,117 @@
+#include "mupgrade/db/freezer.hpp"
+
+#include "clients.hpp"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+namespace mupgrade::db {
+
+using Clock = std::chrono::steady_clock;
+
+std::string_view to_string(Kind k) { return k == Kind::mariadb ? "mariadb" : "postgresql"; }
+
+std::optional<Kind> kind_from_string(std::string_view s) {
+  if (s == "mariadb" || s == "mysqli" || s == "mysql") return Kind::mariadb;
+  if (s == "postgresql" || s == "pgsql" || s == "postgres") return Kind::postgresql;
+  return std::nullopt;
+}
+
+std::string first_words(const std::string& sql) { return sql.size() > 60 ? sql.substr(0, 60) + "..." : sql; }
+
+std::optional<std::string> SqlClient::scalar(const std::string& sql) {
+  auto rows = query(sql);
+  if (rows.empty() || rows[0].empty()) return std::nullopt;
+  return rows[0][0];
+}
+
+std::unique_ptr<SqlClient> connect(const Endpoint& ep) {
+  return ep.kind == Kind::mariadb ? connect_mariadb(ep) : connect_postgres(ep);
+}
+
+std::unique_ptr<SqlClient> connect_when_ready(const Endpoint& ep, std::chrono::milliseconds deadline) {
+  auto until = Clock::now() + deadline;
+  for (;;) {
+    try {
+      return connect(ep);
+    } catch (const DbError&) {
+      if (Clock::now() >= until) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+namespace {
+
+class MariaDbFreezer : public Freezer {
+public:
+  explicit MariaDbFreezer(const Endpoint& ep) : ep_(ep) {}
+
+  void prepare() override {
+    auto c = connect(ep_);
+    if (saved_pct_.empty()) {
+      saved_pct_ = c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct").value_or("90");
+      saved_lwm_ = c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct_lwm").value_or("0");
+    }
+    c->execute("SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0");
+    c->execute("SET GLOBAL innodb_max_dirty_pages_pct = 0");
+    // Closing idle table handles now keeps FLUSH TABLES WITH READ LOCK short later.
+    c->execute("FLUSH NO_WRITE_TO_BINLOG TABLES");
+  }
+
+  FreezeReport freeze(const std::function<void()>& take_snapshot) override {
+    auto c = connect(ep_);
+    c->execute("SET SESSION lock_wait_timeout = 10");
+    auto start = Clock::now();
+    c->execute("FLUSH TABLES WITH READ LOCK");
+    try {
+      take_snapshot();
+    } catch (...) {
+      c->execute("UNLOCK TABLES");
+      throw;
+    }
+    c->execute("UNLOCK TABLES");
+    return {"FLUSH TABLES WITH READ LOCK", std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)};
+  }
+
+  void release() override {
+    if (saved_pct_.empty()) return;
+    auto c = connect(ep_);
+    c->execute(fmt::format("SET GLOBAL innodb_max_dirty_pages_pct = {}", std::stod(saved_pct_)));
+    c->execute(fmt::format("SET GLOBAL innodb_max_dirty_pages_pct_lwm = {}", std::stod(saved_lwm_)));
+    saved_pct_.clear();
+  }
+
+private:
+  Endpoint ep_;
+  std::string saved_pct_, saved_lwm_;
+};
+
+class PostgresFreezer : public Freezer {
+public:
+  explicit PostgresFreezer(const Endpoint& ep) : ep_(ep) {}
+
+  void prepare() override { connect(ep_)->execute("CHECKPOINT"); }
+
+  FreezeReport freeze(const std::function<void()>& take_snapshot) override {
+    // One atomic snapshot of PGDATA (WAL inside) is what a crash leaves behind: PostgreSQL
+    // recovers it like any crash, so no write needs holding.
+    take_snapshot();
+    return {"none (atomic snapshot of a data dir holding its WAL)", std::chrono::microseconds{0}};
+  }
+
+  void release() override {}
+
+private:
+  Endpoint ep_;
+};
+
+}  // namespace
+
+std::unique_ptr<Freezer> make_freezer(const Endpoint& ep) {
+  if (ep.kind == Kind::mariadb) return std::make_unique<MariaDbFreezer>(ep);
+  return std::make_unique<PostgresFreezer>(ep);
+}
+
+}  // namespace mupgrade::db

@@ -1,0 +1,160 @@
+#include "mupgrade/moodle/moodle_cli.hpp"
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+namespace mupgrade::moodle {
+
+using Clock = std::chrono::steady_clock;
+
+MoodleCli::MoodleCli(docker::DockerEngine& engine, std::string container, CodeLayout layout, std::string user)
+    : engine_(engine), container_(std::move(container)), layout_(std::move(layout)), user_(std::move(user)) {}
+
+CodeLayout MoodleCli::detect_layout(docker::DockerEngine& engine, const std::string& container,
+                                    const std::string& code_root) {
+  docker::ExecOptions opts;
+  opts.cmd = {"test", "-f", code_root + "/public/version.php"};
+  opts.timeout = std::chrono::seconds(10);
+  auto r = engine.exec(container, opts);
+  return CodeLayout{code_root, r.exit_code == 0};
+}
+
+CliRun MoodleCli::run(const std::string& script, const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout, docker::StreamDemux::LineFn on_line) {
+  docker::ExecOptions opts;
+  opts.cmd = {"php", layout_.script(script)};
+  opts.cmd.insert(opts.cmd.end(), args.begin(), args.end());
+  opts.user = user_;
+  opts.workdir = layout_.code_root;
+  opts.timeout = timeout;
+  opts.on_line = std::move(on_line);
+  auto r = engine_.exec(container_, opts);
+  return CliRun{r.exit_code, strip_ansi(r.out), strip_ansi(r.err), r.timed_out, r.duration};
+}
+
+void MoodleCli::fail(const std::string& script, const CliRun& r) {
+  auto first_line = [](const std::string& s) {
+    auto nl = s.find('\n');
+    return s.substr(0, nl);
+  };
+  std::string said = !r.err.empty() ? first_line(r.err) : first_line(r.out);
+  for (const std::string& text : {r.out, r.err}) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (auto e = error_of_line(line)) {
+        said = *e;
+        break;
+      }
+  }
+  if (r.timed_out) throw MoodleCliError(fmt::format("moodle: {}.php did not finish in time and was killed", script), r);
+  std::string hint;
+  if (said.find("Site is being upgraded") != std::string::npos)
+    hint = "an upgrade.php run holds Moodle's upgrade lock; wait for it to finish";
+  else if (said.find("Database connection failed") != std::string::npos)
+    hint = "start the set's DB container and check config.php's db settings";
+  else if (said.find("dataroot") != std::string::npos)
+    hint = "mount moodledata where config.php's $CFG->dataroot points, writable by the web server user";
+  throw MoodleCliError(fmt::format("moodle: {}.php exited {} ({})", script, r.exit_code, said), r, hint);
+}
+
+CliRun MoodleCli::run_expect(const std::string& script, const std::vector<std::string>& args,
+                             std::initializer_list<int> ok) {
+  CliRun r = run(script, args);
+  for (int code : ok)
+    if (!r.timed_out && r.exit_code == code) return r;
+  fail(script, r);
+}
+
+void MoodleCli::maintenance_enable() { run_expect("maintenance", {"--enable"}, {0}); }
+void MoodleCli::maintenance_disable() { run_expect("maintenance", {"--disable"}, {0}); }
+
+bool MoodleCli::maintenance_enabled() {
+  CliRun r = run_expect("maintenance", {}, {0});
+  if (r.out.find("Status: enabled") != std::string::npos) return true;
+  if (r.out.find("Status: disabled") != std::string::npos) return false;
+  fail("maintenance", r);
+}
+
+PendingState MoodleCli::upgrade_pending() {
+  CliRun r = run("upgrade", {"--is-pending"});
+  if (r.exit_code == 2) return PendingState::pending;
+  if (r.exit_code == 0) return PendingState::up_to_date;
+  if (r.exit_code == 1 && r.err.find("OLDER than the version that made these databases") != std::string::npos)
+    return PendingState::downgrade_refused;
+  fail("upgrade", r);
+}
+
+UpgradeResult MoodleCli::upgrade(const std::function<void(const UpgradeProgress&)>& on_progress,
+                                 std::chrono::milliseconds timeout) {
+  auto start = Clock::now();
+  std::string component = "core";
+  auto on_line = [&](docker::Stream, std::string_view line) {
+    if (auto c = component_of_progress_line(line)) component = *c;
+    if (on_progress)
+      on_progress({component, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start),
+                   strip_ansi(line)});
+  };
+  CliRun r = run("upgrade", {"--non-interactive", "--lang=en"}, timeout, on_line);
+  UpgradeResult result;
+  result.exit_code = r.exit_code;
+  result.duration = r.duration;
+  result.output = r.out + r.err;
+  result.summary = summarize_upgrade_output(r.out);
+  if (result.summary.error.empty()) {
+    if (auto e = error_of_line(r.err)) result.summary.error = *e;
+    else if (r.exit_code != 0 && !r.err.empty()) result.summary.error = r.err.substr(0, r.err.find('\n'));
+  }
+  if (r.timed_out) result.summary.error = "upgrade.php did not finish in time and was killed";
+  result.ok = r.exit_code == 0 && !r.timed_out;
+  return result;
+}
+
+void MoodleCli::purge_caches() { run_expect("purge_caches", {}, {0}); }
+
+std::optional<std::string> MoodleCli::cfg_get(const std::string& name, const std::string& component) {
+  std::vector<std::string> args = {"--name=" + name, "--no-eol"};
+  if (!component.empty()) args.push_back("--component=" + component);
+  CliRun r = run("cfg", args);
+  if (r.exit_code == 3) return std::nullopt;
+  if (r.exit_code != 0) fail("cfg", r);
+  return r.out;
+}
+
+void MoodleCli::cfg_set(const std::string& name, const std::string& value, const std::string& component) {
+  std::vector<std::string> args = {"--name=" + name, "--set=" + value};
+  if (!component.empty()) args.push_back("--component=" + component);
+  CliRun r = run("cfg", args);
+  if (r.exit_code == 4)
+    throw MoodleCliError(fmt::format("moodle: setting {} is hard-set in config.php", name), r,
+                         "change it in config.php, or remove it there to manage it with cfg.php");
+  if (r.exit_code != 0) fail("cfg", r);
+}
+
+CheckRun MoodleCli::checks(const std::string& filter) {
+  std::vector<std::string> args;
+  if (!filter.empty()) args.push_back("--filter=" + filter);
+  CliRun r = run("checks", args);
+  if (r.exit_code < 0 || r.exit_code > 3) fail("checks", r);
+  return {static_cast<CheckLevel>(r.exit_code), r.out};
+}
+
+std::optional<std::string> MoodleCli::schema_differences() {
+  CliRun r = run("check_database_schema", {});
+  if (r.exit_code == 0) return std::nullopt;
+  if (r.exit_code == 1 && !r.out.empty()) return r.out;
+  fail("check_database_schema", r);
+}
+
+bool MoodleCli::cron_disable_wait(std::chrono::seconds wait) {
+  CliRun r = run("cron", {fmt::format("--disable-wait={}", wait.count())},
+                 std::chrono::duration_cast<std::chrono::milliseconds>(wait) + kCliTimeout);
+  if (r.exit_code == 0) return true;
+  if (r.exit_code == 1 && r.out.find("did not stop") != std::string::npos) return false;
+  if (r.exit_code == 1 && r.out.find("Cron") != std::string::npos && r.out.find("stop") != std::string::npos) return false;
+  fail("cron", r);
+}
+
+void MoodleCli::cron_enable() { run_expect("cron", {"--enable"}, {0}); }
+
+}  // namespace mupgrade::moodle

@@ -1,0 +1,72 @@
+#include "mupgrade/moodle/upgrade_output.hpp"
+
+#include <sstream>
+
+namespace mupgrade::moodle {
+
+std::string strip_ansi(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {
+      i += 2;
+      while (i < text.size() && !(text[i] >= '@' && text[i] <= '~')) ++i;
+      continue;
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+namespace {
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string(s);
+}
+}  // namespace
+
+std::optional<std::string> component_of_progress_line(std::string_view line) {
+  std::string l = trim(strip_ansi(line));
+  if (l.rfind("-->", 0) != 0) return std::nullopt;
+  std::string c = trim(std::string_view(l).substr(3));
+  if (c == "System") return std::string("core");
+  return c;
+}
+
+std::optional<std::string> error_of_line(std::string_view line) {
+  std::string l = trim(strip_ansi(line));
+  if (l.size() < 7 || l.rfind("!!!", 0) != 0 || l.substr(l.size() - 3) != "!!!") return std::nullopt;
+  return trim(std::string_view(l).substr(3, l.size() - 6));
+}
+
+UpgradeSummary summarize_upgrade_output(std::string_view stdout_text) {
+  UpgradeSummary s;
+  std::istringstream in{strip_ansi(stdout_text)};
+  std::string line;
+  bool in_environment = false;
+  const std::string prefix = "Command line upgrade from ", suffix = " completed successfully.";
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (auto c = component_of_progress_line(line)) s.last_component = *c;
+    if (auto e = error_of_line(line); e && s.error.empty()) s.error = *e;
+    if (line == "== Environment ==") in_environment = true;
+    if (in_environment && line.size() > 4 && line.rfind("!!", 0) == 0 && line.rfind("!!!", 0) != 0) {
+      s.environment_failed = true;
+      if (!s.environment_problems.empty()) s.environment_problems += "; ";
+      s.environment_problems += trim(std::string_view(line).substr(2, line.size() - 4));
+    }
+    if (line.rfind(prefix, 0) == 0 && line.size() > prefix.size() + suffix.size() &&
+        line.substr(line.size() - suffix.size()) == suffix) {
+      std::string middle = line.substr(prefix.size(), line.size() - prefix.size() - suffix.size());
+      auto to = middle.rfind(" to ");
+      s.completed = true;
+      if (to != std::string::npos) {
+        s.from_release = middle.substr(0, to);
+        s.to_release = middle.substr(to + 4);
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace mupgrade::moodle

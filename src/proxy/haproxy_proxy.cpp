@@ -1,0 +1,159 @@
+// HAProxy driver: two server slots in one backend. A switch loads the target into the idle
+// slot and flips the slots' admin states through the runtime API (no reload, in-flight
+// requests finish on the old slot), then rewrites haproxy.cfg so a restart keeps the choice.
+
+#include "mupgrade/proxy/proxy.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace mupgrade::proxy {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kStateFile = "mupgrade-proxy.json";
+
+struct SlotState {
+  std::string active;  // "a" or "b"
+  std::optional<Backend> a, b;
+  std::optional<Backend>& slot(const std::string& s) { return s == "a" ? a : b; }
+};
+
+std::string server_line(const std::string& slot, const std::optional<Backend>& be, bool active) {
+  if (!be) return fmt::format("    server {} 127.0.0.1:1 disabled\n", slot);
+  // Names resolve once at start-up (libc); `none` lets HAProxy start while a set is down.
+  return fmt::format("    server {} {}:{} init-addr last,libc,none{}\n", slot, be->host, be->port, active ? "" : " disabled");
+}
+
+std::string render_config(const SlotState& st) {
+  std::string cfg =
+      "# Written by mupgrade: edit the site's config, not this file.\n"
+      "global\n"
+      "    stats socket /usr/local/etc/haproxy/admin.sock mode 600 level admin\n"
+      "    stats timeout 30s\n"
+      "defaults\n"
+      "    mode http\n"
+      "    option http-keep-alive\n"
+      "    option forwardfor\n"
+      "    timeout connect 5s\n"
+      "    timeout client 60s\n"
+      "    timeout server 600s\n"
+      "    timeout http-keep-alive 10s\n"
+      "frontend public\n"
+      "    bind *:80\n"
+      "    default_backend moodle\n"
+      "backend moodle\n"
+      "    retry-on conn-failure empty-response response-timeout\n"
+      "    retries 3\n";
+  cfg += server_line("a", st.a, st.active == "a");
+  cfg += server_line("b", st.b, st.active == "b");
+  return cfg;
+}
+
+class HaproxyProxy : public Proxy {
+public:
+  HaproxyProxy(docker::DockerEngine& engine, ProxySite site) : engine_(engine), site_(std::move(site)) {}
+
+  std::string kind() const override { return "haproxy"; }
+
+  void install(const Backend& initial) override {
+    SlotState st{"a", initial, std::nullopt};
+    persist(st);
+  }
+
+  std::optional<Backend> current() const override {
+    auto st = load();
+    if (!st) return std::nullopt;
+    return st->slot(st->active);
+  }
+
+  SwitchReport switch_to(const Backend& target) override {
+    auto st = load();
+    if (!st) throw ProxyError("the HAProxy config dir has no mupgrade state", "install the proxy config first");
+    if (target.ip.empty())
+      throw ProxyError(fmt::format("backend {} has no address on the proxy's network", target.name),
+                       "connect the set's web container to the proxy's network");
+    SwitchReport report;
+    report.previous = st->slot(st->active);
+    std::string from = st->active, to = from == "a" ? "b" : "a";
+    auto start = Clock::now();
+    command(fmt::format("set server moodle/{} addr {} port {}", to, target.ip, target.port));
+    command(fmt::format("set server moodle/{} state ready", to));
+    command(fmt::format("set server moodle/{} state maint", from));
+    report.switched = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+    report.confirmed = confirm_backend(site_, target.name);
+    st->slot(to) = target;
+    st->active = to;
+    persist(*st);
+    return report;
+  }
+
+private:
+  std::optional<SlotState> load() const {
+    std::ifstream in(site_.config_dir + "/" + kStateFile);
+    if (!in) return std::nullopt;
+    auto j = nlohmann::json::parse(in);
+    SlotState st;
+    st.active = j.at("active").get<std::string>();
+    if (!j["a"].is_null()) st.a = j["a"].get<Backend>();
+    if (!j["b"].is_null()) st.b = j["b"].get<Backend>();
+    return st;
+  }
+
+  void persist(const SlotState& st) {
+    write_file_atomically(site_.config_dir + "/haproxy.cfg", render_config(st));
+    nlohmann::json j = {{"kind", "haproxy"}, {"active", st.active},
+                        {"a", st.a ? nlohmann::json(*st.a) : nlohmann::json()},
+                        {"b", st.b ? nlohmann::json(*st.b) : nlohmann::json()}};
+    write_file_atomically(site_.config_dir + "/" + kStateFile, j.dump(2) + "\n");
+  }
+
+  // One command per connection on the admin socket (non-interactive mode).
+  std::string command(const std::string& cmd) {
+    std::string path = site_.config_dir + "/admin.sock";
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      int err = errno;
+      if (fd >= 0) ::close(fd);
+      throw ProxyError(fmt::format("cannot reach HAProxy's runtime API at {} ({})", path, std::strerror(err)),
+                       fmt::format("start the proxy container {}", site_.container));
+    }
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string line = cmd + "\n";
+    (void)!::write(fd, line.data(), line.size());
+    std::string reply;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0) reply.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    while (!reply.empty() && (reply.back() == '\n' || reply.back() == ' ')) reply.pop_back();
+    // Success answers are empty or say what changed; failures start with a known word.
+    for (std::string_view bad : {"No such", "Unknown", "Require", "Invalid", "Permission", "error"})
+      if (reply.find(bad) != std::string::npos)
+        throw ProxyError(fmt::format("HAProxy refused '{}' ({})", cmd, reply));
+    return reply;
+  }
+
+  docker::DockerEngine& engine_;
+  ProxySite site_;
+};
+
+}  // namespace
+
+std::unique_ptr<Proxy> make_haproxy(docker::DockerEngine& engine, ProxySite site) {
+  return std::make_unique<HaproxyProxy>(engine, std::move(site));
+}
+
+}  // namespace mupgrade::proxy

@@ -1,0 +1,120 @@
+// The btrfs adapter against a real (loop-mounted) btrfs.
+
+#include "fixtures.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+using namespace mupgrade;
+using namespace mupgrade::itest;
+namespace fs = std::filesystem;
+
+namespace {
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+}  // namespace
+
+TEST(BtrfsTest, CreatesSnapshotsAndDeletesSubvolumes) {
+  Cleanup cleanup;
+  std::string src = make_subvolume(cleanup, "src");
+  EXPECT_TRUE(btrfs::is_btrfs(src));
+  EXPECT_TRUE(btrfs::is_subvolume(src));
+  fs::create_directories(src + "/dir");
+  EXPECT_FALSE(btrfs::is_subvolume(src + "/dir"));
+  EXPECT_FALSE(btrfs::is_subvolume(src + "/missing"));
+  std::ofstream(src + "/dir/file") << "blue";
+
+  std::string rw = src + "-rw", ro = src + "-ro";
+  cleanup.subvolume(rw);
+  cleanup.subvolume(ro);
+  btrfs::snapshot(src, rw);
+  btrfs::snapshot(src, ro, true);
+  // Copy-on-write: the copies are independent.
+  std::ofstream(rw + "/dir/file") << "green";
+  EXPECT_EQ(slurp(src + "/dir/file"), "blue");
+  EXPECT_EQ(slurp(rw + "/dir/file"), "green");
+  EXPECT_THROW(std::ofstream(ro + "/dir/new").exceptions(std::ios::failbit), std::ios::failure);
+  EXPECT_FALSE(fs::exists(ro + "/dir/new"));
+
+  auto info_src = btrfs::subvolume_info(src), info_ro = btrfs::subvolume_info(ro);
+  EXPECT_EQ(info_ro.parent_uuid, info_src.uuid);
+  EXPECT_TRUE(info_src.parent_uuid.empty());
+  EXPECT_TRUE(info_ro.read_only);
+  EXPECT_FALSE(info_src.read_only);
+  EXPECT_NE(info_src.id, info_ro.id);
+  EXPECT_GT(info_src.generation, 0u);
+  auto age = std::chrono::system_clock::now() - info_ro.created;
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::minutes>(age).count(), 5);
+
+  btrfs::set_read_only(ro, false);
+  EXPECT_FALSE(btrfs::subvolume_info(ro).read_only);
+  btrfs::delete_subvolume(rw);
+  EXPECT_FALSE(fs::exists(rw));
+}
+
+TEST(BtrfsTest, ListsAndDeletesNestedSubvolumesRecursively) {
+  Cleanup cleanup;
+  std::string top = make_subvolume(cleanup, "top");
+  btrfs::create_subvolume(top + "/a");
+  btrfs::create_subvolume(top + "/a/b");
+  auto subs = btrfs::list_subvolumes(top);
+  std::sort(subs.begin(), subs.end());
+  EXPECT_EQ(subs, (std::vector<std::string>{"a", "a/b"}));
+  btrfs::delete_subvolume(top);
+  EXPECT_FALSE(fs::exists(top));
+}
+
+TEST(BtrfsTest, ReportsSpaceAndSyncs) {
+  auto s = btrfs::space(test_pool());
+  EXPECT_GT(s.total_bytes, 0u);
+  EXPECT_LE(s.free_bytes, s.total_bytes);
+  EXPECT_NO_THROW(btrfs::sync(test_pool()));
+}
+
+TEST(BtrfsTest, ErrorsNameTheCallThePathAndErrno) {
+  Cleanup cleanup;
+  std::string base = make_subvolume(cleanup, "err");
+  try {
+    btrfs::snapshot(base + "/does-not-exist", base + "/copy");
+    FAIL() << "expected btrfs::Failure";
+  } catch (const btrfs::Failure& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("btrfs_util_create_snapshot()"), std::string::npos) << what;
+    EXPECT_NE(what.find("does-not-exist"), std::string::npos) << what;
+    EXPECT_EQ(e.error_number(), ENOENT) << what;
+  }
+  EXPECT_FALSE(btrfs::is_btrfs("/proc"));
+  EXPECT_THROW(btrfs::create_subvolume("/proc/mupgrade-test"), btrfs::Failure);
+}
+
+// Facts, not assertions: what a snapshot costs with dirty page-cache data and after a sync.
+TEST(BtrfsTest, RecordsSnapshotCostWithAndWithoutDirtyData) {
+  Cleanup cleanup;
+  std::string src = make_subvolume(cleanup, "dirty");
+  std::string chunk(1 << 20, 'x');
+  {
+    std::ofstream out(src + "/blob");
+    for (int i = 0; i < 64; ++i) out << chunk;  // 64 MB left dirty in the page cache
+  }
+  auto time_snapshot = [&](const std::string& dest) {
+    cleanup.subvolume(dest);
+    auto t0 = std::chrono::steady_clock::now();
+    btrfs::snapshot(src, dest, true);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  double dirty_ms = time_snapshot(src + "-s1");
+  std::ofstream(src + "/blob2") << chunk;
+  btrfs::sync(src);
+  double synced_ms = time_snapshot(src + "-s2");
+  RecordProperty("snapshot_ms_64MB_dirty", std::to_string(dirty_ms));
+  RecordProperty("snapshot_ms_after_sync", std::to_string(synced_ms));
+  std::cout << "snapshot with 64 MB dirty: " << dirty_ms << " ms; after sync: " << synced_ms << " ms\n";
+  EXPECT_EQ(fs::file_size(src + "-s1/blob"), 64u << 20);
+}

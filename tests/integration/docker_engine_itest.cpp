@@ -1,0 +1,176 @@
+// The Docker Engine API adapter against the real daemon.
+
+#include "fixtures.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace mupgrade;
+using namespace mupgrade::itest;
+
+namespace {
+constexpr const char* kImage = "debian:bookworm-slim";
+
+std::string sleeper(Cleanup& cleanup, docker::ContainerSpec spec = {}) {
+  if (spec.name.empty()) spec.name = unique_name("sleep");
+  spec.image = kImage;
+  spec.cmd = {"sleep", "infinity"};
+  spec.labels["mupgrade.test"] = "1";
+  spec.stop_signal = "SIGKILL";
+  std::string id = engine().create_container(spec);
+  cleanup.container(id);
+  engine().start_container(id);
+  return id;
+}
+}  // namespace
+
+TEST(DockerEngineTest, NegotiatesASupportedApiVersion) {
+  auto v = engine().negotiate();
+  EXPECT_FALSE(v.server_version.empty());
+  EXPECT_GE(docker::compare_api_versions(v.api_version, docker::kMinApiVersion), 0);
+  EXPECT_LE(docker::compare_api_versions(v.api_version, docker::kMaxApiVersion), 0);
+}
+
+TEST(DockerEngineTest, InspectsPresentAndMissingImages) {
+  EXPECT_TRUE(engine().inspect_image(kImage));
+  EXPECT_FALSE(engine().inspect_image("mupgrade/no-such-image:0"));
+}
+
+TEST(DockerEngineTest, CreatesContainersWithMountsEnvLabelsAndLoopbackPorts) {
+  Cleanup cleanup;
+  std::string dir = make_subvolume(cleanup, "mnt");
+  std::ofstream(dir + "/hello.txt") << "from the host\n";
+  docker::ContainerSpec spec;
+  spec.env = {{"GREETING", "hi"}};
+  spec.labels = {{"mupgrade.site", "dockertest"}, {"mupgrade.role", "web"}};
+  spec.mounts = {{dir, "/data", true}};
+  spec.ports = {{8080, 0, "127.0.0.1"}};
+  std::string id = sleeper(cleanup, spec);
+
+  auto info = engine().inspect_container(id);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->running);
+  EXPECT_EQ(info->labels["mupgrade.role"], "web");
+  EXPECT_GT(info->host_ports.at(8080), 0);
+
+  docker::ExecOptions cat;
+  cat.cmd = {"sh", "-c", "cat /data/hello.txt; echo \"$GREETING\"; touch /data/x 2>/dev/null || echo ro >&2"};
+  auto r = engine().exec(id, cat);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "from the host\nhi\n");
+  EXPECT_EQ(r.err, "ro\n");
+
+  auto listed = engine().list_containers({{"mupgrade.site", "dockertest"}});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, id);
+}
+
+TEST(DockerEngineTest, RefusesToPublishBeyondLoopback) {
+  docker::ContainerSpec spec;
+  spec.name = unique_name("open");
+  spec.image = kImage;
+  spec.ports = {{80, 0, "0.0.0.0"}};
+  EXPECT_THROW(engine().create_container(spec), Error);
+  EXPECT_FALSE(engine().inspect_container(spec.name));
+}
+
+TEST(DockerEngineTest, ExecStreamsDemultiplexedLinesWithUserWorkdirEnvAndExitCode) {
+  Cleanup cleanup;
+  std::string id = sleeper(cleanup);
+  std::vector<std::pair<docker::Stream, std::string>> lines;
+  docker::ExecOptions opts;
+  opts.cmd = {"sh", "-c", "id -un; pwd; echo \"$A\" >&2; for i in 1 2 3; do echo line$i; done; exit 7"};
+  opts.user = "nobody";
+  opts.workdir = "/tmp";
+  opts.env = {"A=from-env"};
+  opts.on_line = [&](docker::Stream s, std::string_view l) { lines.emplace_back(s, std::string(l)); };
+  auto r = engine().exec(id, opts);
+  EXPECT_EQ(r.exit_code, 7);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.out, "nobody\n/tmp\nline1\nline2\nline3\n");
+  EXPECT_EQ(r.err, "from-env\n");
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines.back().second, "line3");
+}
+
+TEST(DockerEngineTest, ExecTimeoutKillsTheProcess) {
+  Cleanup cleanup;
+  std::string id = sleeper(cleanup);
+  docker::ExecOptions opts;
+  opts.cmd = {"sh", "-c", "echo started; exec sleep 30"};
+  opts.timeout = std::chrono::milliseconds(800);
+  auto r = engine().exec(id, opts);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_LT(r.duration.count(), 5000);
+  docker::ExecOptions ps;
+  ps.cmd = {"sh", "-c", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done"};
+  auto left = engine().exec(id, ps);
+  EXPECT_EQ(left.out.find("sleep 30"), std::string::npos) << left.out;
+}
+
+TEST(DockerEngineTest, StopKillWaitLogsAndRemove) {
+  Cleanup cleanup;
+  docker::ContainerSpec spec;
+  spec.name = unique_name("life");
+  spec.image = kImage;
+  spec.cmd = {"sh", "-c", "echo to-out; echo to-err >&2; trap 'exit 3' TERM; while :; do sleep 0.1; done"};
+  spec.labels = {{"mupgrade.test", "1"}};
+  std::string id = engine().create_container(spec);
+  cleanup.container(id);
+  engine().start_container(id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string logs = engine().logs(id);
+  EXPECT_NE(logs.find("to-out"), std::string::npos);
+  EXPECT_NE(logs.find("to-err"), std::string::npos);
+  engine().stop_container(id, std::chrono::seconds(5));
+  EXPECT_EQ(engine().wait_container(id), 3);
+  EXPECT_FALSE(engine().inspect_container(id)->running);
+
+  engine().start_container(id);
+  engine().kill_container(id, "SIGKILL");
+  EXPECT_EQ(engine().wait_container(id), 137);
+  engine().remove_container(id);
+  EXPECT_FALSE(engine().inspect_container(id));
+}
+
+TEST(DockerEngineTest, NetworksConnectContainersByAlias) {
+  Cleanup cleanup;
+  std::string net = unique_name("net");
+  cleanup.network(engine().create_network(net, {{"mupgrade.test", "1"}}));
+  docker::ContainerSpec a;
+  a.network = net;
+  a.network_aliases = {"alpha"};
+  std::string ida = sleeper(cleanup, a);
+  std::string idb = sleeper(cleanup);
+  engine().connect_network(net, idb, {"beta"});
+  EXPECT_FALSE(engine().inspect_container(idb)->network_ips.at(net).empty());
+  docker::ExecOptions resolve;
+  resolve.cmd = {"getent", "hosts", "alpha"};
+  EXPECT_EQ(engine().exec(idb, resolve).exit_code, 0);
+  auto n = engine().inspect_network(net);
+  ASSERT_TRUE(n);
+  EXPECT_EQ((*n)["Labels"]["mupgrade.test"], "1");
+}
+
+TEST(DockerEngineTest, ErrorsCarryDockersMessageAndStatus) {
+  try {
+    engine().start_container("mupgrade-no-such-container");
+    FAIL() << "expected a DockerError";
+  } catch (const docker::DockerError& e) {
+    EXPECT_EQ(e.http_status(), 404);
+    EXPECT_NE(std::string(e.what()).find("No such container"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DockerEngineTest, AnUnreachableDaemonIsOneClearError) {
+  docker::DockerEngine nowhere("/nonexistent/docker.sock");
+  try {
+    nowhere.negotiate();
+    FAIL() << "expected a DockerError";
+  } catch (const docker::DockerError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot reach the Docker daemon at /nonexistent/docker.sock"), std::string::npos);
+    EXPECT_FALSE(e.hint().empty());
+  }
+}

@@ -1,0 +1,146 @@
+// The Moodle CLI adapter against the stand-in on real PHP, MariaDB and PostgreSQL.
+
+#include "fixtures.hpp"
+
+#include "mupgrade/http/http_client.hpp"
+#include "mupgrade/moodle/moodle_cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace mupgrade;
+using namespace mupgrade::itest;
+namespace fs = std::filesystem;
+
+class MoodleCliTest : public ::testing::TestWithParam<db::Kind> {
+protected:
+  // A second code tree at `release` with the site's config.php, served by a new container:
+  // how a green set meets the blue DB.
+  std::string green_web(Cleanup& cleanup, const StandinSite& site, const std::string& release,
+                        const std::vector<std::string>& args = {}) {
+    std::string code = make_subvolume(cleanup, "code2");
+    make_release(release, code, args);
+    fs::copy_file(site.code + "/config.php", code + "/config.php");
+    bool pub = fs::exists(code + "/public/version.php");
+    return start_web(cleanup, site.network, code, site.moodledata, "green", nullptr, pub);
+  }
+};
+
+TEST_P(MoodleCliTest, MaintenanceModeTurnsTheSiteInto503AndBack) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  moodle::MoodleCli cli(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  std::string url = "http://127.0.0.1:" + std::to_string(site.web_port) + "/login/index.php";
+  EXPECT_EQ(http::get(url, site.host).status, 200);
+  EXPECT_FALSE(cli.maintenance_enabled());
+  cli.maintenance_enable();
+  EXPECT_TRUE(cli.maintenance_enabled());
+  EXPECT_TRUE(fs::exists(site.moodledata + "/climaintenance.html"));
+  auto r = http::get(url, site.host);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["retry-after"], "300");
+  EXPECT_EQ(r.headers["x-mupgrade-set"], site.set_name);
+  cli.maintenance_disable();
+  EXPECT_EQ(http::get(url, site.host).status, 200);
+}
+
+TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  moodle::MoodleCli blue(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  EXPECT_EQ(blue.upgrade_pending(), moodle::PendingState::up_to_date);
+
+  std::string web = green_web(cleanup, site, "4.5.0");
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  EXPECT_FALSE(green.layout().public_dir);
+  EXPECT_EQ(green.upgrade_pending(), moodle::PendingState::pending);
+  std::vector<std::string> components;
+  auto result = green.upgrade([&](const moodle::UpgradeProgress& p) {
+    if (components.empty() || components.back() != p.component) components.push_back(p.component);
+  });
+  ASSERT_TRUE(result.ok) << result.output;
+  EXPECT_TRUE(result.summary.completed);
+  EXPECT_EQ(result.summary.from_release, "4.4.1 (Build: 20240610)");
+  EXPECT_EQ(result.summary.to_release, "4.5 (Build: 20241007)");
+  EXPECT_EQ(components.front(), "core");
+  EXPECT_NE(std::find(components.begin(), components.end(), "mod_quiz"), components.end());
+  EXPECT_EQ(green.upgrade_pending(), moodle::PendingState::up_to_date);
+  EXPECT_FALSE(green.schema_differences()) << *green.schema_differences();
+  EXPECT_EQ(green.checks("upgradecheck").level, moodle::CheckLevel::ok);
+  EXPECT_EQ(green.cfg_get("release"), "4.5 (Build: 20241007)");
+
+  fs::create_directories(site.moodledata + "/cache/x");
+  green.purge_caches();
+  EXPECT_TRUE(fs::is_empty(site.moodledata + "/cache"));
+
+  // The old code now refuses the newer DB: Moodle's downgrade protection.
+  EXPECT_EQ(blue.upgrade_pending(), moodle::PendingState::downgrade_refused);
+}
+
+TEST_P(MoodleCliTest, AFailedUpgradeIsReportedWithItsComponentAndLeavesTheDbHalfUpgraded) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  std::string web = green_web(cleanup, site, "4.5.0", {"--knob", "fail_at=mod_quiz"});
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  auto result = green.upgrade();
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.summary.last_component, "mod_quiz");
+  EXPECT_NE(result.summary.error.find("mod_quiz"), std::string::npos) << result.summary.error;
+  auto c = db::connect(site.db.endpoint);
+  EXPECT_EQ(c->scalar("SELECT COUNT(*) FROM mdl_upgrade_log WHERE type = 2 AND plugin = 'mod_quiz'"), "1");
+  EXPECT_EQ(c->scalar("SELECT value FROM mdl_config WHERE name = 'release'"), "4.5 (Build: 20241007)")
+      << "core was upgraded before the failure: the upgrade is not atomic";
+  EXPECT_EQ(green.checks().level, moodle::CheckLevel::critical);
+}
+
+TEST_P(MoodleCliTest, ARefusedEnvironmentIsReported) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.1.5");
+  std::string web = green_web(cleanup, site, "4.1.10");
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  EXPECT_EQ(green.upgrade_pending(), moodle::PendingState::pending);
+  auto result = green.upgrade();
+  EXPECT_FALSE(result.ok);
+  EXPECT_TRUE(result.summary.environment_failed);
+  EXPECT_NE(result.summary.environment_problems.find("php"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, MoodleCliTest, ::testing::Values(db::Kind::mariadb, db::Kind::postgresql),
+                         [](const auto& p) { return std::string(db::to_string(p.param)); });
+
+TEST(MoodleCliLayoutTest, FindsTheCliUnderPublicFromMoodle51) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, db::Kind::mariadb, "5.1.0");
+  auto layout = moodle::MoodleCli::detect_layout(engine(), site.web);
+  EXPECT_TRUE(layout.public_dir);
+  moodle::MoodleCli cli(engine(), site.web, layout);
+  EXPECT_EQ(cli.cfg_get("release"), "5.1 (Build: 20251006)");
+  EXPECT_EQ(http::get("http://127.0.0.1:" + std::to_string(site.web_port) + "/login/index.php", site.host).status, 200);
+}
+
+TEST(MoodleCliErrorsTest, SettingsAndCronFollowTheContract) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, db::Kind::mariadb, "4.4.1");
+  moodle::MoodleCli cli(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  EXPECT_FALSE(cli.cfg_get("no_such_setting"));
+  cli.cfg_set("mupgrade_test", "42");
+  EXPECT_EQ(cli.cfg_get("mupgrade_test"), "42");
+  cli.cfg_set("flag", "1", "local_standin");
+  EXPECT_EQ(cli.cfg_get("flag", "local_standin"), "1");
+  EXPECT_THROW(cli.cfg_set("dbhost", "elsewhere"), moodle::MoodleCliError);
+  EXPECT_TRUE(cli.cron_disable_wait(std::chrono::seconds(5)));
+  cli.cron_enable();
+
+  // A stopped DB: every script fails at bootstrap, and the error says so.
+  engine().stop_container(site.db.container, std::chrono::seconds(10));
+  try {
+    cli.maintenance_enable();
+    FAIL() << "expected MoodleCliError";
+  } catch (const moodle::MoodleCliError& e) {
+    EXPECT_NE(std::string(e.what()).find("Database connection failed"), std::string::npos) << e.what();
+    EXPECT_FALSE(e.hint().empty());
+  }
+}

@@ -1,0 +1,129 @@
+// Proxy drivers against real HAProxy and nginx: the switch, zero failed requests under
+// load, persistence across a proxy restart, and a refused bad target.
+
+#include "fixtures.hpp"
+
+#include "mupgrade/http/http_client.hpp"
+#include "mupgrade/proxy/proxy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace mupgrade;
+using namespace mupgrade::itest;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Stack {
+  std::string network;
+  proxy::Backend blue, green;
+  proxy::ProxySite site;
+  std::string proxy_id;
+};
+
+proxy::Backend static_backend(Cleanup& cleanup, const std::string& network, const std::string& set) {
+  std::string code = make_subvolume(cleanup, "static");
+  std::ofstream(code + "/index.html") << "served by " << set << "\n";
+  std::string web = start_web(cleanup, network, code, code, set);
+  auto info = engine().inspect_container(web);
+  return {set, web, info->network_ips.at(network), 80};
+}
+
+Stack start_stack(Cleanup& cleanup, const std::string& kind) {
+  Stack s;
+  s.network = unique_name("net");
+  cleanup.network(engine().create_network(s.network, {{"mupgrade.test", "1"}}));
+  s.blue = static_backend(cleanup, s.network, unique_name("blue"));
+  s.green = static_backend(cleanup, s.network, unique_name("green"));
+  s.site.config_dir = make_subvolume(cleanup, "proxyconf");
+  s.site.public_host = "moodle.test";
+  auto proxy = kind == "haproxy" ? proxy::make_haproxy(engine(), s.site) : proxy::make_nginx(engine(), s.site);
+  proxy->install(s.blue);
+  docker::ContainerSpec spec;
+  spec.name = unique_name(kind);
+  spec.image = kind == "haproxy" ? "mupgrade/haproxy:2.6" : "mupgrade/nginx-proxy:1.22";
+  spec.labels = {{"mupgrade.test", "1"}};
+  spec.network = s.network;
+  spec.mounts = {{s.site.config_dir, kind == "haproxy" ? "/usr/local/etc/haproxy" : "/etc/nginx/mupgrade", false}};
+  spec.ports = {{80, 0, "127.0.0.1"}};
+  s.proxy_id = engine().create_container(spec);
+  cleanup.container(s.proxy_id);
+  engine().start_container(s.proxy_id);
+  s.site.container = spec.name;
+  s.site.public_url = "http://127.0.0.1:" + std::to_string(engine().inspect_container(s.proxy_id)->host_ports.at(80));
+  proxy::confirm_backend(s.site, s.blue.name);
+  return s;
+}
+
+std::unique_ptr<proxy::Proxy> driver(const std::string& kind, const Stack& s) {
+  return kind == "haproxy" ? proxy::make_haproxy(engine(), s.site) : proxy::make_nginx(engine(), s.site);
+}
+
+}  // namespace
+
+class ProxyTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ProxyTest, SwitchesUnderLoadWithoutAFailedRequest) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, GetParam());
+  auto proxy = driver(GetParam(), s);
+  EXPECT_EQ(proxy->current()->name, s.blue.name);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, from_green{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back([&] {
+      while (!stop) {
+        auto r = http::get(s.site.public_url + "/index.html", s.site.public_host, std::chrono::milliseconds(5000));
+        if (r.status == 200) ++ok;
+        else ++failed;
+        if (r.headers["x-mupgrade-set"] == s.green.name) ++from_green;
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto report = proxy->switch_to(s.green);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  for (auto& t : clients) t.join();
+
+  EXPECT_EQ(failed.load(), 0) << "requests failed during the switch";
+  EXPECT_GT(ok.load(), 20);
+  EXPECT_GT(from_green.load(), 0);
+  EXPECT_EQ(report.previous->name, s.blue.name);
+  EXPECT_EQ(proxy->current()->name, s.green.name);
+  std::cout << GetParam() << ": switch " << std::chrono::duration<double, std::milli>(report.switched).count() << " ms, confirmed after "
+            << std::chrono::duration<double, std::milli>(report.confirmed).count() << " ms; " << ok << " ok, " << failed << " failed\n";
+  RecordProperty("switch_ms", std::to_string(std::chrono::duration<double, std::milli>(report.switched).count()));
+}
+
+TEST_P(ProxyTest, TheChoiceSurvivesAProxyRestartAndCanBeSwitchedBack) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, GetParam());
+  auto proxy = driver(GetParam(), s);
+  proxy->switch_to(s.green);
+  engine().stop_container(s.proxy_id, std::chrono::seconds(5));
+  engine().start_container(s.proxy_id);
+  EXPECT_NO_THROW(proxy::confirm_backend(s.site, s.green.name));
+  proxy->switch_to(s.blue);
+  EXPECT_EQ(proxy->current()->name, s.blue.name);
+  EXPECT_NO_THROW(proxy::confirm_backend(s.site, s.blue.name));
+}
+
+TEST_P(ProxyTest, ABadTargetIsRefusedAndTrafficStaysWhereItWas) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, GetParam());
+  auto proxy = driver(GetParam(), s);
+  proxy::Backend nowhere{"nowhere", "mupgrade-no-such-host", "", 80};
+  EXPECT_THROW(proxy->switch_to(nowhere), proxy::ProxyError);
+  EXPECT_EQ(proxy->current()->name, s.blue.name);
+  EXPECT_NO_THROW(proxy::confirm_backend(s.site, s.blue.name, std::chrono::milliseconds(3000)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, ProxyTest, ::testing::Values("haproxy", "nginx"),
+                         [](const auto& p) { return p.param; });

@@ -1,0 +1,208 @@
+#include "fixtures.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace mupgrade::itest {
+
+namespace fs = std::filesystem;
+
+std::string test_pool() {
+  const char* pool = std::getenv("MUPGRADE_TEST_POOL");
+  if (!pool || !*pool) {
+    ADD_FAILURE() << "MUPGRADE_TEST_POOL is not set: run the tests through scripts/test (it makes a btrfs pool)";
+    throw std::runtime_error("MUPGRADE_TEST_POOL is not set");
+  }
+  if (!btrfs::is_btrfs(pool)) {
+    ADD_FAILURE() << "MUPGRADE_TEST_POOL=" << pool << " is not on btrfs";
+    throw std::runtime_error("MUPGRADE_TEST_POOL is not btrfs");
+  }
+  return pool;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("mupt-{}-{}-{:06x}", prefix, ::getpid(), rng() & 0xffffff);
+}
+
+docker::DockerEngine& engine() {
+  static docker::DockerEngine e;
+  return e;
+}
+
+Cleanup::~Cleanup() {
+  for (auto it = items_.rbegin(); it != items_.rend(); ++it) {
+    try {
+      switch (it->kind) {
+        case Kind::container: engine().remove_container(it->what, true); break;
+        case Kind::network: engine().remove_network(it->what); break;
+        case Kind::subvolume:
+          if (btrfs::is_subvolume(it->what)) btrfs::delete_subvolume(it->what);
+          break;
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "cleanup of " << it->what << " failed: " << e.what();
+    }
+  }
+}
+
+std::string make_subvolume(Cleanup& cleanup, const std::string& prefix) {
+  std::string path = test_pool() + "/" + unique_name(prefix);
+  btrfs::create_subvolume(path);
+  cleanup.subvolume(path);
+  return path;
+}
+
+int sh(const std::string& command, std::string* out) {
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) text.append(buf, n);
+  int status = ::pclose(p);
+  if (out) *out = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+namespace {
+
+// One password per test process, in a file the DB containers read at init.
+const std::string& db_password_file() {
+  static std::string path = [] {
+    std::string dir = fmt::format("/tmp/mupgrade-itest-{}", ::getpid());
+    fs::create_directories(dir);
+    std::string file = dir + "/db_password";
+    std::ofstream(file) << fmt::format("pw-{}-{}", ::getpid(), std::random_device{}());
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    return file;
+  }();
+  return path;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+DbServer run_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
+                const std::string& name_prefix) {
+  bool maria = kind == db::Kind::mariadb;
+  docker::ContainerSpec spec;
+  spec.name = unique_name(name_prefix);
+  spec.image = maria ? "mupgrade/mariadb:10.11" : "mupgrade/postgres:15";
+  spec.labels = {{"mupgrade.test", "1"}};
+  spec.network = network;
+  spec.mounts = {{datadir, maria ? "/var/lib/mysql" : "/var/lib/postgresql/data", false},
+                 {db_password_file(), "/run/secrets/db_password", true}};
+  if (maria) spec.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/db_password"}, {"MARIADB_DATABASE", "moodle"}};
+  else spec.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/db_password"}, {"POSTGRES_DB", "moodle"}};
+  spec.ports = {{maria ? 3306 : 5432, 0, "127.0.0.1"}};
+  spec.stop_signal = maria ? "SIGTERM" : "SIGINT";
+  std::string id = engine().create_container(spec);
+  cleanup.container(id);
+  engine().start_container(id);
+  auto info = engine().inspect_container(id);
+  DbServer s;
+  s.container = spec.name;
+  s.datadir = datadir;
+  s.endpoint.kind = kind;
+  s.endpoint.port = info->host_ports.at(maria ? 3306 : 5432);
+  s.endpoint.user = maria ? "root" : "postgres";
+  s.endpoint.password = Secret(read_file(db_password_file()));
+  s.endpoint.database = "moodle";
+  try {
+    db::connect_when_ready(s.endpoint, std::chrono::seconds(90));
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "DB container " << spec.name << " did not answer: " << e.what() << "\n" << engine().logs(id, 30);
+    throw;
+  }
+  return s;
+}
+
+}  // namespace
+
+DbServer start_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
+                  const std::string& name_prefix) {
+  return run_db(cleanup, kind, network, datadir, name_prefix);
+}
+
+DbServer start_db_on(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
+                     const std::string& name_prefix) {
+  return run_db(cleanup, kind, network, datadir, name_prefix);
+}
+
+void make_release(const std::string& release, const std::string& dest, const std::vector<std::string>& extra_args) {
+  std::string cmd = fmt::format("{}/tests/moodle-standin/make-release {} {}", MUPGRADE_SOURCE_DIR, release, dest);
+  for (auto& a : extra_args) cmd += " '" + a + "'";
+  std::string out;
+  ASSERT_EQ(sh(cmd, &out), 0) << out;
+}
+
+std::string start_web(Cleanup& cleanup, const std::string& network, const std::string& code,
+                      const std::string& moodledata, const std::string& set_name, int* port, bool public_dir) {
+  docker::ContainerSpec spec;
+  spec.name = unique_name("web");
+  spec.image = "mupgrade/web:php8.2";
+  spec.labels = {{"mupgrade.test", "1"}};
+  spec.network = network;
+  spec.mounts = {{code, "/var/www/moodle", true}, {moodledata, "/var/www/moodledata", false}};
+  spec.env = {{"MUPGRADE_SET", set_name}, {"MOODLE_WEBROOT", public_dir ? "/var/www/moodle/public" : "/var/www/moodle"}};
+  spec.ports = {{80, 0, "127.0.0.1"}};
+  std::string id = engine().create_container(spec);
+  cleanup.container(id);
+  engine().start_container(id);
+  if (port) *port = engine().inspect_container(id)->host_ports.at(80);
+  return spec.name;
+}
+
+StandinSite start_standin(Cleanup& cleanup, db::Kind kind, const std::string& release,
+                          const std::vector<std::string>& knobs) {
+  StandinSite site;
+  site.network = unique_name("net");
+  std::string net_id = engine().create_network(site.network, {{"mupgrade.test", "1"}});
+  cleanup.network(net_id);
+  site.set_name = unique_name("set");
+  site.code = make_subvolume(cleanup, "code");
+  site.moodledata = make_subvolume(cleanup, "data");
+  std::string dbdir = make_subvolume(cleanup, "db");
+  std::vector<std::string> args;
+  for (auto& k : knobs) {
+    args.push_back("--knob");
+    args.push_back(k);
+  }
+  make_release(release, site.code, args);
+  ::chown(site.moodledata.c_str(), 33, 33);  // www-data in Debian's images
+  site.db = start_db(cleanup, kind, site.network, dbdir);
+  bool public_dir = fs::exists(site.code + "/public/version.php");
+  // config.php as a site keeps it in its code tree: the set's DB by container name.
+  std::ofstream(site.code + "/config.php") << fmt::format(
+      "<?php\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n"
+      "$CFG->dbtype = '{}';\n$CFG->dblibrary = 'native';\n$CFG->dbhost = '{}';\n$CFG->dbname = 'moodle';\n"
+      "$CFG->dbuser = '{}';\n$CFG->dbpass = '{}';\n$CFG->prefix = 'mdl_';\n"
+      "$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n"
+      "$CFG->wwwroot = 'http://{}';\n$CFG->dataroot = '/var/www/moodledata';\n$CFG->admin = 'admin';\n"
+      "$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
+      kind == db::Kind::mariadb ? "mariadb" : "pgsql", site.db.container, site.db.endpoint.user,
+      site.db.endpoint.password.reveal(), site.host);
+  site.web = start_web(cleanup, site.network, site.code, site.moodledata, site.set_name, &site.web_port, public_dir);
+  docker::ExecOptions install;
+  install.cmd = {"php", public_dir ? "public/admin/cli/install_database.php" : "admin/cli/install_database.php",
+                 "--agree-license", "--adminpass=Admin-1234"};
+  install.user = "www-data";
+  install.workdir = "/var/www/moodle";
+  install.timeout = std::chrono::seconds(60);
+  auto r = engine().exec(site.web, install);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  return site;
+}
+
+}  // namespace mupgrade::itest

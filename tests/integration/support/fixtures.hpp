@@ -1,0 +1,76 @@
+#pragma once
+// Shared helpers of the integration tests: unique names, a btrfs area per test, and
+// containers/networks/subvolumes removed when the test ends, even when it fails.
+
+#include "mupgrade/db/sql_client.hpp"
+#include "mupgrade/docker/docker_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace mupgrade::itest {
+
+/// The btrfs path tests may use: $MUPGRADE_TEST_POOL. Missing is a failure, never a skip.
+std::string test_pool();
+/// A name no other run uses: <prefix>-<pid>-<random>.
+std::string unique_name(const std::string& prefix);
+docker::DockerEngine& engine();
+
+/// Deletes what it was given, in reverse order, when destroyed.
+class Cleanup {
+public:
+  ~Cleanup();
+  void container(std::string id) { items_.push_back({Kind::container, std::move(id)}); }
+  void network(std::string id) { items_.push_back({Kind::network, std::move(id)}); }
+  void subvolume(std::string path) { items_.push_back({Kind::subvolume, std::move(path)}); }
+
+private:
+  enum class Kind { container, network, subvolume };
+  struct Item {
+    Kind kind;
+    std::string what;
+  };
+  std::vector<Item> items_;
+};
+
+/// A btrfs subvolume under the test pool, deleted at the end of the test.
+std::string make_subvolume(Cleanup& cleanup, const std::string& prefix);
+
+/// A DB server container on `network`, its data dir a subvolume, its port on 127.0.0.1.
+struct DbServer {
+  std::string container;
+  std::string datadir;  // host path (a subvolume)
+  db::Endpoint endpoint;  // root/postgres superuser on the published port
+};
+DbServer start_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
+                  const std::string& name_prefix = "db");
+/// Starts a DB container on an existing data dir (a snapshot), with the same credentials.
+DbServer start_db_on(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
+                     const std::string& name_prefix = "db");
+
+/// The stand-in Moodle at `release`, installed against a fresh DB: code, moodledata and db
+/// subvolumes, a DB container and a web container on one network.
+struct StandinSite {
+  std::string network;
+  std::string set_name;
+  std::string code, moodledata;  // host paths
+  DbServer db;
+  std::string web;  // container
+  int web_port = 0; // published on 127.0.0.1
+  std::string host = "moodle.test";
+};
+StandinSite start_standin(Cleanup& cleanup, db::Kind kind, const std::string& release,
+                          const std::vector<std::string>& knobs = {});
+/// Lays out a release into `dest` with tests/moodle-standin/make-release.
+void make_release(const std::string& release, const std::string& dest, const std::vector<std::string>& extra_args = {});
+/// Starts a web container for `code` + `moodledata` on `network` (code mounted read-only).
+std::string start_web(Cleanup& cleanup, const std::string& network, const std::string& code,
+                      const std::string& moodledata, const std::string& set_name, int* port = nullptr,
+                      bool public_dir = false);
+
+/// Runs a shell command on the host; returns its exit code (output captured into `out`).
+int sh(const std::string& command, std::string* out = nullptr);
+
+}  // namespace mupgrade::itest

@@ -1,0 +1,58 @@
+<?php
+// Stand-in bootstrap, in Moodle's order: dataroot and wwwroot checks, CLI maintenance
+// (web only, before the DB), DB connection, settings from mdl_config, the upgrade lock.
+// Loaded by config.php as `require_once(__DIR__ . '/lib/setup.php')`.
+
+global $CFG, $DB;
+if (!defined('CLI_SCRIPT')) {
+    define('CLI_SCRIPT', false);
+}
+$CFG->dirroot = dirname(__DIR__);
+$CFG->prefix = $CFG->prefix ?? 'mdl_';
+$CFG->admin = $CFG->admin ?? 'admin';
+$CFG->hardset = array_keys(get_object_vars($CFG));
+require_once(__DIR__ . '/standinlib.php');
+
+if (empty($CFG->wwwroot)) {
+    echo "Fatal error: \$CFG->wwwroot is not configured! Exiting.\n";
+    exit(1);
+}
+if (empty($CFG->dataroot) || !is_dir($CFG->dataroot) || !is_writable($CFG->dataroot)) {
+    echo "Fatal error: \$CFG->dataroot is not configured properly, directory does not exist or is not accessible! Exiting.\n";
+    exit(1);
+}
+
+if (!CLI_SCRIPT) {
+    if (file_exists($CFG->dataroot . '/climaintenance.html')) {
+        http_response_code(503);
+        header('Retry-After: 300');
+        readfile($CFG->dataroot . '/climaintenance.html');
+        exit(0);
+    }
+    standin_require_wwwroot_host();
+}
+
+try {
+    $DB = standin_db_connect();
+} catch (Throwable $e) {
+    if (CLI_SCRIPT) {
+        echo "!!! <p>Error: Database connection failed</p> !!!\n";
+        echo "!! " . $e->getMessage() . " !!\n";
+        exit(1);
+    }
+    http_response_code(503);
+    echo "<p>Error: Database connection failed</p>";
+    exit(0);
+}
+
+if (!defined('STANDIN_NO_TABLES_NEEDED')) {
+    standin_load_config();
+}
+
+if (CLI_SCRIPT && !defined('STANDIN_NO_TABLES_NEEDED')) {
+    $running = (int)($CFG->upgraderunning ?? 0);
+    if ($running > time()) {
+        echo "!!! Site is being upgraded, please retry later. !!!\n";
+        exit(1);
+    }
+}
