@@ -71,9 +71,13 @@ TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
   EXPECT_EQ(green.checks("upgradecheck").level, moodle::CheckLevel::ok);
   EXPECT_EQ(green.cfg_get("release"), "4.5 (Build: 20241007)");
 
-  fs::create_directories(site.moodledata + "/cache/x");
+  docker::ExecOptions fill;
+  fill.cmd = {"mkdir", "-p", "/var/www/moodledata/cache/x", "/var/www/moodledata/localcache/y"};
+  fill.user = "www-data";  // as Moodle itself writes its caches
+  ASSERT_EQ(engine().exec(web, fill).exit_code, 0);
   green.purge_caches();
   EXPECT_TRUE(fs::is_empty(site.moodledata + "/cache"));
+  EXPECT_TRUE(fs::is_empty(site.moodledata + "/localcache"));
 
   // The old code now refuses the newer DB: Moodle's downgrade protection.
   EXPECT_EQ(blue.upgrade_pending(), moodle::PendingState::downgrade_refused);

@@ -109,7 +109,11 @@ TEST_P(ProxyTest, TheChoiceSurvivesAProxyRestartAndCanBeSwitchedBack) {
   proxy->switch_to(s.green);
   engine().stop_container(s.proxy_id, std::chrono::seconds(5));
   engine().start_container(s.proxy_id);
+  // An ephemeral published port changes on restart (a real site publishes a fixed one).
+  s.site.public_url = "http://127.0.0.1:" + std::to_string(engine().inspect_container(s.proxy_id)->host_ports.at(80));
   EXPECT_NO_THROW(proxy::confirm_backend(s.site, s.green.name));
+  proxy = driver(GetParam(), s);
+  EXPECT_EQ(proxy->current()->name, s.green.name);
   proxy->switch_to(s.blue);
   EXPECT_EQ(proxy->current()->name, s.blue.name);
   EXPECT_NO_THROW(proxy::confirm_backend(s.site, s.blue.name));
