@@ -30,6 +30,16 @@ int run(int argc, char** argv) {
   doctor_cmd->add_option("--public-host", doc.public_host, "the site's public Host name");
   doctor_cmd->add_flag("--json", doc.json, "print JSON instead of a table");
 
+  ProxyInitOptions pin;
+  auto* proxy_cmd = app.add_subcommand("proxy", "Set up the reverse proxy in front of a site");
+  proxy_cmd->require_subcommand(1);
+  auto* proxy_init_cmd = proxy_cmd->add_subcommand("init", "Write the proxy's first config (before its container starts)");
+  proxy_init_cmd->add_option("--kind", pin.kind, "haproxy or nginx")->check(CLI::IsMember({"haproxy", "nginx"}))->capture_default_str();
+  proxy_init_cmd->add_option("--config-dir", pin.config_dir, "host dir mounted as the proxy's config dir")->required()->check(CLI::ExistingDirectory);
+  proxy_init_cmd->add_option("--backend-name", pin.backend_name, "the live set's id")->required();
+  proxy_init_cmd->add_option("--backend-host", pin.backend_host, "the live set's web container name")->required();
+  proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -38,8 +48,12 @@ int run(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, with the fix; CLI11's own text names the option.
-    std::cerr << fmt::format("mupgrade: error: {} (run 'mupgrade {} --help')\n", e.what(),
-                             app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name());
+    std::string cmd;
+    for (const CLI::App* sub = &app; sub && !sub->get_subcommands().empty();) {
+      sub = sub->get_subcommands().front();
+      cmd += " " + sub->get_name();
+    }
+    std::cerr << fmt::format("mupgrade: error: {} (run 'mupgrade{} --help')\n", e.what(), cmd);
     return kUsage;
   }
 
@@ -48,6 +62,7 @@ int run(int argc, char** argv) {
       if (doc.images.empty()) doc.images = kDefaultImages;
       return doctor(doc);
     }
+    if (*proxy_init_cmd) return proxy_init(pin);
   } catch (const std::exception& e) {
     std::cerr << describe_error(e) << "\n";
     return kFailed;

@@ -28,4 +28,15 @@ struct DoctorOptions {
 
 int doctor(const DoctorOptions& opts);
 
+struct ProxyInitOptions {
+  std::string kind = "haproxy";
+  std::string config_dir;
+  std::string backend_name;
+  std::string backend_host;
+  int backend_port = 80;
+};
+
+/// Writes the proxy's first config, pointing at the site's current web container.
+int proxy_init(const ProxyInitOptions& opts);
+
 }  // namespace mupgrade::cli

@@ -75,10 +75,20 @@ int sh(const std::string& command, std::string* out) {
 
 namespace {
 
+// Removes the per-process secrets dir when the test process ends.
+struct SecretsDir {
+  std::string path = fmt::format("/tmp/mupgrade-itest-{}", ::getpid());
+  ~SecretsDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 // One password per test process, in a file the DB containers read at init.
 const std::string& db_password_file() {
+  static SecretsDir secrets;
   static std::string path = [] {
-    std::string dir = fmt::format("/tmp/mupgrade-itest-{}", ::getpid());
+    std::string dir = secrets.path;
     fs::create_directories(dir);
     std::string file = dir + "/db_password";
     std::ofstream(file) << fmt::format("pw-{}-{}", ::getpid(), std::random_device{}());
