@@ -1,0 +1,73 @@
+#pragma once
+// Runs a plan: each step journaled before and after, timed; a failure undoes the steps
+// already done, newest first, as far as they can be undone, and says what it left.
+
+#include "mupgrade/core/journal.hpp"
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mupgrade::core {
+
+enum class Phase { prepare, window, after };
+std::string_view to_string(Phase p);
+
+/// One step of a plan. `run` may return facts to journal; `undo` is empty for steps that
+/// change nothing (checks) or that are undone by an earlier step's undo.
+struct Step {
+  std::string name;
+  Phase phase = Phase::prepare;
+  std::string what;       // one line for plan output: what the step does
+  std::string undo_what;  // one line: how it is undone ("" = nothing to undo)
+  std::function<nlohmann::json()> run;
+  std::function<void()> undo;
+  /// Past this step the executor no longer undoes on failure (e.g. traffic moved to green):
+  /// a failure after it is reported, and the operator decides (rollback).
+  bool point_of_no_return = false;
+};
+
+struct StepTiming {
+  std::string name;
+  Phase phase = Phase::prepare;
+  double seconds = 0;
+  std::string outcome;  // ok | failed | undone | skipped
+};
+
+struct RunResult {
+  bool ok = false;
+  std::string failed_step;
+  std::string error;
+  std::vector<StepTiming> timings;
+  std::vector<std::string> undo_failures;  // steps whose undo failed: the operator must look
+  double window_seconds = 0;  // first window step's start to the last window step's end
+};
+
+/// Monotonic seconds; a fake in tests.
+using SecondsClock = std::function<double()>;
+SecondsClock steady_seconds();
+
+class Executor {
+public:
+  Executor(JournalWriter& journal, SecondsClock clock = steady_seconds());
+  /// Called before each step starts and after it ends (for live progress lines).
+  std::function<void(const Step&, const StepTiming*)> on_step;
+
+  /// Journals operation-begin with `operation` and `args`, runs the steps, journals operation-end.
+  RunResult run(const std::string& operation, const nlohmann::json& args, const std::vector<Step>& steps);
+  /// Runs the undo of `done` steps (newest first), journaling each; returns the ones that failed.
+  std::vector<std::string> undo(const std::vector<const Step*>& done, std::vector<StepTiming>& timings);
+
+private:
+  JournalWriter& journal_;
+  SecondsClock clock_;
+};
+
+/// The timing table printed at the end of an operation.
+std::string render_timings(const std::vector<StepTiming>& timings, double window_seconds);
+nlohmann::json timings_to_json(const std::vector<StepTiming>& timings);
+
+}  // namespace mupgrade::core
