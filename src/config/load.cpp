@@ -1,0 +1,185 @@
+#include "mupgrade/config/load.hpp"
+
+#include "mupgrade/core/error.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+
+namespace mupgrade::config {
+
+using core::SiteConfig;
+
+std::string default_path(const std::string& site) { return "/etc/mupgrade/" + site + ".yml"; }
+
+namespace {
+
+struct Reader {
+  std::string file;
+
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const {
+    auto m = n.Mark();
+    throw Error(fmt::format("{}:{}:{}: {}", file, m.line + 1, m.column + 1, what),
+                "fix the config file (README.md, 'Site config', has an example)");
+  }
+
+  void only_keys(const YAML::Node& map, std::initializer_list<const char*> allowed, const std::string& where) const {
+    std::set<std::string> ok(allowed.begin(), allowed.end());
+    for (const auto& kv : map) {
+      std::string key = kv.first.as<std::string>();
+      if (!ok.count(key)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        fail(kv.first, fmt::format("unknown key '{}' in {} (expected one of: {})", key, where, list));
+      }
+    }
+  }
+
+  YAML::Node map(const YAML::Node& parent, const char* key, bool required) const {
+    YAML::Node n = parent[key];
+    if (!n) {
+      if (required) fail(parent, fmt::format("missing '{}'", key));
+      return n;
+    }
+    if (!n.IsMap()) fail(n, fmt::format("'{}' must be a mapping", key));
+    return n;
+  }
+
+  std::string str(const YAML::Node& parent, const char* key, bool required, std::string fallback = {}) const {
+    YAML::Node n = parent[key];
+    if (!n || n.IsNull()) {
+      if (required) fail(parent, fmt::format("missing '{}'", key));
+      return fallback;
+    }
+    if (!n.IsScalar()) fail(n, fmt::format("'{}' must be a string", key));
+    return n.as<std::string>();
+  }
+
+  int integer(const YAML::Node& parent, const char* key, int fallback, int min, int max) const {
+    YAML::Node n = parent[key];
+    if (!n) return fallback;
+    int v = 0;
+    try {
+      v = n.as<int>();
+    } catch (const YAML::Exception&) {
+      fail(n, fmt::format("'{}' must be a whole number", key));
+    }
+    if (v < min || v > max) fail(n, fmt::format("'{}' must be between {} and {}", key, min, max));
+    return v;
+  }
+
+  bool boolean(const YAML::Node& parent, const char* key, bool fallback) const {
+    YAML::Node n = parent[key];
+    if (!n) return fallback;
+    try {
+      return n.as<bool>();
+    } catch (const YAML::Exception&) {
+      fail(n, fmt::format("'{}' must be true or false", key));
+    }
+  }
+
+  void absolute(const YAML::Node& parent, const char* key, const std::string& value) const {
+    if (!value.empty() && value.front() != '/') fail(parent[key], fmt::format("'{}' must be an absolute path", key));
+  }
+};
+
+}  // namespace
+
+SiteConfig parse_site_config(const std::string& text, const std::string& file) {
+  Reader r{file};
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw Error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), "fix the YAML syntax");
+  }
+  if (!root.IsMap()) throw Error(fmt::format("{}:1:1: the config must be a mapping of keys", file), "see README.md, 'Site config'");
+  r.only_keys(root, {"site", "public_url", "pool", "state_dir", "network", "db", "web", "proxy", "target", "upgrade", "retention", "settings"}, "the site config");
+
+  SiteConfig c;
+  c.file = file;
+  c.site = r.str(root, "site", true);
+  for (char ch : c.site)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_')
+      r.fail(root["site"], "'site' may hold only letters, digits, '-' and '_' (it names containers)");
+  c.public_url = r.str(root, "public_url", true);
+  c.public_host = core::host_of_url(c.public_url);
+  if (c.public_host.empty()) r.fail(root["public_url"], "'public_url' must be an http:// or https:// URL (Moodle's wwwroot)");
+  c.pool = r.str(root, "pool", true);
+  r.absolute(root, "pool", c.pool);
+  c.state_dir = r.str(root, "state_dir", false, "/var/lib/mupgrade/" + c.site);
+  r.absolute(root, "state_dir", c.state_dir);
+  c.network = r.str(root, "network", false, "mupgrade-" + c.site);
+
+  YAML::Node db = r.map(root, "db", true);
+  r.only_keys(db, {"kind", "image", "name", "user", "password_file", "password_env", "relaxed_durability"}, "db");
+  c.db.kind = r.str(db, "kind", false, "mariadb");
+  if (c.db.kind != "mariadb" && c.db.kind != "postgresql") r.fail(db["kind"], "'kind' must be mariadb or postgresql");
+  bool maria = c.db.kind == "mariadb";
+  c.db.image = r.str(db, "image", false, maria ? "mupgrade/mariadb:10.11" : "mupgrade/postgres:15");
+  c.db.name = r.str(db, "name", false, "moodle");
+  c.db.user = r.str(db, "user", false, maria ? "root" : "postgres");
+  c.db.password_file = r.str(db, "password_file", false);
+  c.db.password_env = r.str(db, "password_env", false);
+  if (c.db.password_file.empty() == c.db.password_env.empty())
+    r.fail(db, "give exactly one of 'password_file' or 'password_env' (the password itself never goes in this file)");
+  r.absolute(db, "password_file", c.db.password_file);
+  c.db.relaxed_durability = r.boolean(db, "relaxed_durability", false);
+
+  YAML::Node web = r.map(root, "web", false);
+  if (web) r.only_keys(web, {"image", "port"}, "web");
+  c.web_image = web ? r.str(web, "image", false, "mupgrade/web:php8.2") : "mupgrade/web:php8.2";
+  c.web_port = web ? r.integer(web, "port", 80, 1, 65535) : 80;
+
+  YAML::Node proxy = r.map(root, "proxy", true);
+  r.only_keys(proxy, {"kind", "container", "config_dir", "url"}, "proxy");
+  c.proxy.kind = r.str(proxy, "kind", false, "haproxy");
+  if (c.proxy.kind != "haproxy" && c.proxy.kind != "nginx") r.fail(proxy["kind"], "'kind' must be haproxy or nginx");
+  c.proxy.container = r.str(proxy, "container", true);
+  c.proxy.config_dir = r.str(proxy, "config_dir", true);
+  r.absolute(proxy, "config_dir", c.proxy.config_dir);
+  c.proxy.url = r.str(proxy, "url", true);
+  if (c.proxy.url.rfind("http://127.", 0) != 0 && c.proxy.url.rfind("http://localhost", 0) != 0)
+    r.fail(proxy["url"], "'url' must reach the proxy on loopback (http://127.0.0.1:PORT)");
+
+  YAML::Node target = r.map(root, "target", false);
+  if (target) {
+    r.only_keys(target, {"code", "image"}, "target");
+    c.target_code = r.str(target, "code", false);
+    r.absolute(target, "code", c.target_code);
+    c.target_image = r.str(target, "image", false);
+  }
+  if (c.target_image.empty()) c.target_image = c.web_image;
+
+  YAML::Node up = r.map(root, "upgrade", false);
+  if (up) {
+    r.only_keys(up, {"timeout_s", "cron_drain_timeout_s"}, "upgrade");
+    c.upgrade_timeout_s = r.integer(up, "timeout_s", 3600, 10, 86400);
+    c.cron_drain_timeout_s = r.integer(up, "cron_drain_timeout_s", 120, 0, 3600);
+  }
+  YAML::Node ret = r.map(root, "retention", false);
+  if (ret) {
+    r.only_keys(ret, {"keep_sets"}, "retention");
+    c.keep_sets = r.integer(ret, "keep_sets", 3, 2, 100);
+  }
+  YAML::Node settings = r.map(root, "settings", false);
+  if (settings)
+    for (const auto& kv : settings) {
+      if (!kv.second.IsScalar()) r.fail(kv.second, "each setting must be name: value");
+      c.after_upgrade_settings.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+    }
+  return c;
+}
+
+SiteConfig load_site_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw Error(fmt::format("cannot read site config {}", path),
+                "give its path with --config, or create it (README.md, 'Site config', has an example)");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  return parse_site_config(text, path);
+}
+
+}  // namespace mupgrade::config

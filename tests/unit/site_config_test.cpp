@@ -1,0 +1,82 @@
+#include "mupgrade/config/load.hpp"
+#include "mupgrade/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+using mupgrade::config::parse_site_config;
+
+namespace {
+const char* kValid = R"(site: demo
+public_url: http://demo.moodle.test:18080
+pool: /srv/mupgrade-pool/demo
+db:
+  kind: postgresql
+  password_file: /etc/mupgrade/demo.dbpass
+web:
+  port: 18080
+proxy:
+  container: mupgrade-demo-proxy
+  config_dir: /var/lib/mupgrade/demo/proxy
+  url: http://127.0.0.1:18080
+target:
+  code: /srv/releases/moodle-4.5
+settings:
+  enableaitools: 0
+)";
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_site_config(yaml, "site.yml");
+  } catch (const mupgrade::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST(SiteConfigTest, ReadsAValidConfigWithDefaults) {
+  auto c = parse_site_config(kValid, "site.yml");
+  EXPECT_EQ(c.site, "demo");
+  EXPECT_EQ(c.public_host, "demo.moodle.test:18080");
+  EXPECT_EQ(c.db.kind, "postgresql");
+  EXPECT_EQ(c.db.user, "postgres");
+  EXPECT_EQ(c.db.image, "mupgrade/postgres:15");
+  EXPECT_EQ(c.state_dir, "/var/lib/mupgrade/demo");
+  EXPECT_EQ(c.network, "mupgrade-demo");
+  EXPECT_EQ(c.web_port, 18080);
+  EXPECT_EQ(c.proxy.kind, "haproxy");
+  EXPECT_EQ(c.target_image, "mupgrade/web:php8.2");
+  ASSERT_EQ(c.after_upgrade_settings.size(), 1u);
+  EXPECT_EQ(c.after_upgrade_settings[0].first, "enableaitools");
+}
+
+TEST(SiteConfigTest, ErrorsNameFileLineColumnAndWhatIsExpected) {
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  } cases[] = {
+      {std::string(kValid) + "colour: blue\n", "site.yml:17:1: unknown key 'colour' in the site config"},
+      {"site: demo\n", "site.yml:1:1: missing 'public_url'"},
+      {std::string(kValid).replace(std::string(kValid).find("postgresql"), 10, "oracle"), "site.yml:5:9: 'kind' must be mariadb or postgresql"},
+      {std::string(kValid).replace(std::string(kValid).find("port: 18080"), 11, "port: lots"), "site.yml:8:9: 'port' must be a whole number"},
+      {std::string(kValid) + "upgrade:\n  timeout_s: 1\n", "'timeout_s' must be between 10 and 86400"},
+      {std::string(kValid).replace(std::string(kValid).find("/srv/mupgrade-pool/demo"), 23, "relative/pool"), "site.yml:3:7: 'pool' must be an absolute path"},
+      {std::string(kValid).replace(std::string(kValid).find("http://127.0.0.1:18080"), 22, "http://10.0.0.5:80"), "'url' must reach the proxy on loopback"},
+      {"site: [unclosed\n", "site.yml:"},
+      {"just a string\n", "the config must be a mapping"},
+  };
+  for (const auto& c : cases) EXPECT_NE(error_of(c.yaml).find(c.expected), std::string::npos) << error_of(c.yaml);
+}
+
+TEST(SiteConfigTest, ThePasswordComesFromExactlyOneSource) {
+  std::string both = std::string(kValid).replace(std::string(kValid).find("  password_file"), 0, "  password_env: DBPW\n");
+  EXPECT_NE(error_of(both).find("exactly one of 'password_file' or 'password_env'"), std::string::npos) << error_of(both);
+  const std::string line = "  password_file: /etc/mupgrade/demo.dbpass\n";
+  std::string none = std::string(kValid).replace(std::string(kValid).find(line), line.size(), "");
+  EXPECT_NE(error_of(none).find("exactly one of"), std::string::npos) << error_of(none);
+}
+
+TEST(SiteConfigTest, SiteNamesThatCannotNameContainersAreRefused) {
+  std::string bad = std::string(kValid).replace(0, 10, "site: my site");
+  EXPECT_NE(error_of(bad).find("'site' may hold only letters"), std::string::npos) << error_of(bad);
+}
