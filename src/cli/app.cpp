@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include "mupgrade/core/error.hpp"
+#include "mupgrade/core/site_lock.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -40,6 +41,33 @@ int run(int argc, char** argv) {
   proxy_init_cmd->add_option("--backend-host", pin.backend_host, "the live set's web container name")->required();
   proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on")->capture_default_str();
 
+  SiteOptions so;
+  auto site_opts = [&so](CLI::App* cmd) {
+    cmd->add_option("--config", so.config, "the site's config file (default /etc/mupgrade/SITE.yml)");
+    cmd->add_option("--site", so.site, "the site's name, for the default config path");
+    cmd->add_option("--docker-socket", so.docker_socket, "Docker Engine API socket")->capture_default_str();
+  };
+  auto* plan_cmd = app.add_subcommand("plan", "Read-only: what a cutover would do, preflight checks, expected window");
+  site_opts(plan_cmd);
+  plan_cmd->add_option("--target", so.target, "code dir of the target release (default: the config's target.code)");
+  plan_cmd->add_flag("--json", so.json, "print JSON");
+  auto* cutover_cmd = app.add_subcommand("cutover", "Upgrade on a green set from snapshots, then switch the proxy to it");
+  site_opts(cutover_cmd);
+  cutover_cmd->add_option("--target", so.target, "code dir of the target release (default: the config's target.code)");
+  cutover_cmd->add_flag("--dry-run", so.dry_run, "print the steps, change nothing");
+  cutover_cmd->add_flag("--resume", so.resume, "finish or undo a cutover interrupted by a crash");
+  cutover_cmd->add_flag("--remove-failed-green", so.remove_failed_green, "on failure, delete green instead of keeping it");
+  auto* rollback_cmd = app.add_subcommand("rollback", "Send traffic back to the previous set (blue)");
+  site_opts(rollback_cmd);
+  rollback_cmd->add_flag("--discard-writes", so.discard_writes, "roll back although green holds writes since the cutover");
+  rollback_cmd->add_flag("--dry-run", so.dry_run, "report the writes that would be left behind, change nothing");
+  auto* status_cmd = app.add_subcommand("status", "Live set, sets, last operation and where it stopped");
+  site_opts(status_cmd);
+  status_cmd->add_flag("--json", so.json, "print JSON");
+  auto* adopt_cmd = app.add_subcommand("adopt", "Register the running set of a site as live (first use)");
+  site_opts(adopt_cmd);
+  adopt_cmd->add_option("--set", so.set, "the set id (its dir under <pool>/sets/)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -63,6 +91,11 @@ int run(int argc, char** argv) {
       return doctor(doc);
     }
     if (*proxy_init_cmd) return proxy_init(pin);
+    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, status_cmd, adopt_cmd})
+      if (*cmd) return site_command(cmd->get_name(), so);
+  } catch (const core::LockHeld& e) {
+    std::cerr << describe_error(e) << "\n";
+    return kBusy;
   } catch (const std::exception& e) {
     std::cerr << describe_error(e) << "\n";
     return kFailed;

@@ -11,6 +11,7 @@ enum ExitCode : int {
   kOk = 0,
   kFailed = 1,      // the operation failed or a check did not pass
   kUsage = 2,       // bad arguments or config: nothing was changed
+  kBusy = 3,        // another operation holds the site's lock: nothing was changed
 };
 
 int run(int argc, char** argv);
@@ -35,6 +36,22 @@ struct ProxyInitOptions {
   std::string backend_host;
   int backend_port = 80;
 };
+
+struct SiteOptions {
+  std::string config;
+  std::string site;
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string target;
+  std::string set;
+  bool json = false;
+  bool dry_run = false;
+  bool resume = false;
+  bool discard_writes = false;
+  bool remove_failed_green = false;
+};
+
+/// plan, cutover, rollback, status, adopt.
+int site_command(const std::string& command, const SiteOptions& opts);
 
 /// Writes the proxy's first config, pointing at the site's current web container.
 int proxy_init(const ProxyInitOptions& opts);

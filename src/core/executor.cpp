@@ -93,7 +93,7 @@ std::string render_timings(const std::vector<StepTiming>& timings, double window
   std::string out = fmt::format("{:<{}}  {:<7}  {:>9}  {}\n", "step", width, "phase", "seconds", "outcome");
   for (const auto& t : timings)
     out += fmt::format("{:<{}}  {:<7}  {:>9.3f}  {}\n", t.name, width, to_string(t.phase), t.seconds, t.outcome);
-  if (window_seconds > 0) out += fmt::format("{:<{}}  {:<7}  {:>9.3f}\n", "window (maintenance on -> green serving)", width, "", window_seconds);
+  if (window_seconds > 0) out += fmt::format("{:<{}}  {:<7}  {:>9.3f}\n", "window (first to last window step)", width, "", window_seconds);
   return out;
 }
 

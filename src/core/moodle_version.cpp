@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <vector>
 
 namespace mupgrade::core {
@@ -152,6 +153,29 @@ VersionFile parse_version_php(std::string_view php) {
     if (name == "version" && !vf.version && vf.unparseable.empty()) vf.unparseable = "$version";
   }
   return vf;
+}
+
+}  // namespace mupgrade::core
+
+namespace mupgrade::core {
+
+std::optional<PhpRange> php_range_for_branch(std::string_view branch) {
+  static const std::pair<std::string_view, PhpRange> table[] = {
+      {"401", {"7.4", "8.1"}}, {"402", {"8.0", "8.2"}}, {"403", {"8.0", "8.2"}}, {"404", {"8.1", "8.3"}},
+      {"405", {"8.1", "8.3"}}, {"500", {"8.2", "8.4"}}, {"501", {"8.2", "8.4"}}};
+  for (const auto& [b, r] : table)
+    if (b == branch) return r;
+  return std::nullopt;
+}
+
+bool php_in_range(std::string_view php, const PhpRange& range) {
+  auto num = [](std::string_view v) {
+    auto dot = v.find('.');
+    int major = std::atoi(std::string(v.substr(0, dot)).c_str());
+    int minor = dot == std::string_view::npos ? 0 : std::atoi(std::string(v.substr(dot + 1)).c_str());
+    return major * 100 + minor;
+  };
+  return num(php) >= num(range.min) && num(php) <= num(range.max);
 }
 
 }  // namespace mupgrade::core

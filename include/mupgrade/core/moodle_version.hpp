@@ -44,3 +44,15 @@ struct VersionFile {
 VersionFile parse_version_php(std::string_view php);
 
 }  // namespace mupgrade::core
+
+namespace mupgrade::core {
+
+/// The PHP versions a Moodle branch accepts ("401" -> 7.4..8.1), from Moodle's release notes.
+struct PhpRange {
+  std::string min, max;
+};
+std::optional<PhpRange> php_range_for_branch(std::string_view branch);
+/// "8.2" within [min, max], compared as major.minor numbers.
+bool php_in_range(std::string_view php, const PhpRange& range);
+
+}  // namespace mupgrade::core

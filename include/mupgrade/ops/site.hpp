@@ -1,0 +1,90 @@
+#pragma once
+// One site's sets on this host: naming and layout conventions, and the adapter calls that
+// operations (cutover, rollback, status, plan) are made of.
+//
+// A set <id> is <pool>/sets/<id>/{db,moodledata,code} plus containers
+// mupgrade-<site>-<id>-{db,web} on the set's own network mupgrade-<site>-<id>, where the DB
+// answers to the alias "db" (so config.php's dbhost is 'db' in every set). The web container
+// also joins the site network, where the proxy reaches it.
+
+#include "mupgrade/core/moodle_version.hpp"
+#include "mupgrade/core/site_config.hpp"
+#include "mupgrade/core/site_state.hpp"
+#include "mupgrade/db/sql_client.hpp"
+#include "mupgrade/docker/docker_engine.hpp"
+#include "mupgrade/moodle/moodle_cli.hpp"
+#include "mupgrade/proxy/proxy.hpp"
+
+#include <memory>
+#include <string>
+
+namespace mupgrade::ops {
+
+/// How long a freshly started set may take to answer (DB crash recovery included).
+inline constexpr std::chrono::seconds kSetStartTimeout{120};
+
+struct SetPaths {
+  std::string dir, db, moodledata, code;
+};
+
+/// Rows written through the web since a watermark, per probe table.
+struct WriteCount {
+  long logstore_writes = 0;  // logstore rows with crud c/u/d from web or ws
+  nlohmann::json per_table = nlohmann::json::object();  // table -> new rows
+  long total() const;
+  std::string describe() const;
+};
+
+class Site {
+public:
+  Site(core::SiteConfig cfg, docker::DockerEngine& engine);
+
+  const core::SiteConfig& config() const { return cfg_; }
+  docker::DockerEngine& engine() { return engine_; }
+
+  SetPaths paths(const std::string& set) const;
+  std::string db_container(const std::string& set) const;
+  std::string web_container(const std::string& set) const;
+  std::string set_network(const std::string& set) const;
+  bool set_exists(const std::string& set) const;
+
+  Secret db_password() const;
+  db::Endpoint db_endpoint(const std::string& set);
+  std::unique_ptr<proxy::Proxy> proxy();
+  proxy::ProxySite proxy_site() const;
+  proxy::Backend backend(const std::string& set);
+  moodle::MoodleCli cli(const std::string& set);
+
+  /// Starts (creating when missing) the set's DB and waits until it accepts connections.
+  void start_db(const std::string& set, const std::string& image = {});
+  /// Starts (creating when missing) the set's web container and waits for Apache to answer.
+  void start_web(const std::string& set, const std::string& image);
+  void stop_set(const std::string& set);
+  bool web_running(const std::string& set);
+
+  /// Moodle's CLI maintenance switch is the file; writing it from the host takes ~3 ms.
+  void maintenance_file(const std::string& set, bool on);
+  bool maintenance_file_present(const std::string& set) const;
+
+  /// core version.php of a code tree (root or public/).
+  core::VersionFile code_version(const std::string& code_dir) const;
+  std::string db_config_value(const std::string& set, const std::string& name);
+
+  nlohmann::json watermark(const std::string& set);
+  WriteCount writes_since(const std::string& set, const nlohmann::json& watermark);
+
+  /// GET <path> straight at the set's web container with the public Host header.
+  void health_check(const std::string& set);
+
+  std::optional<core::SiteState> state() const { return core::load_site_state(cfg_.state_dir); }
+  void save_state(const core::SiteState& s) const { core::save_site_state(cfg_.state_dir, s); }
+  std::string new_journal_path(const std::string& operation) const;
+  std::string last_journal_path() const;
+
+private:
+  std::string secrets_file() const;
+  core::SiteConfig cfg_;
+  docker::DockerEngine& engine_;
+};
+
+}  // namespace mupgrade::ops

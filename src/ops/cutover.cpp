@@ -1,0 +1,96 @@
+// `mupgrade cutover`: blue keeps serving while green is prepared; then a short window
+// (maintenance on blue, consistent snapshots, green started on them with the new code,
+// upgrade.php, checks, health check, proxy switch). Any failure before the switch undoes
+// the window: blue serves again, green is kept for diagnosis.
+
+#include "cutover_plan.hpp"
+#include "mupgrade/ops/operations.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/site_lock.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+
+namespace mupgrade::ops {
+
+namespace fs = std::filesystem;
+
+void attach_progress(core::Executor& ex, size_t total, std::ostream& out) {
+  auto n = std::make_shared<size_t>(0);
+  ex.on_step = [&out, n, total](const core::Step& s, const core::StepTiming* t) {
+    if (!t) {
+      ++*n;
+      out << fmt::format("[{:>2}/{}] {:<7} {:<22} ", *n, total, core::to_string(s.phase), s.name) << std::flush;
+    } else {
+      out << fmt::format("{:>8.3f} s  {}\n", t->seconds, t->outcome) << std::flush;
+    }
+  };
+}
+
+namespace {
+
+void print_plan(const std::vector<core::Step>& steps, std::ostream& out) {
+  out << "steps (undo on failure before the switch):\n";
+  size_t i = 0;
+  for (const auto& s : steps)
+    out << fmt::format("  {:>2}. {:<7} {:<22} {}{}\n", ++i, core::to_string(s.phase), s.name, s.what,
+                       s.undo_what.empty() ? "" : "  [undo: " + s.undo_what + "]");
+}
+
+}  // namespace
+
+int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
+  const auto& cfg = site.config();
+  auto state = site.state();
+  if (!state || state->live_set.empty())
+    throw Error(fmt::format("site {} has no live set recorded in {}/site.json", cfg.site, cfg.state_dir),
+                "register the running set first: mupgrade adopt --set ID");
+  core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade cutover");
+  if (auto last = site.last_journal_path(); !last.empty() && fs::exists(last)) {
+    auto j = core::read_journal(last);
+    if (!j.finished)
+      throw Error(fmt::format("the last operation ({}) was interrupted at step '{}'", j.operation, j.interrupted_step().value_or("?")),
+                  "run 'mupgrade cutover --resume' (or 'mupgrade rollback') to finish it first");
+  }
+  CutoverContext ctx;
+  ctx.blue = state->live_set;
+  ctx.target_code = opts.target_code.empty() ? cfg.target_code : opts.target_code;
+  if (ctx.target_code.empty()) throw Error("no target release given", "set target.code in the site config or pass --target DIR");
+  if (!fs::is_directory(ctx.target_code)) throw Error(fmt::format("target {} is not a directory", ctx.target_code), "point --target at a Moodle code tree");
+  auto target = site.code_version(ctx.target_code);
+  ctx.green = core::make_set_id(target.release, core::utc_compact_now());
+  ctx.remove_failed_green = opts.remove_failed_green;
+  if (site.set_exists(ctx.green)) throw Error(fmt::format("set {} exists already", ctx.green), "wait a second and retry");
+
+  auto steps = cutover_steps(site, ctx);
+  out << fmt::format("cutover of {}: {} ({}) -> {} ({})\n", cfg.site, ctx.blue, state->live_release, ctx.green, target.release);
+  if (opts.dry_run) {
+    print_plan(steps, out);
+    return 0;
+  }
+  core::JournalWriter journal(site.new_journal_path("cutover"));
+  core::Executor ex(journal);
+  attach_progress(ex, steps.size(), out);
+  auto result = ex.run("cutover", ctx.to_json(), steps);
+  out << "\n" << core::render_timings(result.timings, result.window_seconds);
+  if (result.ok) {
+    out << fmt::format("\ncutover done: {} is live; {} is kept, idle, as the rollback target ('mupgrade rollback').\n", ctx.green, ctx.blue);
+    return 0;
+  }
+  out << fmt::format("\ncutover FAILED at step '{}': {}\n", result.failed_step, result.error);
+  for (const auto& f : result.undo_failures) out << "  undo failed: " << f << "\n";
+  bool switched = false;
+  for (const auto& t : result.timings) switched = switched || (t.name == "switch-proxy" && t.outcome == "ok");
+  if (switched)
+    out << fmt::format("traffic already goes to {}: check it, or run 'mupgrade rollback' to go back to {}.\n", ctx.green, ctx.blue);
+  else
+    out << fmt::format("{} serves again (maintenance off, cron on). Green set {} is {} (journal: {}).\n", ctx.blue, ctx.green,
+                       ctx.remove_failed_green ? "removed" : "kept for diagnosis", journal.path());
+  return 1;
+}
+
+}  // namespace mupgrade::ops

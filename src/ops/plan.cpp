@@ -1,0 +1,153 @@
+// `mupgrade plan`: read-only. What a cutover would do, and whether it can.
+
+#include "cutover_plan.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/check.hpp"
+#include "mupgrade/ops/operations.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <ostream>
+
+namespace mupgrade::ops {
+
+namespace fs = std::filesystem;
+using core::CheckResult;
+using core::CheckStatus;
+using nlohmann::json;
+
+namespace {
+constexpr std::uint64_t kMinFreeBytes = 2ULL << 30;
+
+// The last finished cutover's window, the best estimate until rehearsals exist.
+std::optional<double> last_window(Site& site) {
+  std::string dir = site.config().state_dir + "/journal";
+  if (!fs::is_directory(dir)) return std::nullopt;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().string().find("-cutover.jsonl") != std::string::npos) files.push_back(e.path().string());
+  std::sort(files.rbegin(), files.rend());
+  for (const auto& f : files) {
+    auto j = core::read_journal(f);
+    if (!j.finished || j.outcome != "ok") continue;
+    double w = 0;
+    for (const auto& s : j.steps)
+      if (s.name == "maintenance-on" || w > 0) {
+        w += s.seconds;
+        if (s.name == "switch-proxy") return w;
+      }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+int plan(Site& site, const std::string& target_override, bool as_json, std::ostream& out) {
+  const auto& cfg = site.config();
+  std::vector<CheckResult> checks;
+  json facts;
+  auto st = site.state();
+  std::string live = st ? st->live_set : "";
+  facts["live_set"] = live;
+  if (live.empty()) checks.push_back({"live set", CheckStatus::fail, "none recorded", "mupgrade adopt --set ID"});
+
+  std::string db_version, db_release;
+  if (!live.empty()) {
+    try {
+      db_version = site.db_config_value(live, "version");
+      db_release = site.db_config_value(live, "release");
+      auto ep = site.db_endpoint(live);
+      std::string server = db::connect(ep)->server_version();
+      checks.push_back({"live set", CheckStatus::ok, fmt::format("{}: Moodle {} ({}), {} {}", live, db_release, db_version, cfg.db.kind, server), ""});
+      facts["live_release"] = db_release;
+      facts["db_server_version"] = server;
+    } catch (const std::exception& e) {
+      checks.push_back({"live set", CheckStatus::fail, e.what(), "mupgrade status; docker start the live set"});
+    }
+  }
+  std::string target_dir = target_override.empty() ? cfg.target_code : target_override;
+  std::optional<core::VersionFile> target;
+  if (target_dir.empty()) {
+    checks.push_back({"target", CheckStatus::fail, "no target release given", "set target.code or pass --target DIR"});
+  } else {
+    try {
+      target = site.code_version(target_dir);
+      facts["target_release"] = target->release;
+      facts["target_version"] = target->version->str();
+      auto live_v = core::MoodleVersion::parse(db_version);
+      if (live_v && *target->version < *live_v)
+        checks.push_back({"target", CheckStatus::fail, fmt::format("{} ({}) is OLDER than the live DB ({}): Moodle refuses downgrades", target->release, target->version->str(), db_version), "pick a newer release"});
+      else if (live_v && *target->version == *live_v)
+        checks.push_back({"target", CheckStatus::warn, fmt::format("{}: same core version as the live DB; only plugin changes would be upgraded", target->release), ""});
+      else
+        checks.push_back({"target", CheckStatus::ok, fmt::format("{} ({}) from {}", target->release, target->version->str(), target_dir), ""});
+    } catch (const std::exception& e) {
+      checks.push_back({"target", CheckStatus::fail, e.what(), "point target.code at a Moodle code tree"});
+    }
+  }
+  for (const auto& image : {cfg.target_image, cfg.db.image}) {
+    auto info = site.engine().inspect_image(image);
+    if (!info) {
+      checks.push_back({"image " + image, CheckStatus::fail, "missing", "build or pull it before the cutover"});
+      continue;
+    }
+    std::string php = info->contains("Config") && (*info)["Config"].contains("Labels") && (*info)["Config"]["Labels"].is_object()
+                          ? (*info)["Config"]["Labels"].value("mupgrade.php", "")
+                          : "";
+    if (image == cfg.target_image && target && !php.empty()) {
+      auto range = core::php_range_for_branch(target->branch);
+      if (range && !core::php_in_range(php, *range)) {
+        checks.push_back({"image " + image, CheckStatus::fail, fmt::format("PHP {}, but Moodle branch {} needs PHP {}-{}", php, target->branch, range->min, range->max),
+                          "build a web image with a matching PHP (containers/web, --build-arg PHP=...) and set target.image"});
+        continue;
+      }
+    }
+    checks.push_back({"image " + image, CheckStatus::ok, php.empty() ? "present" : "present, PHP " + php, ""});
+  }
+  try {
+    auto space = btrfs::space(cfg.pool);
+    checks.push_back({"free space", space.free_bytes < kMinFreeBytes ? CheckStatus::fail : CheckStatus::ok,
+                      fmt::format("{:.1f} GiB free in {}", double(space.free_bytes) / (1 << 30), cfg.pool), "mupgrade prune, or grow the pool"});
+  } catch (const std::exception& e) {
+    checks.push_back({"free space", CheckStatus::fail, e.what(), "check the pool path"});
+  }
+  auto backend = site.proxy()->current();
+  checks.push_back(backend && backend->name == live
+                       ? CheckResult{"proxy", CheckStatus::ok, fmt::format("{} -> {}", cfg.proxy.kind, backend->name), ""}
+                       : CheckResult{"proxy", CheckStatus::fail, fmt::format("{} -> {}", cfg.proxy.kind, backend ? backend->name : "(not set up)"), "the proxy must point at the live set: mupgrade status"});
+
+  std::vector<core::Step> steps;
+  if (target && !live.empty()) {
+    CutoverContext ctx;
+    ctx.blue = live;
+    ctx.green = core::make_set_id(target->release, core::utc_compact_now());
+    ctx.target_code = target_dir;
+    steps = cutover_steps(site, ctx);
+  }
+  auto window = last_window(site);
+  bool ok = core::all_passed(checks);
+  if (as_json) {
+    json js = json::array();
+    for (const auto& s : steps) js.push_back({{"step", s.name}, {"phase", std::string(core::to_string(s.phase))}, {"what", s.what}, {"undo", s.undo_what}});
+    facts["ok"] = ok;
+    facts["checks"] = core::checks_to_json(checks);
+    facts["steps"] = js;
+    facts["expected_window_s"] = window ? json(*window) : json(nullptr);
+    facts["expected_window_source"] = window ? "last cutover" : "none: no rehearsal or cutover measured yet";
+    out << facts.dump(2) << "\n";
+    return ok ? 0 : 1;
+  }
+  out << "preflight:\n" << core::render_checks(checks);
+  if (!steps.empty()) {
+    out << "\ncutover steps:\n";
+    size_t i = 0;
+    for (const auto& s : steps)
+      out << fmt::format("  {:>2}. {:<7} {:<22} {}{}\n", ++i, core::to_string(s.phase), s.name, s.what, s.undo_what.empty() ? "" : "  [undo: " + s.undo_what + "]");
+  }
+  out << "\nexpected window: " << (window ? fmt::format("{:.1f} s (last cutover)", *window) : std::string("unknown: no rehearsal or cutover measured yet")) << "\n";
+  out << (ok ? "plan: ready for 'mupgrade cutover'\n" : "plan: NOT ready (see FAIL lines)\n");
+  return ok ? 0 : 1;
+}
+
+}  // namespace mupgrade::ops

@@ -1,0 +1,161 @@
+// `mupgrade rollback`: traffic back to blue in about a second. Blue's DB and moodledata are
+// as they were at the snapshot, so writes made on green since the cutover stay behind on
+// green: rollback measures them first and refuses without --discard-writes.
+// Also `resume`: finishes or undoes an operation a crash interrupted.
+
+#include "cutover_plan.hpp"
+
+#include "mupgrade/core/site_lock.hpp"
+#include "mupgrade/ops/operations.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <ostream>
+
+namespace mupgrade::ops {
+
+namespace fs = std::filesystem;
+using core::Phase;
+using core::Step;
+using nlohmann::json;
+
+namespace {
+
+std::vector<Step> rollback_steps(Site& site, const std::string& from, const std::string& to) {
+  Site* s = &site;
+  std::vector<Step> steps;
+  auto add = [&](std::string name, Phase phase, std::string what, std::function<json()> run, std::function<void()> undo = {}) {
+    Step st{std::move(name), phase, std::move(what), "", std::move(run), std::move(undo)};
+    steps.push_back(std::move(st));
+  };
+  add("maintenance-on", Phase::window, "CLI maintenance on " + from + " (no new writes there)",
+      [s, from] { s->maintenance_file(from, true); return json::object(); },
+      [s, from] { s->maintenance_file(from, false); });
+  add("start-blue", Phase::window, "make sure " + to + "'s containers run",
+      [s, to] {
+        if (!s->web_running(to)) {
+          s->start_db(to);
+          s->start_web(to, s->engine().inspect_container(s->web_container(to))->image);
+        }
+        return json::object();
+      });
+  add("blue-maintenance-off", Phase::window, "remove the maintenance file from " + to,
+      [s, to] { s->maintenance_file(to, false); return json::object(); },
+      [s, to] { s->maintenance_file(to, true); });
+  steps.push_back({"switch-proxy", Phase::window, "proxy sends new requests to " + to, "",
+                   [s, to] {
+                     auto r = s->proxy()->switch_to(s->backend(to));
+                     return json{{"switch_ms", std::chrono::duration<double, std::milli>(r.switched).count()}};
+                   },
+                   {}, true});
+  add("cron", Phase::after, "cron.php --enable on " + to,
+      [s, to] { s->cli(to).cron_enable(); return json::object(); });
+  add("stop-green", Phase::after, "stop " + from + "'s containers (kept for inspection)",
+      [s, from] { s->stop_set(from); return json::object(); });
+  add("record", Phase::after, "site.json: " + to + " live, no rollback target",
+      [s, to] {
+        core::SiteState st;
+        st.live_set = to;
+        st.live_release = s->db_config_value(to, "release");
+        st.cutover_at = core::utc_now_iso();
+        s->save_state(st);
+        return json::object();
+      });
+  return steps;
+}
+
+}  // namespace
+
+int rollback(Site& site, const RollbackOptions& opts, std::ostream& out) {
+  const auto& cfg = site.config();
+  core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rollback");
+  if (auto last = site.last_journal_path(); !last.empty() && fs::exists(last) && !core::read_journal(last).finished) {
+    out << "the last operation was interrupted: finishing it from its journal first\n";
+    return resume(site, out);
+  }
+  auto state = site.state();
+  if (!state || state->rollback_set.empty())
+    throw Error(fmt::format("site {} has no rollback target", cfg.site), "rollback is possible after a cutover, until the next one");
+  std::string from = state->live_set, to = state->rollback_set;
+  if (!site.set_exists(to)) throw Error(fmt::format("the rollback target {} no longer exists", to), "nothing to roll back to");
+
+  auto writes = site.writes_since(from, state->watermark);
+  out << fmt::format("rollback of {}: {} -> {}\n", cfg.site, from, to);
+  if (writes.total() > 0) {
+    out << fmt::format("{} holds writes made since the cutover at {}: {}.\n", from, state->cutover_at, writes.describe());
+    out << fmt::format("Rolling back leaves them behind on {} (kept, not deleted); {} has the data as it was at the cutover.\n", from, to);
+    if (!opts.discard_writes)
+      throw Error(fmt::format("refusing to roll back: {} writes would be left behind on {}", writes.total(), from),
+                  "rerun with --discard-writes to go back anyway (green is kept, so they can still be recovered by hand)");
+  } else {
+    out << fmt::format("no writes on {} since the cutover: nothing is left behind.\n", from);
+  }
+  if (opts.dry_run) return 0;
+  auto steps = rollback_steps(site, from, to);
+  core::JournalWriter journal(site.new_journal_path("rollback"));
+  core::Executor ex(journal);
+  attach_progress(ex, steps.size(), out);
+  auto result = ex.run("rollback", {{"from", from}, {"to", to}, {"writes_left_behind", writes.total()}}, steps);
+  out << "\n" << core::render_timings(result.timings, result.window_seconds);
+  if (!result.ok) {
+    out << fmt::format("\nrollback FAILED at step '{}': {}\n", result.failed_step, result.error);
+    return 1;
+  }
+  out << fmt::format("\nrollback done: {} is live again; {} is stopped and kept.\n", to, from);
+  return 0;
+}
+
+int resume(Site& site, std::ostream& out) {
+  std::string last = site.last_journal_path();
+  if (last.empty() || !fs::exists(last)) {
+    out << "nothing to resume: no operation was interrupted.\n";
+    return 0;
+  }
+  auto j = core::read_journal(last);
+  if (j.finished) {
+    out << fmt::format("nothing to resume: the last operation ({}) finished ({}).\n", j.operation, j.outcome);
+    return 0;
+  }
+  auto interrupted = j.interrupted_step().value_or("(between steps)");
+  out << fmt::format("resuming {} interrupted at step '{}' (journal {})\n", j.operation, interrupted, last);
+  core::JournalWriter journal(last);
+  core::Executor ex(journal);
+  std::vector<core::StepTiming> timings;
+  CutoverContext ctx = CutoverContext::from_json(j.args);
+  std::vector<Step> steps = j.operation == "cutover" ? cutover_steps(site, ctx)
+                                                     : rollback_steps(site, j.args.value("from", ""), j.args.value("to", ""));
+  const auto* sw = j.find("switch-proxy");
+  bool switched = sw && sw->ended && sw->outcome == "ok";
+  if (switched) {
+    // Traffic already moved: finish the steps after the switch that did not end well.
+    if (sw->facts.contains("watermark")) ctx.watermark = sw->facts["watermark"];
+    bool after = false;
+    for (const auto& s : steps) {
+      if (after) {
+        const auto* rec = j.find(s.name);
+        if (rec && rec->ended && rec->outcome == "ok") continue;
+        journal.append({"begin", s.name});
+        json facts = s.run();
+        journal.append({"end", s.name, "ok", 0, facts});
+        out << "  finished " << s.name << "\n";
+      }
+      after = after || s.name == "switch-proxy";
+    }
+    journal.append({"operation-end", "", "ok", 0});
+    out << fmt::format("{} finished: the switch had happened before the crash.\n", j.operation);
+    return 0;
+  }
+  // Before the switch: undo what began, newest first (undos are idempotent).
+  std::vector<const Step*> begun;
+  for (const auto& s : steps)
+    if (const auto* rec = j.find(s.name); rec && rec->begun && !rec->undone) begun.push_back(&s);
+  auto failures = ex.undo(begun, timings);
+  journal.append({"operation-end", "", failures.empty() ? "failed" : "undo-failed", 0, {{"resumed", true}}});
+  for (const auto& f : failures) out << "  undo failed: " << f << "\n";
+  out << fmt::format("{} undone: the site is back as it was before it ({}).\n", j.operation,
+                     failures.empty() ? "clean" : "with the failures above");
+  return failures.empty() ? 0 : 1;
+}
+
+}  // namespace mupgrade::ops

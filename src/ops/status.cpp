@@ -1,0 +1,121 @@
+// `mupgrade status` and `mupgrade adopt`.
+
+#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/site_lock.hpp"
+#include "mupgrade/ops/operations.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <ostream>
+
+namespace mupgrade::ops {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json describe_sets(Site& site, const core::SiteState& st) {
+  json sets = json::array();
+  if (!fs::is_directory(site.config().sets_dir())) return sets;
+  std::vector<std::string> ids;
+  for (const auto& e : fs::directory_iterator(site.config().sets_dir())) ids.push_back(e.path().filename().string());
+  std::sort(ids.begin(), ids.end());
+  for (const auto& id : ids) {
+    json j = {{"id", id}};
+    auto p = site.paths(id);
+    try {
+      j["release"] = site.code_version(p.code).release;
+    } catch (const std::exception&) {
+      j["release"] = "?";
+    }
+    j["role"] = id == st.live_set ? "live" : id == st.rollback_set ? "rollback target" : "kept";
+    if (btrfs::is_subvolume(p.db)) j["created"] = fmt::format("{:%Y-%m-%d %H:%M}", fmt::gmtime(std::chrono::system_clock::to_time_t(btrfs::subvolume_info(p.db).created)));
+    auto web = site.engine().inspect_container(site.web_container(id));
+    auto db = site.engine().inspect_container(site.db_container(id));
+    j["web"] = web ? web->status : "absent";
+    j["db"] = db ? db->status : "absent";
+    j["maintenance"] = site.maintenance_file_present(id);
+    sets.push_back(j);
+  }
+  return sets;
+}
+
+json last_operation(Site& site) {
+  std::string path = site.last_journal_path();
+  if (path.empty() || !fs::exists(path)) return nullptr;
+  auto j = core::read_journal(path);
+  json steps = json::array();
+  for (const auto& s : j.steps)
+    steps.push_back({{"step", s.name}, {"seconds", s.seconds}, {"outcome", s.ended ? s.outcome : "INTERRUPTED"}, {"undone", s.undone}});
+  json out = {{"operation", j.operation}, {"started", j.started_at}, {"journal", path}, {"finished", j.finished},
+              {"outcome", j.finished ? j.outcome : "interrupted"}, {"steps", steps}};
+  if (auto i = j.interrupted_step()) out["interrupted_step"] = *i;
+  return out;
+}
+
+}  // namespace
+
+int status(Site& site, bool as_json, std::ostream& out) {
+  const auto& cfg = site.config();
+  auto st = site.state().value_or(core::SiteState{});
+  json j = {{"site", cfg.site}, {"live_set", st.live_set}, {"live_release", st.live_release},
+            {"rollback_set", st.rollback_set}, {"since", st.cutover_at}};
+  auto backend = site.proxy()->current();
+  j["proxy"] = {{"kind", cfg.proxy.kind}, {"backend", backend ? backend->name : ""}};
+  j["sets"] = describe_sets(site, st);
+  j["last_operation"] = last_operation(site);
+  auto holder = core::SiteLock::probe(cfg.lock_path());
+  j["lock"] = holder ? json{{"pid", holder->pid}, {"command", holder->command}, {"since", holder->since}} : json(nullptr);
+  if (as_json) {
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("site {}  ({})\n", cfg.site, cfg.public_url);
+  out << fmt::format("live set         {}  {}  since {}\n", st.live_set.empty() ? "(none)" : st.live_set, st.live_release, st.cutover_at);
+  out << fmt::format("rollback target  {}\n", st.rollback_set.empty() ? "(none)" : st.rollback_set);
+  out << fmt::format("proxy            {} -> {}\n", cfg.proxy.kind, backend ? backend->name : "(not set up)");
+  if (backend && backend->name != st.live_set) out << "WARNING: the proxy does not point at the live set recorded in site.json\n";
+  out << fmt::format("lock             {}\n", holder ? fmt::format("held by '{}' (pid {}) since {}", holder->command, holder->pid, holder->since) : "free");
+  out << "sets:\n";
+  for (const auto& s : j["sets"])
+    out << fmt::format("  {:<32} {:<26} {:<16} web {:<8} db {:<8}{}\n", s["id"].get<std::string>(), s["release"].get<std::string>(),
+                       s["role"].get<std::string>(), s["web"].get<std::string>(), s["db"].get<std::string>(),
+                       s["maintenance"].get<bool>() ? "  (maintenance)" : "");
+  const json& op = j["last_operation"];
+  if (!op.is_null()) {
+    out << fmt::format("last operation   {} {} ({})\n", op["operation"].get<std::string>(), op["outcome"].get<std::string>(), op["journal"].get<std::string>());
+    if (op.contains("interrupted_step"))
+      out << fmt::format("  INTERRUPTED at step '{}': run 'mupgrade cutover --resume' or 'mupgrade rollback'\n", op["interrupted_step"].get<std::string>());
+    for (const auto& s : op["steps"])
+      out << fmt::format("  {:<24} {:>9.3f} s  {}{}\n", s["step"].get<std::string>(), s["seconds"].get<double>(),
+                         s["outcome"].get<std::string>(), s["undone"].get<bool>() ? " (undone)" : "");
+  }
+  return 0;
+}
+
+int adopt(Site& site, const std::string& set, std::ostream& out) {
+  const auto& cfg = site.config();
+  core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade adopt");
+  if (auto st = site.state(); st && !st->live_set.empty())
+    throw Error(fmt::format("site {} already has live set {}", cfg.site, st->live_set), "nothing to adopt: use cutover and rollback");
+  auto p = site.paths(set);
+  for (const auto& area : {p.db, p.moodledata, p.code})
+    if (!btrfs::is_subvolume(area))
+      throw Error(fmt::format("{} is not a btrfs subvolume", area), "a set's db, moodledata and code must each be a subvolume under <pool>/sets/<id>/");
+  if (!site.web_running(set)) throw Error(fmt::format("{} is not running", site.web_container(set)), "start the set before adopting it");
+  auto backend = site.proxy()->current();
+  if (!backend || backend->name != set)
+    throw Error(fmt::format("the proxy does not send traffic to set {}", set), "run 'mupgrade proxy init' for this set first");
+  core::SiteState st;
+  st.live_set = set;
+  st.live_release = site.db_config_value(set, "release");
+  st.cutover_at = core::utc_now_iso();
+  site.save_state(st);
+  out << fmt::format("site {}: set {} ({}) is live.\n", cfg.site, set, st.live_release);
+  return 0;
+}
+
+}  // namespace mupgrade::ops
