@@ -93,6 +93,9 @@ int run(int argc, char** argv) {
     if (*proxy_init_cmd) return proxy_init(pin);
     for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, status_cmd, adopt_cmd})
       if (*cmd) return site_command(cmd->get_name(), so);
+  } catch (const UsageError& e) {
+    std::cerr << describe_error(e) << "\n";
+    return kUsage;
   } catch (const core::LockHeld& e) {
     std::cerr << describe_error(e) << "\n";
     return kBusy;

@@ -13,7 +13,7 @@ namespace mupgrade::cli {
 namespace {
 core::SiteConfig load(const SiteOptions& o) {
   if (o.config.empty() && o.site.empty())
-    throw Error("no site given", "pass --config /etc/mupgrade/SITE.yml or --site SITE");
+    throw UsageError("no site given", "pass --config /etc/mupgrade/SITE.yml or --site SITE");
   return config::load_site_config(o.config.empty() ? config::default_path(o.site) : o.config);
 }
 }  // namespace

@@ -21,7 +21,7 @@ struct Reader {
 
   [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const {
     auto m = n.Mark();
-    throw Error(fmt::format("{}:{}:{}: {}", file, m.line + 1, m.column + 1, what),
+    throw UsageError(fmt::format("{}:{}:{}: {}", file, m.line + 1, m.column + 1, what),
                 "fix the config file (README.md, 'Site config', has an example)");
   }
 
@@ -93,9 +93,9 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
   try {
     root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    throw Error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), "fix the YAML syntax");
+    throw UsageError(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), "fix the YAML syntax");
   }
-  if (!root.IsMap()) throw Error(fmt::format("{}:1:1: the config must be a mapping of keys", file), "see README.md, 'Site config'");
+  if (!root.IsMap()) throw UsageError(fmt::format("{}:1:1: the config must be a mapping of keys", file), "see README.md, 'Site config'");
   r.only_keys(root, {"site", "public_url", "pool", "state_dir", "network", "db", "web", "proxy", "target", "upgrade", "retention", "settings"}, "the site config");
 
   SiteConfig c;
@@ -176,7 +176,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
 SiteConfig load_site_config(const std::string& path) {
   std::ifstream in(path);
   if (!in)
-    throw Error(fmt::format("cannot read site config {}", path),
+    throw UsageError(fmt::format("cannot read site config {}", path),
                 "give its path with --config, or create it (README.md, 'Site config', has an example)");
   std::string text((std::istreambuf_iterator<char>(in)), {});
   return parse_site_config(text, path);

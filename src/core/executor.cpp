@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 
 namespace mupgrade::core {
 
@@ -64,6 +66,8 @@ RunResult Executor::run(const std::string& operation, const nlohmann::json& args
       if (on_step) on_step(s, &result.timings.back());
       done.push_back(&s);
       past_no_return = past_no_return || s.point_of_no_return;
+      // Fault injection for the crash-recovery tests: die like kill -9 right after this step.
+      if (const char* crash = std::getenv("MUPGRADE_CRASH_AFTER_STEP"); crash && s.name == crash) std::raise(SIGKILL);
     } catch (const std::exception& e) {
       double secs = clock_() - t0;
       journal_.append({"end", s.name, "failed", secs, {{"error", e.what()}}});

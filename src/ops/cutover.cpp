@@ -59,8 +59,8 @@ int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
   CutoverContext ctx;
   ctx.blue = state->live_set;
   ctx.target_code = opts.target_code.empty() ? cfg.target_code : opts.target_code;
-  if (ctx.target_code.empty()) throw Error("no target release given", "set target.code in the site config or pass --target DIR");
-  if (!fs::is_directory(ctx.target_code)) throw Error(fmt::format("target {} is not a directory", ctx.target_code), "point --target at a Moodle code tree");
+  if (ctx.target_code.empty()) throw UsageError("no target release given", "set target.code in the site config or pass --target DIR");
+  if (!fs::is_directory(ctx.target_code)) throw UsageError(fmt::format("target {} is not a directory", ctx.target_code), "point --target at a Moodle code tree");
   auto target = site.code_version(ctx.target_code);
   ctx.green = core::make_set_id(target.release, core::utc_compact_now());
   ctx.remove_failed_green = opts.remove_failed_green;

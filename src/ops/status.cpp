@@ -53,6 +53,7 @@ json last_operation(Site& site) {
   json out = {{"operation", j.operation}, {"started", j.started_at}, {"journal", path}, {"finished", j.finished},
               {"outcome", j.finished ? j.outcome : "interrupted"}, {"steps", steps}};
   if (auto i = j.interrupted_step()) out["interrupted_step"] = *i;
+  else if (!j.finished && !j.steps.empty()) out["interrupted_after"] = j.steps.back().name;
   return out;
 }
 
@@ -89,6 +90,8 @@ int status(Site& site, bool as_json, std::ostream& out) {
     out << fmt::format("last operation   {} {} ({})\n", op["operation"].get<std::string>(), op["outcome"].get<std::string>(), op["journal"].get<std::string>());
     if (op.contains("interrupted_step"))
       out << fmt::format("  INTERRUPTED at step '{}': run 'mupgrade cutover --resume' or 'mupgrade rollback'\n", op["interrupted_step"].get<std::string>());
+    else if (op.contains("interrupted_after"))
+      out << fmt::format("  INTERRUPTED after step '{}': run 'mupgrade cutover --resume' or 'mupgrade rollback'\n", op["interrupted_after"].get<std::string>());
     for (const auto& s : op["steps"])
       out << fmt::format("  {:<24} {:>9.3f} s  {}{}\n", s["step"].get<std::string>(), s["seconds"].get<double>(),
                          s["outcome"].get<std::string>(), s["undone"].get<bool>() ? " (undone)" : "");

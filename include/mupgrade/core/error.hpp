@@ -17,6 +17,12 @@ private:
   std::string hint_;
 };
 
+/// Bad input (arguments, config): reported the same way, exit code 2, nothing changed.
+class UsageError : public Error {
+public:
+  using Error::Error;
+};
+
 /// Formats an exception as the one-line message plus an optional hint line.
 std::string describe_error(const std::exception& e);
 
