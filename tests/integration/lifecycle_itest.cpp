@@ -69,7 +69,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   c.public_url = "http://moodle.test:" + std::to_string(port);
   c.public_host = "moodle.test:" + std::to_string(port);
   c.pool = test_pool() + "/" + name;
-  c.state_dir = "/tmp/mupgrade-itest-" + std::to_string(::getpid()) + "/" + name;
+  c.state_dir = scratch_dir() + "/" + name;
   cleanup = {c.pool, c.state_dir, name};
   c.network = "mupgrade-" + name;
   c.db.kind = kind == db::Kind::mariadb ? "mariadb" : "postgresql";
@@ -220,8 +220,7 @@ TEST(LifecycleGuardsTest, ASecondOperationIsRefusedWhileTheLockIsHeld) {
 }
 
 TEST(LifecycleGuardsTest, BadConfigAndArgumentsChangeNothing) {
-  std::string dir = "/tmp/mupgrade-itest-" + std::to_string(::getpid());
-  fs::create_directories(dir);
+  std::string dir = scratch_dir();
   std::ofstream(dir + "/bad.yml") << "site: x\npublic_url: ftp://nope\n";
   std::string out;
   EXPECT_EQ(run_binary("cutover --config " + dir + "/bad.yml", &out), 2) << out;

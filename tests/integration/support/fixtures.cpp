@@ -84,9 +84,11 @@ struct SecretsDir {
   }
 };
 
+// Exists for the whole test process, whoever uses the dir.
+SecretsDir secrets;
+
 // One password per test process, in a file the DB containers read at init.
 const std::string& db_password_file() {
-  static SecretsDir secrets;
   static std::string path = [] {
     std::string dir = secrets.path;
     fs::create_directories(dir);
@@ -139,6 +141,11 @@ DbServer run_db(Cleanup& cleanup, db::Kind kind, const std::string& network, con
 }
 
 }  // namespace
+
+std::string scratch_dir() {
+  fs::create_directories(secrets.path);
+  return secrets.path;
+}
 
 DbServer start_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
                   const std::string& name_prefix) {

@@ -70,6 +70,9 @@ std::string start_web(Cleanup& cleanup, const std::string& network, const std::s
                       const std::string& moodledata, const std::string& set_name, int* port = nullptr,
                       bool public_dir = false);
 
+/// A scratch dir for this test process (/tmp/mupgrade-itest-<pid>), removed when it exits.
+std::string scratch_dir();
+
 /// Runs a shell command on the host; returns its exit code (output captured into `out`).
 int sh(const std::string& command, std::string* out = nullptr);
 
