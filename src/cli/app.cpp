@@ -47,13 +47,16 @@ int run(int argc, char** argv) {
     cmd->add_option("--site", so.site, "the site's name, for the default config path");
     cmd->add_option("--docker-socket", so.docker_socket, "Docker Engine API socket")->capture_default_str();
   };
+  auto target_opt = [&so](CLI::App* cmd) {
+    cmd->add_option("--target", so.target, "code dir of the target release (default: the config's target.code)");
+  };
   auto* plan_cmd = app.add_subcommand("plan", "Read-only: what a cutover would do, preflight checks, expected window");
   site_opts(plan_cmd);
-  plan_cmd->add_option("--target", so.target, "code dir of the target release (default: the config's target.code)");
+  target_opt(plan_cmd);
   plan_cmd->add_flag("--json", so.json, "print JSON");
   auto* cutover_cmd = app.add_subcommand("cutover", "Upgrade on a green set from snapshots, then switch the proxy to it");
   site_opts(cutover_cmd);
-  cutover_cmd->add_option("--target", so.target, "code dir of the target release (default: the config's target.code)");
+  target_opt(cutover_cmd);
   cutover_cmd->add_flag("--dry-run", so.dry_run, "print the steps, change nothing");
   cutover_cmd->add_flag("--resume", so.resume, "finish or undo a cutover interrupted by a crash");
   cutover_cmd->add_flag("--remove-failed-green", so.remove_failed_green, "on failure, delete green instead of keeping it");

@@ -4,6 +4,7 @@
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/check.hpp"
+#include "mupgrade/core/site_config.hpp"
 #include "mupgrade/docker/docker_engine.hpp"
 #include "mupgrade/http/http_client.hpp"
 
@@ -20,7 +21,6 @@ using core::CheckStatus;
 
 namespace {
 
-constexpr std::uint64_t kMinFreeBytes = 2ULL << 30;  // a set needs room for its changed blocks
 
 CheckResult check_privileges() {
   if (::geteuid() == 0) return {"privileges", CheckStatus::ok, "running as root", ""};
@@ -58,7 +58,7 @@ CheckResult check_pool(const std::string& pool) {
   auto space = btrfs::space(pool);
   r.detail = fmt::format("{}: btrfs, subvolumes OK, {:.1f} GiB free of {:.1f} GiB", pool,
                          double(space.free_bytes) / (1 << 30), double(space.total_bytes) / (1 << 30));
-  if (space.free_bytes < kMinFreeBytes) {
+  if (space.free_bytes < core::kMinPoolFreeBytes) {
     r.status = CheckStatus::fail;
     r.fix = "free space on the pool (mupgrade prune) or grow it";
   }

@@ -91,6 +91,15 @@ RunResult Executor::run(const std::string& operation, const nlohmann::json& args
   return result;
 }
 
+std::string render_plan(const std::vector<Step>& steps) {
+  std::string out;
+  size_t i = 0;
+  for (const auto& s : steps)
+    out += fmt::format("  {:>2}. {:<7} {:<22} {}{}\n", ++i, to_string(s.phase), s.name, s.what,
+                       s.undo_what.empty() ? "" : "  [undo: " + s.undo_what + "]");
+  return out;
+}
+
 std::string render_timings(const std::vector<StepTiming>& timings, double window_seconds) {
   size_t width = 4;
   for (const auto& t : timings) width = std::max(width, t.name.size());

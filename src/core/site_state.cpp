@@ -1,14 +1,11 @@
 #include "mupgrade/core/site_state.hpp"
 
+#include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/error.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <fstream>
 
@@ -36,20 +33,7 @@ std::optional<SiteState> load_site_state(const std::string& state_dir) {
 void save_site_state(const std::string& state_dir, const SiteState& s) {
   nlohmann::json j = {{"version", 1}, {"live_set", s.live_set}, {"rollback_set", s.rollback_set},
                       {"live_release", s.live_release}, {"cutover_at", s.cutover_at}, {"watermark", s.watermark}};
-  std::string path = state_dir + "/site.json", tmp = path + ".tmp", text = j.dump(2) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    throw Error(fmt::format("cannot write {} ({})", tmp, std::strerror(err)));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("cannot rename {} ({})", tmp, std::strerror(errno)));
-  int dir = ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  write_file_atomically(state_dir + "/site.json", j.dump(2) + "\n", 0600);
 }
 
 std::string make_set_id(const std::string& release, const std::string& when) {

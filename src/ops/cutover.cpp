@@ -3,16 +3,14 @@
 // upgrade.php, checks, health check, proxy switch). Any failure before the switch undoes
 // the window: blue serves again, green is kept for diagnosis.
 
-#include "cutover_plan.hpp"
+#include "mupgrade/ops/plans.hpp"
 #include "mupgrade/ops/operations.hpp"
 
-#include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/site_lock.hpp"
 
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <ostream>
 
 namespace mupgrade::ops {
@@ -31,17 +29,6 @@ void attach_progress(core::Executor& ex, size_t total, std::ostream& out) {
   };
 }
 
-namespace {
-
-void print_plan(const std::vector<core::Step>& steps, std::ostream& out) {
-  out << "steps (undo on failure before the switch):\n";
-  size_t i = 0;
-  for (const auto& s : steps)
-    out << fmt::format("  {:>2}. {:<7} {:<22} {}{}\n", ++i, core::to_string(s.phase), s.name, s.what,
-                       s.undo_what.empty() ? "" : "  [undo: " + s.undo_what + "]");
-}
-
-}  // namespace
 
 int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
@@ -64,12 +51,13 @@ int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
   auto target = site.code_version(ctx.target_code);
   ctx.green = core::make_set_id(target.release, core::utc_compact_now());
   ctx.remove_failed_green = opts.remove_failed_green;
+  ctx.out = &out;
   if (site.set_exists(ctx.green)) throw Error(fmt::format("set {} exists already", ctx.green), "wait a second and retry");
 
   auto steps = cutover_steps(site, ctx);
   out << fmt::format("cutover of {}: {} ({}) -> {} ({})\n", cfg.site, ctx.blue, state->live_release, ctx.green, target.release);
   if (opts.dry_run) {
-    print_plan(steps, out);
+    out << "steps (undo on failure before the switch):\n" << core::render_plan(steps);
     return 0;
   }
   core::JournalWriter journal(site.new_journal_path("cutover"));

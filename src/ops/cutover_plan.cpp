@@ -1,4 +1,4 @@
-#include "cutover_plan.hpp"
+#include "mupgrade/ops/plans.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/moodle_version.hpp"
@@ -9,7 +9,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 
 namespace mupgrade::ops {
 
@@ -194,11 +193,11 @@ std::vector<Step> cutover_steps(Site& site, CutoverContext& ctx) {
             [&](const moodle::UpgradeProgress& p) {
               if (p.component != last) {
                 last = p.component;
-                std::cout << fmt::format("\n          {:>7.1f} s  {}", std::chrono::duration<double>(p.elapsed).count(), p.component) << std::flush;
+                *c->out << fmt::format("\n          {:>7.1f} s  {}", std::chrono::duration<double>(p.elapsed).count(), p.component) << std::flush;
               }
             },
             std::chrono::seconds(cfg.upgrade_timeout_s));
-        if (!last.empty()) std::cout << "\n" << fmt::format("{:<41}", "") << std::flush;
+        if (!last.empty()) *c->out << "\n" << fmt::format("{:<41}", "") << std::flush;
         std::string log = save_log(*s, c->green + "-upgrade.log", result.output);
         if (!result.ok) {
           std::string why = result.summary.environment_failed ? "environment check failed: " + result.summary.environment_problems

@@ -1,6 +1,6 @@
 // `mupgrade plan`: read-only. What a cutover would do, and whether it can.
 
-#include "cutover_plan.hpp"
+#include "mupgrade/ops/plans.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/check.hpp"
@@ -19,7 +19,6 @@ using core::CheckStatus;
 using nlohmann::json;
 
 namespace {
-constexpr std::uint64_t kMinFreeBytes = 2ULL << 30;
 
 // The last finished cutover's window, the best estimate until rehearsals exist.
 std::optional<double> last_window(Site& site) {
@@ -107,7 +106,7 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
   }
   try {
     auto space = btrfs::space(cfg.pool);
-    checks.push_back({"free space", space.free_bytes < kMinFreeBytes ? CheckStatus::fail : CheckStatus::ok,
+    checks.push_back({"free space", space.free_bytes < core::kMinPoolFreeBytes ? CheckStatus::fail : CheckStatus::ok,
                       fmt::format("{:.1f} GiB free in {}", double(space.free_bytes) / (1 << 30), cfg.pool), "mupgrade prune, or grow the pool"});
   } catch (const std::exception& e) {
     checks.push_back({"free space", CheckStatus::fail, e.what(), "check the pool path"});
@@ -140,10 +139,7 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
   }
   out << "preflight:\n" << core::render_checks(checks);
   if (!steps.empty()) {
-    out << "\ncutover steps:\n";
-    size_t i = 0;
-    for (const auto& s : steps)
-      out << fmt::format("  {:>2}. {:<7} {:<22} {}{}\n", ++i, core::to_string(s.phase), s.name, s.what, s.undo_what.empty() ? "" : "  [undo: " + s.undo_what + "]");
+    out << "\ncutover steps:\n" << core::render_plan(steps);
   }
   out << "\nexpected window: " << (window ? fmt::format("{:.1f} s (last cutover)", *window) : std::string("unknown: no rehearsal or cutover measured yet")) << "\n";
   out << (ok ? "plan: ready for 'mupgrade cutover'\n" : "plan: NOT ready (see FAIL lines)\n");

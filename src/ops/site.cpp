@@ -247,7 +247,7 @@ void Site::health_check(const std::string& set) {
 std::string Site::new_journal_path(const std::string& operation) const {
   fs::create_directories(cfg_.state_dir + "/journal");
   std::string path = fmt::format("{}/journal/{}-{}.jsonl", cfg_.state_dir, core::utc_compact_now(), operation);
-  std::ofstream(cfg_.state_dir + "/journal/last") << path << "\n";
+  core::write_file_atomically(cfg_.state_dir + "/journal/last", path + "\n", 0600);
   return path;
 }
 

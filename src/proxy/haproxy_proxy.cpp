@@ -109,11 +109,11 @@ private:
   }
 
   void persist(const SlotState& st) {
-    write_file_atomically(site_.config_dir + "/haproxy.cfg", render_config(st));
+    core::write_file_atomically(site_.config_dir + "/haproxy.cfg", render_config(st));
     nlohmann::json j = {{"kind", "haproxy"}, {"active", st.active},
                         {"a", st.a ? nlohmann::json(*st.a) : nlohmann::json()},
                         {"b", st.b ? nlohmann::json(*st.b) : nlohmann::json()}};
-    write_file_atomically(site_.config_dir + "/" + kStateFile, j.dump(2) + "\n");
+    core::write_file_atomically(site_.config_dir + "/" + kStateFile, j.dump(2) + "\n");
   }
 
   // One command per connection on the admin socket (non-interactive mode).

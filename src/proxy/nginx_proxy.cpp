@@ -65,28 +65,28 @@ public:
       old_conf.assign(std::istreambuf_iterator<char>(in), {});
     }
     auto start = Clock::now();
-    write_file_atomically(conf, render_site(target));
+    core::write_file_atomically(conf, render_site(target));
     docker::ExecOptions test;
     test.cmd = {"nginx", "-t", "-q"};
     test.timeout = std::chrono::seconds(10);
     auto t = engine_.exec(site_.container, test);
     if (t.exit_code != 0) {
-      write_file_atomically(conf, old_conf);  // the running nginx never saw the bad file
+      core::write_file_atomically(conf, old_conf);  // the running nginx never saw the bad file
       throw ProxyError(fmt::format("nginx rejected the new config ({})", t.err.substr(0, t.err.find('\n'))),
                        "check that the set's web container is on the proxy's network");
     }
     engine_.kill_container(site_.container, "SIGHUP");
     report.switched = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
     report.confirmed = confirm_backend(site_, target.name);
-    write_file_atomically(site_.config_dir + "/" + kStateFile,
+    core::write_file_atomically(site_.config_dir + "/" + kStateFile,
                           nlohmann::json{{"kind", "nginx"}, {"backend", target}}.dump(2) + "\n");
     return report;
   }
 
 private:
   void persist(const Backend& be) {
-    write_file_atomically(site_.config_dir + "/site.conf", render_site(be));
-    write_file_atomically(site_.config_dir + "/" + kStateFile,
+    core::write_file_atomically(site_.config_dir + "/site.conf", render_site(be));
+    core::write_file_atomically(site_.config_dir + "/" + kStateFile,
                           nlohmann::json{{"kind", "nginx"}, {"backend", be}}.dump(2) + "\n");
   }
 

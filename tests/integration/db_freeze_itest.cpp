@@ -61,7 +61,7 @@ TEST_P(DbFreezeTest, SnapshotUnderLoadKeepsEveryCommittedRow) {
   EXPECT_GT(last_committed.load(), committed_before) << "writes must resume after the freeze";
 
   auto t_start = Clock::now();
-  DbServer green = start_db_on(cleanup, GetParam(), net, snap, "green");
+  DbServer green = start_db(cleanup, GetParam(), net, snap, "green");
   double ready_s = std::chrono::duration<double>(Clock::now() - t_start).count();
   auto c = db::connect(green.endpoint);
   long present = std::stol(c->scalar("SELECT COUNT(*) FROM t WHERE id <= " + std::to_string(committed_before)).value());

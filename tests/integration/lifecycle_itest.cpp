@@ -8,7 +8,7 @@
 #include "mupgrade/core/site_lock.hpp"
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/ops/operations.hpp"
-#include "cutover_plan.hpp"
+#include "mupgrade/ops/plans.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

@@ -66,6 +66,9 @@ private:
   SecondsClock clock_;
 };
 
+/// The numbered list of steps that `plan` and `--dry-run` print: the plan the executor runs.
+std::string render_plan(const std::vector<Step>& steps);
+
 /// The timing table printed at the end of an operation.
 std::string render_timings(const std::vector<StepTiming>& timings, double window_seconds);
 nlohmann::json timings_to_json(const std::vector<StepTiming>& timings);

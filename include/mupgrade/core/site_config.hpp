@@ -7,6 +7,10 @@
 
 namespace mupgrade::core {
 
+/// Below this much free space in the pool, doctor and plan fail: a set needs room for the
+/// blocks that change after its snapshots.
+inline constexpr unsigned long long kMinPoolFreeBytes = 2ULL << 30;
+
 struct DbConfig {
   std::string kind = "mariadb";  // mariadb | postgresql
   std::string image;             // default per kind

@@ -1,6 +1,7 @@
 #pragma once
 // The reverse proxy in front of the live set: which set gets traffic, and the switch.
 
+#include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/error.hpp"
 #include "mupgrade/docker/docker_engine.hpp"
 
@@ -65,8 +66,5 @@ std::unique_ptr<Proxy> make_nginx(docker::DockerEngine& engine, ProxySite site);
 /// Polls the public URL until a response carries X-Mupgrade-Set == `name`.
 std::chrono::microseconds confirm_backend(const ProxySite& site, const std::string& name,
                                           std::chrono::milliseconds timeout = kConfirmTimeout);
-
-/// Writes a file atomically (temp file in the same dir, fsync, rename, fsync dir).
-void write_file_atomically(const std::string& path, const std::string& content);
 
 }  // namespace mupgrade::proxy

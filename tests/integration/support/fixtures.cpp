@@ -105,8 +105,10 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-DbServer run_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
-                const std::string& name_prefix) {
+}  // namespace
+
+DbServer start_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
+                  const std::string& name_prefix) {
   bool maria = kind == db::Kind::mariadb;
   docker::ContainerSpec spec;
   spec.name = unique_name(name_prefix);
@@ -140,21 +142,9 @@ DbServer run_db(Cleanup& cleanup, db::Kind kind, const std::string& network, con
   return s;
 }
 
-}  // namespace
-
 std::string scratch_dir() {
   fs::create_directories(secrets.path);
   return secrets.path;
-}
-
-DbServer start_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
-                  const std::string& name_prefix) {
-  return run_db(cleanup, kind, network, datadir, name_prefix);
-}
-
-DbServer start_db_on(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
-                     const std::string& name_prefix) {
-  return run_db(cleanup, kind, network, datadir, name_prefix);
 }
 
 void make_release(const std::string& release, const std::string& dest, const std::vector<std::string>& extra_args) {

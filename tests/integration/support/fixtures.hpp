@@ -38,7 +38,8 @@ private:
 /// A btrfs subvolume under the test pool, deleted at the end of the test.
 std::string make_subvolume(Cleanup& cleanup, const std::string& prefix);
 
-/// A DB server container on `network`, its data dir a subvolume, its port on 127.0.0.1.
+/// A DB server container on `network`, its data dir a subvolume (empty: initialised; a
+/// snapshot: started as it is), its port on 127.0.0.1.
 struct DbServer {
   std::string container;
   std::string datadir;  // host path (a subvolume)
@@ -46,9 +47,6 @@ struct DbServer {
 };
 DbServer start_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
                   const std::string& name_prefix = "db");
-/// Starts a DB container on an existing data dir (a snapshot), with the same credentials.
-DbServer start_db_on(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
-                     const std::string& name_prefix = "db");
 
 /// The stand-in Moodle at `release`, installed against a fresh DB: code, moodledata and db
 /// subvolumes, a DB container and a web container on one network.
