@@ -234,10 +234,8 @@ std::vector<Step> cutover_steps(Site& site, CutoverContext& ctx) {
         return json{{"watermark", c->watermark}, {"switch_ms", std::chrono::duration<double, std::milli>(report.switched).count()},
                     {"confirm_ms", std::chrono::duration<double, std::milli>(report.confirmed).count()}};
       },
-      [s, c] {
-        auto p = s->proxy();
-        if (auto cur = p->current(); cur && cur->name == c->green) p->switch_to(s->backend(c->blue));
-      });
+      // Unconditional: after a crash the proxy's runtime state may differ from what it persisted.
+      [s, c] { s->proxy()->switch_to(s->backend(c->blue)); });
   sw->point_of_no_return = true;
   add("cron-on", Phase::after, "cron.php --enable on green", "",
       [s, c] { s->cli(c->green).cron_enable(); return json::object(); });

@@ -27,10 +27,13 @@ struct SlotState {
   std::optional<Backend>& slot(const std::string& s) { return s == "a" ? a : b; }
 };
 
+// The idle slot always gets a literal IPv4 placeholder, and an unresolvable name falls back to
+// one: a server whose address HAProxy could not resolve at start-up has no address family,
+// and the runtime API then refuses `set server addr` for it.
 std::string server_line(const std::string& slot, const std::optional<Backend>& be, bool active) {
-  if (!be) return fmt::format("    server {} 127.0.0.1:1 disabled\n", slot);
-  // Names resolve once at start-up (libc); `none` lets HAProxy start while a set is down.
-  return fmt::format("    server {} {}:{} init-addr last,libc,none{}\n", slot, be->host, be->port, active ? "" : " disabled");
+  if (!be || !active) return fmt::format("    server {} 127.0.0.1:1 disabled\n", slot);
+  // The live set's name resolves at start-up (libc), so a restart follows its container.
+  return fmt::format("    server {} {}:{} init-addr last,libc,127.0.0.1\n", slot, be->host, be->port);
 }
 
 std::string render_config(const SlotState& st) {
@@ -86,10 +89,21 @@ public:
     std::string from = st->active, to = from == "a" ? "b" : "a";
     auto start = Clock::now();
     command(fmt::format("set server moodle/{} addr {} port {}", to, target.ip, target.port));
+    // Some refusals read like notices; what counts is the address the slot holds now.
+    if (std::string addr = slot_address(to); addr != target.ip)
+      throw ProxyError(fmt::format("HAProxy did not take address {} for slot {} (it holds '{}')", target.ip, to, addr),
+                       "restart the proxy container so it reloads its config, then retry");
     command(fmt::format("set server moodle/{} state ready", to));
     command(fmt::format("set server moodle/{} state maint", from));
     report.switched = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-    report.confirmed = confirm_backend(site_, target.name);
+    try {
+      report.confirmed = confirm_backend(site_, target.name);
+    } catch (...) {
+      // Not confirmed: traffic goes back to the slot that served before, then we report.
+      command(fmt::format("set server moodle/{} state ready", from));
+      command(fmt::format("set server moodle/{} state maint", to));
+      throw;
+    }
     st->slot(to) = target;
     st->active = to;
     persist(*st);
@@ -114,6 +128,17 @@ private:
                         {"a", st.a ? nlohmann::json(*st.a) : nlohmann::json()},
                         {"b", st.b ? nlohmann::json(*st.b) : nlohmann::json()}};
     core::write_file_atomically(site_.config_dir + "/" + kStateFile, j.dump(2) + "\n");
+  }
+
+  // srv_addr of a slot in `show servers state` (5th field).
+  std::string slot_address(const std::string& slot) {
+    std::istringstream in(command("show servers state moodle"));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::string be_id, be_name, srv_id, srv_name, srv_addr;
+      if (f >> be_id >> be_name >> srv_id >> srv_name >> srv_addr && be_name == "moodle" && srv_name == slot) return srv_addr;
+    }
+    return {};
   }
 
   // One command per connection on the admin socket (non-interactive mode).

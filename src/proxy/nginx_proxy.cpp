@@ -77,7 +77,14 @@ public:
     }
     engine_.kill_container(site_.container, "SIGHUP");
     report.switched = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-    report.confirmed = confirm_backend(site_, target.name);
+    try {
+      report.confirmed = confirm_backend(site_, target.name);
+    } catch (...) {
+      // Not confirmed: the previous upstream serves again, then we report.
+      core::write_file_atomically(conf, old_conf);
+      engine_.kill_container(site_.container, "SIGHUP");
+      throw;
+    }
     core::write_file_atomically(site_.config_dir + "/" + kStateFile,
                           nlohmann::json{{"kind", "nginx"}, {"backend", target}}.dump(2) + "\n");
     return report;

@@ -129,5 +129,24 @@ TEST_P(ProxyTest, ABadTargetIsRefusedAndTrafficStaysWhereItWas) {
   EXPECT_NO_THROW(proxy::confirm_backend(s.site, s.blue.name, std::chrono::milliseconds(3000)));
 }
 
+// The idle slot named a set that is gone when the proxy restarted (seen after a daemon
+// restart): the next switch must still work.
+TEST_P(ProxyTest, SwitchesAfterARestartWhileTheIdleBackendIsGone) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, GetParam());
+  auto proxy = driver(GetParam(), s);
+  proxy->switch_to(s.green);
+  proxy->switch_to(s.blue);
+  engine().remove_container(s.green.host, true);
+  engine().stop_container(s.proxy_id, std::chrono::seconds(5));
+  engine().start_container(s.proxy_id);
+  s.site.public_url = "http://127.0.0.1:" + std::to_string(engine().inspect_container(s.proxy_id)->host_ports.at(80));
+  EXPECT_NO_THROW(proxy::confirm_backend(s.site, s.blue.name));
+  proxy::Backend third = static_backend(cleanup, s.network, unique_name("third"));
+  proxy = driver(GetParam(), s);
+  EXPECT_NO_THROW(proxy->switch_to(third));
+  EXPECT_EQ(proxy->current()->name, third.name);
+}
+
 INSTANTIATE_TEST_SUITE_P(Drivers, ProxyTest, ::testing::Values("haproxy", "nginx"),
                          [](const auto& p) { return p.param; });

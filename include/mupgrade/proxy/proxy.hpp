@@ -55,7 +55,8 @@ public:
   /// The backend traffic goes to, as last confirmed; nullopt before install.
   virtual std::optional<Backend> current() const = 0;
   /// Sends new requests to `target` without dropping any, confirms through the public URL,
-  /// and persists the choice so a proxy restart keeps it.
+  /// and persists the choice so a proxy restart keeps it. When the confirmation fails, the
+  /// previous backend serves again before the error is thrown.
   virtual SwitchReport switch_to(const Backend& target) = 0;
   virtual std::string kind() const = 0;
 };
