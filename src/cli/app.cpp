@@ -64,6 +64,14 @@ int run(int argc, char** argv) {
   site_opts(rollback_cmd);
   rollback_cmd->add_flag("--discard-writes", so.discard_writes, "roll back although green holds writes since the cutover");
   rollback_cmd->add_flag("--dry-run", so.dry_run, "report the writes that would be left behind, change nothing");
+  auto* rehearse_cmd = app.add_subcommand("rehearse", "Nightly verification: upgrade an isolated clone of production, report, tear it down");
+  site_opts(rehearse_cmd);
+  target_opt(rehearse_cmd);
+  rehearse_cmd->add_flag("--keep", so.keep, "keep the clone (stopped) instead of removing it");
+  rehearse_cmd->add_flag("--dry-run", so.dry_run, "print the steps, change nothing");
+  auto* prune_cmd = app.add_subcommand("prune", "Remove old sets, clones and reports by the retention policy");
+  site_opts(prune_cmd);
+  prune_cmd->add_flag("--dry-run", so.dry_run, "show what would be removed, remove nothing");
   auto* status_cmd = app.add_subcommand("status", "Live set, sets, last operation and where it stopped");
   site_opts(status_cmd);
   status_cmd->add_flag("--json", so.json, "print JSON");
@@ -94,7 +102,7 @@ int run(int argc, char** argv) {
       return doctor(doc);
     }
     if (*proxy_init_cmd) return proxy_init(pin);
-    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, status_cmd, adopt_cmd})
+    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, adopt_cmd})
       if (*cmd) return site_command(cmd->get_name(), so);
   } catch (const UsageError& e) {
     std::cerr << describe_error(e) << "\n";

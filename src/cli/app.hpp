@@ -48,6 +48,7 @@ struct SiteOptions {
   bool resume = false;
   bool discard_writes = false;
   bool remove_failed_green = false;
+  bool keep = false;
 };
 
 /// plan, cutover, rollback, status, adopt.

@@ -1,4 +1,4 @@
-// Site commands: plan, cutover, rollback, status, adopt. Each loads the site config and
+// Site commands: plan, cutover, rollback, rehearse, prune, status, adopt. Each loads the site config and
 // calls one operation in src/ops/.
 
 #include "app.hpp"
@@ -26,6 +26,8 @@ int site_command(const std::string& command, const SiteOptions& o) {
   if (command == "status") return ops::status(site, o.json, std::cout);
   if (command == "adopt") return ops::adopt(site, o.set, std::cout);
   if (command == "rollback") return ops::rollback(site, {o.discard_writes, o.dry_run}, std::cout);
+  if (command == "rehearse") return ops::rehearse(site, {o.target, o.keep, o.dry_run}, std::cout);
+  if (command == "prune") return ops::prune(site, {o.dry_run}, std::cout);
   if (command == "cutover") {
     if (o.resume) return ops::resume(site, std::cout);
     return ops::cutover(site, {o.target, o.dry_run, o.remove_failed_green}, std::cout);

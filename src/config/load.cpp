@@ -96,7 +96,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
     throw UsageError(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), "fix the YAML syntax");
   }
   if (!root.IsMap()) throw UsageError(fmt::format("{}:1:1: the config must be a mapping of keys", file), "see README.md, 'Site config'");
-  r.only_keys(root, {"site", "public_url", "pool", "state_dir", "network", "db", "web", "proxy", "target", "upgrade", "retention", "settings"}, "the site config");
+  r.only_keys(root, {"site", "public_url", "pool", "state_dir", "network", "db", "web", "proxy", "target", "upgrade", "retention", "settings", "rehearse", "steps", "playbooks_dir"}, "the site config");
 
   SiteConfig c;
   c.file = file;
@@ -161,8 +161,65 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
   }
   YAML::Node ret = r.map(root, "retention", false);
   if (ret) {
-    r.only_keys(ret, {"keep_sets"}, "retention");
-    c.keep_sets = r.integer(ret, "keep_sets", 3, 2, 100);
+    r.only_keys(ret, {"keep_sets", "keep_clones", "keep_reports", "max_report_age_days", "min_free_gb"}, "retention");
+    c.retention.keep_sets = r.integer(ret, "keep_sets", 3, 2, 100);
+    c.retention.keep_clones = r.integer(ret, "keep_clones", 1, 0, 100);
+    c.retention.keep_reports = r.integer(ret, "keep_reports", 60, 1, 100000);
+    c.retention.max_report_age_days = r.integer(ret, "max_report_age_days", 90, 1, 36500);
+    c.retention.min_free_bytes = static_cast<unsigned long long>(r.integer(ret, "min_free_gb", 2, 0, 1 << 20)) << 30;
+  }
+  YAML::Node reh = r.map(root, "rehearse", false);
+  if (reh) {
+    r.only_keys(reh, {"prometheus_textfile", "smoke_paths"}, "rehearse");
+    c.rehearse.prometheus_textfile = r.str(reh, "prometheus_textfile", false);
+    r.absolute(reh, "prometheus_textfile", c.rehearse.prometheus_textfile);
+    if (YAML::Node sp = reh["smoke_paths"]) {
+      if (!sp.IsSequence()) r.fail(sp, "'smoke_paths' must be a list of paths like /pluginfile.php/...");
+      for (const auto& p : sp) {
+        if (!p.IsScalar() || p.as<std::string>().front() != '/') r.fail(p, "each smoke path starts with '/'");
+        c.rehearse.smoke_paths.push_back(p.as<std::string>());
+      }
+    }
+  }
+  c.playbooks_dir = r.str(root, "playbooks_dir", false);
+  r.absolute(root, "playbooks_dir", c.playbooks_dir);
+  if (YAML::Node steps = root["steps"]) {
+    if (!steps.IsSequence()) r.fail(steps, "'steps' must be a list of site steps");
+    for (const auto& n : steps) {
+      if (!n.IsMap()) r.fail(n, "each site step is a mapping (name, before|after, and one of cfg, exec, host)");
+      r.only_keys(n, {"name", "before", "after", "operations", "cfg", "exec", "host", "timeout_s"}, "a site step");
+      core::SiteStep st;
+      st.name = r.str(n, "name", true);
+      st.where = fmt::format("{}:{}", file, n.Mark().line + 1);
+      if (bool(n["before"]) == bool(n["after"])) r.fail(n, fmt::format("site step '{}' needs exactly one of 'before' or 'after' (a playbook step name)", st.name));
+      st.before = bool(n["before"]);
+      st.anchor = r.str(n, st.before ? "before" : "after", true);
+      if (YAML::Node ops = n["operations"]) {
+        if (!ops.IsSequence()) r.fail(ops, "'operations' must be a list (cutover, rehearse)");
+        for (const auto& o : ops) {
+          std::string op = o.as<std::string>();
+          if (op != "cutover" && op != "rehearse") r.fail(o, "an operation is cutover or rehearse");
+          st.operations.push_back(op);
+        }
+      } else {
+        st.operations = {"cutover", "rehearse"};
+      }
+      int kinds = bool(n["cfg"]) + bool(n["exec"]) + bool(n["host"]);
+      if (kinds != 1) r.fail(n, fmt::format("site step '{}' needs exactly one of 'cfg' (settings), 'exec' (command in green's web container) or 'host' (command on this host)", st.name));
+      if (YAML::Node cfgs = n["cfg"]) {
+        st.kind = "cfg";
+        if (!cfgs.IsMap()) r.fail(cfgs, "'cfg' must be a mapping of setting: value");
+        for (const auto& kv : cfgs) st.settings.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+      } else {
+        st.kind = n["exec"] ? "exec" : "host";
+        YAML::Node cmd = n[st.kind];
+        if (!cmd.IsSequence() || cmd.size() == 0) r.fail(cmd, fmt::format("'{}' must be a command as a list: [program, arg, ...]", st.kind));
+        for (const auto& a : cmd) st.command.push_back(a.as<std::string>());
+        if (st.kind == "host" && st.command[0].front() != '/') r.fail(cmd, "a host command starts with an absolute path");
+      }
+      st.timeout_s = r.integer(n, "timeout_s", 600, 1, 86400);
+      c.steps.push_back(std::move(st));
+    }
   }
   YAML::Node settings = r.map(root, "settings", false);
   if (settings)

@@ -124,7 +124,35 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
     ctx.target_code = target_dir;
     steps = cutover_steps(site, ctx);
   }
-  auto window = last_window(site);
+  // The last rehearsal: how old, its verdict, its measured upgrade and window.
+  auto rehearsal = last_rehearsal(cfg);
+  std::optional<double> window;
+  std::string window_source;
+  if (rehearsal) {
+    double age_h = (std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() - rehearsal->started_epoch) / 3600;
+    bool same_target = target && rehearsal->target_release == target->release;
+    std::string detail = fmt::format("{} {:.1f} h ago, {} -> {}{}", rehearsal->ok ? "passed" : "FAILED", age_h, rehearsal->from_release,
+                                     rehearsal->target_release,
+                                     rehearsal->ok ? fmt::format(", upgrade.php {:.1f} s, window {:.1f} s", rehearsal->upgrade_s, rehearsal->window_estimate_s)
+                                                   : fmt::format(" at '{}': {}", rehearsal->failed_step, rehearsal->error.substr(0, 160)));
+    CheckStatus verdict = !rehearsal->ok ? CheckStatus::warn : age_h > 24 ? CheckStatus::warn : !same_target ? CheckStatus::warn : CheckStatus::ok;
+    std::string fix = !rehearsal->ok ? "fix what failed and run 'mupgrade rehearse' again before the cutover"
+                      : age_h > 24   ? "older than a day: run 'mupgrade rehearse' (the nightly timer does)"
+                      : !same_target ? "it rehearsed another release: run 'mupgrade rehearse' for this target"
+                                     : "";
+    checks.push_back({"last rehearsal", verdict, detail, fix});
+    if (rehearsal->ok && same_target) {
+      window = rehearsal->window_estimate_s;
+      window_source = fmt::format("rehearsal of {}", rehearsal->started_at);
+    }
+    facts["last_rehearsal"] = {{"at", rehearsal->started_at}, {"age_h", age_h}, {"verdict", rehearsal->ok ? "ok" : "failed"},
+                               {"target_release", rehearsal->target_release}, {"upgrade_s", rehearsal->upgrade_s},
+                               {"window_estimate_s", rehearsal->window_estimate_s}, {"failed_step", rehearsal->failed_step}, {"error", rehearsal->error}};
+  } else {
+    checks.push_back({"last rehearsal", CheckStatus::warn, "none", "run 'mupgrade rehearse' to measure the window and prove the upgrade on a clone"});
+    facts["last_rehearsal"] = nullptr;
+  }
+  if (!window && (window = last_window(site))) window_source = "last cutover";
   bool ok = core::all_passed(checks);
   if (as_json) {
     json js = json::array();
@@ -133,7 +161,7 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
     facts["checks"] = core::checks_to_json(checks);
     facts["steps"] = js;
     facts["expected_window_s"] = window ? json(*window) : json(nullptr);
-    facts["expected_window_source"] = window ? "last cutover" : "none: no rehearsal or cutover measured yet";
+    facts["expected_window_source"] = window ? window_source : "none: no rehearsal or cutover measured yet";
     out << facts.dump(2) << "\n";
     return ok ? 0 : 1;
   }
@@ -141,7 +169,7 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
   if (!steps.empty()) {
     out << "\ncutover steps:\n" << core::render_plan(steps);
   }
-  out << "\nexpected window: " << (window ? fmt::format("{:.1f} s (last cutover)", *window) : std::string("unknown: no rehearsal or cutover measured yet")) << "\n";
+  out << "\nexpected window: " << (window ? fmt::format("{:.1f} s ({})", *window, window_source) : std::string("unknown: no rehearsal or cutover measured yet")) << "\n";
   out << (ok ? "plan: ready for 'mupgrade cutover'\n" : "plan: NOT ready (see FAIL lines)\n");
   return ok ? 0 : 1;
 }

@@ -19,49 +19,6 @@ using core::Phase;
 using core::Step;
 using nlohmann::json;
 
-std::vector<Step> rollback_steps(Site& site, const std::string& from, const std::string& to) {
-  Site* s = &site;
-  std::vector<Step> steps;
-  auto add = [&](std::string name, Phase phase, std::string what, std::function<json()> run, std::function<void()> undo = {}) {
-    Step st{std::move(name), phase, std::move(what), "", std::move(run), std::move(undo)};
-    steps.push_back(std::move(st));
-  };
-  add("maintenance-on", Phase::window, "CLI maintenance on " + from + " (no new writes there)",
-      [s, from] { s->maintenance_file(from, true); return json::object(); },
-      [s, from] { s->maintenance_file(from, false); });
-  add("start-blue", Phase::window, "make sure " + to + "'s containers run",
-      [s, to] {
-        if (!s->web_running(to)) {
-          s->start_db(to);
-          s->start_web(to, s->engine().inspect_container(s->web_container(to))->image);
-        }
-        return json::object();
-      });
-  add("blue-maintenance-off", Phase::window, "remove the maintenance file from " + to,
-      [s, to] { s->maintenance_file(to, false); return json::object(); },
-      [s, to] { s->maintenance_file(to, true); });
-  steps.push_back({"switch-proxy", Phase::window, "proxy sends new requests to " + to, "",
-                   [s, to] {
-                     auto r = s->proxy()->switch_to(s->backend(to));
-                     return json{{"switch_ms", std::chrono::duration<double, std::milli>(r.switched).count()}};
-                   },
-                   {}, true});
-  add("cron", Phase::after, "cron.php --enable on " + to,
-      [s, to] { s->cli(to).cron_enable(); return json::object(); });
-  add("stop-green", Phase::after, "stop " + from + "'s containers (kept for inspection)",
-      [s, from] { s->stop_set(from); return json::object(); });
-  add("record", Phase::after, "site.json: " + to + " live, no rollback target",
-      [s, to] {
-        core::SiteState st;
-        st.live_set = to;
-        st.live_release = s->db_config_value(to, "release");
-        st.cutover_at = core::utc_now_iso();
-        s->save_state(st);
-        return json::object();
-      });
-  return steps;
-}
-
 int rollback(Site& site, const RollbackOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rollback");

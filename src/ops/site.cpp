@@ -45,8 +45,10 @@ Site::Site(core::SiteConfig cfg, docker::DockerEngine& engine) : cfg_(std::move(
   ::chmod(cfg_.state_dir.c_str(), 0700);
 }
 
+bool is_clone(const std::string& set) { return set.rfind(kClonePrefix, 0) == 0; }
+
 SetPaths Site::paths(const std::string& set) const {
-  std::string dir = cfg_.sets_dir() + "/" + set;
+  std::string dir = (is_clone(set) ? cfg_.clones_dir() : cfg_.sets_dir()) + "/" + set;
   return {dir, dir + "/db", dir + "/moodledata", dir + "/code"};
 }
 std::string Site::db_container(const std::string& set) const { return fmt::format("mupgrade-{}-{}-db", cfg_.site, set); }
@@ -84,8 +86,16 @@ db::Endpoint Site::db_endpoint(const std::string& set) {
     throw Error(fmt::format("the DB container of set {} is not running", set), "mupgrade status shows the sets; docker start " + db_container(set));
   db::Endpoint ep;
   ep.kind = maria ? db::Kind::mariadb : db::Kind::postgresql;
-  ep.port = info->host_ports.count(maria ? 3306 : 5432) ? info->host_ports.at(maria ? 3306 : 5432) : 0;
-  if (ep.port == 0) throw Error(fmt::format("{} publishes no port on 127.0.0.1", db_container(set)), "recreate the set's DB container with mupgrade");
+  int port = maria ? 3306 : 5432;
+  if (is_clone(set)) {
+    // A clone's network is internal: nothing is published, the host reaches it on the bridge.
+    ep.host = info->network_ips.count(set_network(set)) ? info->network_ips.at(set_network(set)) : "";
+    ep.port = port;
+    if (ep.host.empty()) throw Error(fmt::format("{} has no address on {}", db_container(set), set_network(set)), "remove the clone: mupgrade prune");
+  } else {
+    ep.port = info->host_ports.count(port) ? info->host_ports.at(port) : 0;
+    if (ep.port == 0) throw Error(fmt::format("{} publishes no port on 127.0.0.1", db_container(set)), "recreate the set's DB container with mupgrade");
+  }
   ep.user = cfg_.db.user;
   ep.password = db_password();
   ep.database = cfg_.db.name;
@@ -114,7 +124,7 @@ moodle::MoodleCli Site::cli(const std::string& set) {
 void Site::start_db(const std::string& set, const std::string& image) {
   bool maria = cfg_.db.kind == "mariadb";
   if (!engine_.inspect_network(set_network(set)))
-    engine_.create_network(set_network(set), {{"mupgrade.site", cfg_.site}, {"mupgrade.set", set}});
+    engine_.create_network(set_network(set), {{"mupgrade.site", cfg_.site}, {"mupgrade.set", set}}, is_clone(set));
   if (!engine_.inspect_container(db_container(set))) {
     docker::ContainerSpec spec;
     spec.name = db_container(set);
@@ -126,7 +136,7 @@ void Site::start_db(const std::string& set, const std::string& image) {
                    {secrets_file(), "/run/secrets/db_password", true}};
     if (maria) spec.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/db_password"}, {"MARIADB_DATABASE", cfg_.db.name}};
     else spec.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/db_password"}, {"POSTGRES_DB", cfg_.db.name}};
-    spec.ports = {{maria ? 3306 : 5432, 0, "127.0.0.1"}};
+    if (!is_clone(set)) spec.ports = {{maria ? 3306 : 5432, 0, "127.0.0.1"}};
     spec.stop_signal = maria ? "SIGTERM" : "SIGINT";
     spec.stop_timeout_s = 60;
     engine_.create_container(spec);
@@ -151,16 +161,16 @@ void Site::start_web(const std::string& set, const std::string& image) {
     spec.mounts = {{paths(set).code, "/var/www/moodle", true}, {paths(set).moodledata, "/var/www/moodledata", false}};
     spec.env = {{"MUPGRADE_SET", set}, {"MOODLE_HTTP_PORT", std::to_string(cfg_.web_port)},
                 {"MOODLE_WEBROOT", pub ? "/var/www/moodle/public" : "/var/www/moodle"}};
-    spec.ports = {{cfg_.web_port, 0, "127.0.0.1"}};
+    if (!is_clone(set)) spec.ports = {{cfg_.web_port, 0, "127.0.0.1"}};
     spec.stop_timeout_s = 30;
     engine_.create_container(spec);
-    engine_.connect_network(cfg_.network, web_container(set));
+    // A clone stays off the proxy's network: nothing public can reach it.
+    if (!is_clone(set)) engine_.connect_network(cfg_.network, web_container(set));
   }
   engine_.start_container(web_container(set));
-  auto info = engine_.inspect_container(web_container(set));
-  int port = info->host_ports.at(cfg_.web_port);
+  std::string base = web_url(set);
   auto until = Clock::now() + std::chrono::seconds(30);
-  while (http::get(fmt::format("http://127.0.0.1:{}/", port), cfg_.public_host, std::chrono::milliseconds(1000)).status == 0) {
+  while (http::get(base + "/", host_header(set), std::chrono::milliseconds(1000)).status == 0) {
     if (Clock::now() > until) throw Error(fmt::format("the web container of set {} does not answer", set), "docker logs " + web_container(set));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -231,28 +241,55 @@ WriteCount Site::writes_since(const std::string& set, const nlohmann::json& mark
   return n;
 }
 
-void Site::health_check(const std::string& set) {
+std::string Site::web_url(const std::string& set) {
   auto info = engine_.inspect_container(web_container(set));
-  if (!info || !info->running) throw Error(fmt::format("the web container of set {} is not running", set));
-  std::string url = fmt::format("http://127.0.0.1:{}/login/index.php", info->host_ports.at(cfg_.web_port));
-  auto r = http::get(url, cfg_.public_host, std::chrono::milliseconds(10000));
+  if (!info || !info->running) throw Error(fmt::format("the web container of set {} is not running", set), "mupgrade status shows the sets");
+  if (is_clone(set)) {
+    auto ip = info->network_ips.find(set_network(set));
+    if (ip == info->network_ips.end()) throw Error(fmt::format("{} has no address on {}", web_container(set), set_network(set)));
+    return fmt::format("http://{}:{}", ip->second, cfg_.web_port);
+  }
+  return fmt::format("http://127.0.0.1:{}", info->host_ports.at(cfg_.web_port));
+}
+
+std::string Site::clone_url() const {
+  // Same scheme, port and path as production, on a name that can never resolve (RFC 2606).
+  std::string host = cfg_.public_host, port;
+  if (auto colon = host.rfind(':'); colon != std::string::npos) port = host.substr(colon);
+  std::string scheme = cfg_.public_url.substr(0, cfg_.public_url.find("://"));
+  auto path_at = cfg_.public_url.find('/', scheme.size() + 3);
+  std::string path = path_at == std::string::npos ? "" : cfg_.public_url.substr(path_at);
+  return scheme + "://" + std::string(kCloneHost) + port + path;
+}
+
+std::string Site::host_header(const std::string& set) const {
+  return is_clone(set) ? core::host_of_url(clone_url()) : cfg_.public_host;
+}
+
+http::Response Site::get(const std::string& set, const std::string& path) {
+  return http::get(web_url(set) + path, host_header(set), std::chrono::milliseconds(10000));
+}
+
+void Site::health_check(const std::string& set) {
+  std::string url = web_url(set) + "/login/index.php";
+  auto r = http::get(url, host_header(set), std::chrono::milliseconds(10000));
   if (r.status != 200)
     throw Error(fmt::format("set {} answers its login page with {} (Host: {})", set,
                             r.status ? fmt::format("HTTP {}{}", r.status, r.headers.count("location") ? " to " + r.headers["location"] : "") : r.transport_error,
-                            cfg_.public_host),
+                            host_header(set)),
                 "a redirect means wwwroot and the public Host/port differ (README, 'Ports')");
   if (r.headers["x-mupgrade-set"] != set) throw Error(fmt::format("the answer on set {}'s port came from set '{}'", set, r.headers["x-mupgrade-set"]));
 }
 
-std::string Site::new_journal_path(const std::string& operation) const {
+std::string Site::new_journal_path(const std::string& operation, const std::string& pointer) const {
   fs::create_directories(cfg_.state_dir + "/journal");
   std::string path = fmt::format("{}/journal/{}-{}.jsonl", cfg_.state_dir, core::utc_compact_now(), operation);
-  core::write_file_atomically(cfg_.state_dir + "/journal/last", path + "\n", 0600);
+  core::write_file_atomically(cfg_.state_dir + "/journal/" + pointer, path + "\n", 0600);
   return path;
 }
 
-std::string Site::last_journal_path() const {
-  std::string p = read_text(cfg_.state_dir + "/journal/last");
+std::string Site::last_journal_path(const std::string& pointer) const {
+  std::string p = read_text(cfg_.state_dir + "/journal/" + pointer);
   while (!p.empty() && p.back() == '\n') p.pop_back();
   return p;
 }

@@ -43,8 +43,8 @@ json describe_sets(Site& site, const core::SiteState& st) {
   return sets;
 }
 
-json last_operation(Site& site) {
-  std::string path = site.last_journal_path();
+json last_operation(Site& site, const std::string& pointer = "last") {
+  std::string path = site.last_journal_path(pointer);
   if (path.empty() || !fs::exists(path)) return nullptr;
   auto j = core::read_journal(path);
   json steps = json::array();
@@ -68,6 +68,12 @@ int status(Site& site, bool as_json, std::ostream& out) {
   j["proxy"] = {{"kind", cfg.proxy.kind}, {"backend", backend ? backend->name : ""}};
   j["sets"] = describe_sets(site, st);
   j["last_operation"] = last_operation(site);
+  j["last_rehearsal_run"] = last_operation(site, "last-rehearse");
+  if (auto r = last_rehearsal(cfg))
+    j["last_rehearsal"] = {{"at", r->started_at}, {"verdict", r->ok ? "ok" : "failed"}, {"target_release", r->target_release},
+                           {"upgrade_s", r->upgrade_s}, {"window_estimate_s", r->window_estimate_s}, {"failed_step", r->failed_step}};
+  else
+    j["last_rehearsal"] = nullptr;
   auto holder = core::SiteLock::probe(cfg.lock_path());
   j["lock"] = holder ? json{{"pid", holder->pid}, {"command", holder->command}, {"since", holder->since}} : json(nullptr);
   if (as_json) {
@@ -96,6 +102,13 @@ int status(Site& site, bool as_json, std::ostream& out) {
       out << fmt::format("  {:<24} {:>9.3f} s  {}{}\n", s["step"].get<std::string>(), s["seconds"].get<double>(),
                          s["outcome"].get<std::string>(), s["undone"].get<bool>() ? " (undone)" : "");
   }
+  if (const json& r = j["last_rehearsal"]; !r.is_null())
+    out << fmt::format("last rehearsal   {} -> {} at {}: {}\n", r["verdict"].get<std::string>(), r["target_release"].get<std::string>(),
+                       r["at"].get<std::string>(),
+                       r["verdict"] == "ok" ? fmt::format("upgrade {:.1f} s, window {:.1f} s", r["upgrade_s"].get<double>(), r["window_estimate_s"].get<double>())
+                                            : "failed at '" + r["failed_step"].get<std::string>() + "'");
+  if (const json& rr = j["last_rehearsal_run"]; !rr.is_null() && !rr["finished"].get<bool>())
+    out << "  the last rehearsal was INTERRUPTED: the next 'mupgrade rehearse' or 'mupgrade prune' removes its clone\n";
   return 0;
 }
 

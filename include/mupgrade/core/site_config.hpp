@@ -28,6 +28,32 @@ struct ProxyConfig {
   std::string url;  // loopback URL that reaches the proxy, e.g. http://127.0.0.1:18080
 };
 
+/// A step of the site's own, run at a named point of a playbook (config key `steps`).
+struct SiteStep {
+  std::string name;
+  std::string where;                    // file:line, for messages
+  std::string anchor;                   // a playbook step name
+  bool before = false;                  // before the anchor (else after it)
+  std::vector<std::string> operations;  // cutover and/or rehearse
+  std::string kind;                     // cfg (cfg.php on green) | exec (in green's web container) | host
+  std::vector<std::pair<std::string, std::string>> settings;  // kind cfg: name=value
+  std::vector<std::string> command;                           // kind exec / host
+  int timeout_s = 600;
+};
+
+struct RehearseConfig {
+  std::string prometheus_textfile;       // default <state_dir>/metrics/mupgrade.prom
+  std::vector<std::string> smoke_paths;  // extra GETs on the clone, e.g. a public pluginfile URL
+};
+
+struct RetentionConfig {
+  int keep_sets = 3;            // live and rollback target included
+  int keep_clones = 1;          // kept rehearsal clones (--keep)
+  int keep_reports = 60;
+  int max_report_age_days = 90;
+  unsigned long long min_free_bytes = 2ULL << 30;  // below it, prune removes the oldest removable sets/clones
+};
+
 struct SiteConfig {
   std::string file;  // where it was read from, for messages
   std::string site;
@@ -44,11 +70,17 @@ struct SiteConfig {
   std::string target_image;  // web image for the target (defaults to web_image)
   int upgrade_timeout_s = 3600;
   int cron_drain_timeout_s = 120;
-  int keep_sets = 3;
+  RetentionConfig retention;
+  RehearseConfig rehearse;
+  std::string playbooks_dir;  // site's own playbooks/<operation>.yml; empty = the built-in ones
   std::vector<std::pair<std::string, std::string>> after_upgrade_settings;  // cfg.php name=value
+  std::vector<SiteStep> steps;
 
   std::string lock_path() const { return state_dir + "/lock"; }
   std::string sets_dir() const { return pool + "/sets"; }
+  std::string clones_dir() const { return pool + "/clones"; }
+  std::string reports_dir() const { return state_dir + "/rehearsals"; }
+  std::string textfile() const { return rehearse.prometheus_textfile.empty() ? state_dir + "/metrics/mupgrade.prom" : rehearse.prometheus_textfile; }
 };
 
 /// Host[:port] of a URL: "http://a.b:8080/x" -> "a.b:8080". Empty when it is not http(s).

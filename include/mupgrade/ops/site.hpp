@@ -12,6 +12,7 @@
 #include "mupgrade/core/site_state.hpp"
 #include "mupgrade/db/sql_client.hpp"
 #include "mupgrade/docker/docker_engine.hpp"
+#include "mupgrade/http/http_client.hpp"
 #include "mupgrade/moodle/moodle_cli.hpp"
 #include "mupgrade/proxy/proxy.hpp"
 
@@ -19,6 +20,13 @@
 #include <string>
 
 namespace mupgrade::ops {
+
+/// Rehearsal clones are sets whose id starts with this; they live under <pool>/clones/, on an
+/// internal network (no route out, nothing published), off the proxy's network.
+inline constexpr const char* kClonePrefix = "clone-";
+/// A clone's wwwroot host: reserved, never resolves, never mistaken for production.
+inline constexpr const char* kCloneHost = "mupgrade-clone.invalid";
+bool is_clone(const std::string& set);
 
 /// How long a freshly started set may take to answer (DB crash recovery included).
 inline constexpr std::chrono::seconds kSetStartTimeout{120};
@@ -73,13 +81,23 @@ public:
   nlohmann::json watermark(const std::string& set);
   WriteCount writes_since(const std::string& set, const nlohmann::json& watermark);
 
-  /// GET <path> straight at the set's web container with the public Host header.
+  /// http://host:port reaching the set's web container from this host.
+  std::string web_url(const std::string& set);
+  /// The Host header the set's Moodle expects: the public one, or the clone's.
+  std::string host_header(const std::string& set) const;
+  /// wwwroot of a rehearsal clone.
+  std::string clone_url() const;
+  /// GET <path> straight at the set's web container with its Host header.
+  http::Response get(const std::string& set, const std::string& path);
+  /// GET /login/index.php straight at the set's web container with its Host header: 200 from that set.
   void health_check(const std::string& set);
 
   std::optional<core::SiteState> state() const { return core::load_site_state(cfg_.state_dir); }
   void save_state(const core::SiteState& s) const { core::save_site_state(cfg_.state_dir, s); }
-  std::string new_journal_path(const std::string& operation) const;
-  std::string last_journal_path() const;
+  /// A new journal file, recorded under journal/<pointer> (rehearsals keep their own pointer,
+  /// so an interrupted rehearsal never blocks a cutover).
+  std::string new_journal_path(const std::string& operation, const std::string& pointer = "last") const;
+  std::string last_journal_path(const std::string& pointer = "last") const;
 
 private:
   std::string secrets_file() const;

@@ -247,3 +247,16 @@ function standin_require_upgraded() {
         exit(0);
     }
 }
+
+// Moodle's email_to_user() sends nothing when $CFG->noemailever is set (a clone's guarantee).
+// The stand-in's "mail server" is a spool dir in dataroot, so a test can see what was sent.
+function standin_email_to_user($to, $subject) {
+    global $CFG;
+    if (!empty($CFG->noemailever)) {
+        return false;
+    }
+    $dir = $CFG->dataroot . '/standin-outbox';
+    @mkdir($dir, 0770, true);
+    file_put_contents($dir . '/' . sprintf('%.6f', microtime(true)) . '.eml', "To: $to\nSubject: $subject\n");
+    return true;
+}

@@ -124,5 +124,9 @@ foreach ($plugins as $component => $version) {
 }
 usleep((int)($slice * 1e6));
 set_config('allversionshash', standin_versions_hash($diskmap));
+if (standin_knob('upgrade_sends_email', '0') === '1') {
+    // Like a plugin's upgrade step that mails the admins: email_to_user honours noemailever.
+    standin_email_to_user('admin@example.invalid', "Site upgraded to {$disk->release}");
+}
 echo "Command line upgrade from $oldrelease to {$disk->release} completed successfully.\n";
 exit(0);

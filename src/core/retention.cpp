@@ -1,0 +1,84 @@
+#include "mupgrade/core/retention.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mupgrade::core {
+
+std::string_view to_string(ItemKind k) {
+  switch (k) {
+    case ItemKind::set: return "set";
+    case ItemKind::clone: return "clone";
+    case ItemKind::report: return "report";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string gib(unsigned long long b) { return fmt::format("{:.1f} GiB", double(b) / double(1ULL << 30)); }
+
+// Why an item may never be removed, or "".
+std::string protection(const Retainable& r) {
+  if (r.live) return "the live set";
+  if (r.rollback_target) return "the rollback target";
+  if (!r.in_use_by.empty()) return "in use by " + r.in_use_by;
+  return "";
+}
+
+}  // namespace
+
+PrunePlan decide_prune(std::vector<Retainable> items, const RetentionConfig& policy, unsigned long long free_bytes) {
+  // Newest first within each kind; kinds in the order set, clone, report.
+  std::stable_sort(items.begin(), items.end(), [](const Retainable& a, const Retainable& b) {
+    if (a.kind != b.kind) return a.kind < b.kind;
+    return a.age_s < b.age_s;
+  });
+  PrunePlan plan;
+  int sets = 0, clones = 0, reports = 0;
+  for (auto& it : items) {
+    PruneDecision d{it, false, ""};
+    if (auto p = protection(it); !p.empty()) {
+      d.reason = p;
+      if (it.kind == ItemKind::set) ++sets;  // protected sets count toward keep_sets
+    } else if (it.kind == ItemKind::set) {
+      d.remove = ++sets > policy.keep_sets;
+      d.reason = d.remove ? fmt::format("beyond the newest {} sets (retention.keep_sets)", policy.keep_sets) : "within retention.keep_sets";
+    } else if (it.kind == ItemKind::clone) {
+      d.remove = ++clones > policy.keep_clones;
+      d.reason = d.remove ? fmt::format("beyond the newest {} clones (retention.keep_clones)", policy.keep_clones) : "within retention.keep_clones";
+    } else {
+      ++reports;
+      double max_age = policy.max_report_age_days * 86400.0;
+      if (reports > policy.keep_reports) {
+        d.remove = true;
+        d.reason = fmt::format("beyond the newest {} reports (retention.keep_reports)", policy.keep_reports);
+      } else if (reports > 1 && it.age_s > max_age) {  // the newest report always stays: plan reads it
+        d.remove = true;
+        d.reason = fmt::format("older than {} days (retention.max_report_age_days)", policy.max_report_age_days);
+      } else {
+        d.reason = "within retention";
+      }
+    }
+    plan.decisions.push_back(std::move(d));
+  }
+
+  plan.projected_free = free_bytes;
+  for (const auto& d : plan.decisions)
+    if (d.remove) plan.projected_free += d.item.bytes;
+  // Short of space: remove more, oldest clones first, then oldest sets, never a protected one.
+  for (ItemKind kind : {ItemKind::clone, ItemKind::set}) {
+    for (auto it = plan.decisions.rbegin(); it != plan.decisions.rend() && plan.projected_free < policy.min_free_bytes; ++it) {
+      if (it->item.kind != kind || it->remove || !protection(it->item).empty()) continue;
+      it->remove = true;
+      it->only_while_short = true;
+      it->reason = fmt::format("free space {} is below the floor of {} (retention.min_free_gb)", gib(free_bytes), gib(policy.min_free_bytes));
+      plan.projected_free += it->item.bytes;
+    }
+  }
+  plan.still_short = plan.projected_free < policy.min_free_bytes;
+  return plan;
+}
+
+}  // namespace mupgrade::core

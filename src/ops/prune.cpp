@@ -1,0 +1,129 @@
+// `mupgrade prune`: removes old sets, rehearsal clones and reports by the site's retention
+// policy (core::decide_prune decides; this file measures and removes). Never the live set,
+// the rollback target, or a set an interrupted operation still needs.
+
+#include "mupgrade/ops/operations.hpp"
+#include "mupgrade/ops/plans.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/site_lock.hpp"
+
+#include <fmt/format.h>
+#include <sys/statvfs.h>
+
+#include <filesystem>
+#include <ostream>
+
+namespace mupgrade::ops {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+unsigned long long free_bytes(const std::string& path) {
+  struct statvfs v {};
+  if (::statvfs(path.c_str(), &v) != 0) throw Error("cannot read free space of " + path);
+  return static_cast<unsigned long long>(v.f_bavail) * v.f_frsize;
+}
+
+double age_of(const fs::path& p) {
+  std::error_code ec;
+  auto t = fs::last_write_time(p, ec);
+  if (ec) return 0;
+  return std::chrono::duration<double>(fs::file_time_type::clock::now() - t).count();
+}
+
+std::string human_age(double s) {
+  if (s < 3600) return fmt::format("{:.0f} min", s / 60);
+  if (s < 172800) return fmt::format("{:.1f} h", s / 3600);
+  return fmt::format("{:.0f} d", s / 86400);
+}
+
+// Sets named by an interrupted operation's journal stay until it is finished.
+void mark_in_use(Site& site, const std::string& pointer, std::vector<core::Retainable>& items) {
+  std::string last = site.last_journal_path(pointer);
+  if (last.empty() || !fs::exists(last)) return;
+  auto j = core::read_journal(last);
+  if (j.finished) return;
+  for (auto& it : items)
+    if (it.id == j.args.value("green", "") || it.id == j.args.value("blue", "") || it.id == j.args.value("from", "") ||
+        it.id == j.args.value("to", ""))
+      it.in_use_by = "the interrupted " + j.operation;
+}
+
+void remove_set(Site& site, const std::string& set) {
+  auto& e = site.engine();
+  site.stop_set(set);
+  for (const auto& n : {site.web_container(set), site.db_container(set)})
+    if (e.inspect_container(n)) e.remove_container(n, true);
+  if (e.inspect_network(site.set_network(set))) e.remove_network(site.set_network(set));
+  auto p = site.paths(set);
+  for (const auto& sub : {p.db, p.moodledata, p.code, p.dir + "/verify-moodledata"})
+    if (btrfs::is_subvolume(sub)) btrfs::delete_subvolume(sub);
+  std::error_code ec;
+  fs::remove_all(p.dir, ec);
+}
+
+}  // namespace
+
+int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
+  const auto& cfg = site.config();
+  core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade prune");
+  auto state = site.state();
+  std::vector<core::Retainable> items;
+  std::error_code ec;
+  for (const auto& [dir, kind] : {std::pair{cfg.sets_dir(), core::ItemKind::set}, std::pair{cfg.clones_dir(), core::ItemKind::clone}})
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (!e.is_directory()) continue;
+      core::Retainable r;
+      r.kind = kind;
+      r.id = e.path().filename().string();
+      r.age_s = age_of(e.path());
+      r.live = state && r.id == state->live_set;
+      r.rollback_target = state && r.id == state->rollback_set;
+      items.push_back(r);
+    }
+  mark_in_use(site, "last", items);
+  mark_in_use(site, "last-rehearse", items);
+  for (const auto& f : rehearsal_report_files(cfg)) {
+    core::Retainable r;
+    r.kind = core::ItemKind::report;
+    r.id = fs::path(f).stem().string();
+    r.age_s = age_of(f);
+    items.push_back(r);
+  }
+
+  unsigned long long free = free_bytes(cfg.pool);
+  auto plan = core::decide_prune(items, cfg.retention, free);
+  out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "kind", "id", "age", "action", "why");
+  for (const auto& d : plan.decisions)
+    out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", core::to_string(d.item.kind), d.item.id, human_age(d.item.age_s),
+                       d.remove ? (opts.dry_run ? "would rm" : "remove") : "keep", d.reason);
+  if (opts.dry_run) {
+    out << "dry run: nothing removed.\n";
+    return 0;
+  }
+  int removed = 0;
+  for (auto it = plan.decisions.rbegin(); it != plan.decisions.rend(); ++it) {  // oldest first
+    const auto& d = *it;
+    if (!d.remove) continue;
+    if (d.only_while_short && free_bytes(cfg.pool) >= cfg.retention.min_free_bytes) continue;
+    if (d.item.live || d.item.rollback_target || !d.item.in_use_by.empty()) throw Error("prune picked a protected item: " + d.item.id);
+    if (d.item.kind == core::ItemKind::report) {
+      std::string base = cfg.reports_dir() + "/" + d.item.id;
+      fs::remove(base + ".json", ec);
+      fs::remove(base + ".txt", ec);
+    } else {
+      remove_set(site, d.item.id);
+      if (d.only_while_short) btrfs::sync(cfg.pool);  // let the freed space show before measuring again
+    }
+    ++removed;
+  }
+  out << fmt::format("removed {} item(s); {:.1f} GiB free in {}.\n", removed, double(free_bytes(cfg.pool)) / double(1ULL << 30), cfg.pool);
+  if (free_bytes(cfg.pool) < cfg.retention.min_free_bytes)
+    out << fmt::format("warning: free space is still below retention.min_free_gb ({:.0f} GiB): grow the pool or lower keep_sets\n",
+                       double(cfg.retention.min_free_bytes) / double(1ULL << 30));
+  return 0;
+}
+
+}  // namespace mupgrade::ops

@@ -1,0 +1,126 @@
+#include "site_fixture.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/http/http_client.hpp"
+#include "mupgrade/ops/operations.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace mupgrade::itest {
+
+namespace fs = std::filesystem;
+
+std::string LifecycleSite::release(const std::string& rel, const std::vector<std::string>& knobs) {
+    std::string all;
+    for (const auto& k : knobs) all += k + ";";
+    std::string dir = releases + "/" + rel + (knobs.empty() ? "" : fmt::format("-{:x}", std::hash<std::string>{}(all)));
+    if (fs::exists(dir)) return dir;
+    btrfs::create_subvolume(dir);
+    std::vector<std::string> args;
+    for (auto& k : knobs) args.insert(args.end(), {"--knob", k});
+    make_release(rel, dir, args);
+    return dir;
+  }
+std::string LifecycleSite::served_release() {
+    auto r = http::get(cfg.proxy.url + "/login/index.php", cfg.public_host);
+    auto at = r.body.find("class=\"release\">");
+    if (r.status != 200 || at == std::string::npos) return "HTTP " + std::to_string(r.status);
+    std::string text = r.body.substr(at + 16, r.body.find('<', at) - at - 16);
+    return text.rfind("Moodle ", 0) == 0 ? text.substr(7) : text;
+  }
+
+SiteCleanup::~SiteCleanup() {
+    for (auto& c : engine().list_containers({{"mupgrade.site", site}})) engine().remove_container(c.id, true);
+    std::string out;
+    sh("for n in $(docker network ls -q --filter label=mupgrade.site=" + site + "); do docker network rm $n; done", &out);
+    sh("find '" + pool + "' -mindepth 1 -inum 256 -type d | sort -r | xargs -r btrfs subvolume delete; rm -rf '" + pool + "' '" + state + "'", &out);
+  }
+
+std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, int port, const std::string& extra_yaml) {
+  auto ls = std::make_unique<LifecycleSite>();
+  std::string name = unique_name("s");
+  auto& c = ls->cfg;
+  c.site = name;
+  c.public_url = "http://moodle.test:" + std::to_string(port);
+  c.public_host = "moodle.test:" + std::to_string(port);
+  c.pool = test_pool() + "/" + name;
+  c.state_dir = scratch_dir() + "/" + name;
+  cleanup.pool = c.pool;  // set before anything exists, so a failing setup is cleaned too
+  cleanup.state = c.state_dir;
+  cleanup.site = name;
+  c.network = "mupgrade-" + name;
+  c.db.kind = kind == db::Kind::mariadb ? "mariadb" : "postgresql";
+  c.db.image = kind == db::Kind::mariadb ? "mupgrade/mariadb:10.11" : "mupgrade/postgres:15";
+  c.db.user = kind == db::Kind::mariadb ? "root" : "postgres";
+  c.web_image = c.target_image = "mupgrade/web:php8.2";
+  c.web_port = port;
+  c.proxy = {"haproxy", "mupgrade-" + name + "-proxy", c.state_dir + "/proxy", ""};
+  c.cron_drain_timeout_s = 10;
+  fs::create_directories(c.state_dir + "/proxy");
+  fs::create_directories(c.pool + "/sets");
+  fs::create_directories(c.pool + "/releases");
+  ls->releases = c.pool + "/releases";
+  c.db.password_file = c.state_dir + "/db_password";
+  std::ofstream(c.db.password_file) << "pw-" << name;
+  engine().create_network(c.network, {{"mupgrade.site", name}});
+
+  ls->blue = "blue-4.4.1";
+  c.target_code = ls->release("4.4.3");
+  ls->site = std::make_unique<ops::Site>(c, engine());
+  auto p = ls->site->paths(ls->blue);
+  fs::create_directories(p.dir);
+  btrfs::snapshot(ls->release("4.4.1"), p.code);
+  btrfs::create_subvolume(p.db);
+  btrfs::create_subvolume(p.moodledata);
+  ::chown(p.moodledata.c_str(), 33, 33);
+  std::ofstream(p.code + "/config.php") << fmt::format(
+      "<?php\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n$CFG->dblibrary = 'native';\n"
+      "$CFG->dbhost = 'db';\n$CFG->dbname = 'moodle';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'pw-{}';\n$CFG->prefix = 'mdl_';\n"
+      "$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = '{}';\n$CFG->dataroot = '/var/www/moodledata';\n"
+      "$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
+      kind == db::Kind::mariadb ? "mariadb" : "pgsql", c.db.user, name, c.public_url);
+  ls->site->start_db(ls->blue);
+  ls->site->start_web(ls->blue, c.web_image);
+  docker::ExecOptions install;
+  install.cmd = {"php", "admin/cli/install_database.php", "--agree-license", "--adminpass=Admin-1234"};
+  install.user = "www-data";
+  install.workdir = "/var/www/moodle";
+  auto r = engine().exec(ls->site->web_container(ls->blue), install);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  ls->site->proxy()->install({ls->blue, ls->site->web_container(ls->blue), "", port});
+  docker::ContainerSpec proxy;
+  proxy.name = c.proxy.container;
+  proxy.image = "mupgrade/haproxy:2.6";
+  proxy.labels = {{"mupgrade.site", name}, {"mupgrade.role", "proxy"}};
+  proxy.network = c.network;
+  proxy.mounts = {{c.proxy.config_dir, "/usr/local/etc/haproxy", false}};
+  proxy.ports = {{80, 0, "127.0.0.1"}};
+  engine().create_container(proxy);
+  engine().start_container(proxy.name);
+  c.proxy.url = "http://127.0.0.1:" + std::to_string(engine().inspect_container(proxy.name)->host_ports.at(80));
+  ls->site = std::make_unique<ops::Site>(c, engine());
+  proxy::confirm_backend(ls->site->proxy_site(), ls->blue);
+
+  // The same config as a file, for the binary.
+  ls->config_file = c.state_dir + "/site.yml";
+  std::ofstream(ls->config_file) << fmt::format(
+      "site: {}\npublic_url: {}\npool: {}\nstate_dir: {}\nnetwork: {}\ndb:\n  kind: {}\n  password_file: {}\n"
+      "web:\n  port: {}\nproxy:\n  container: {}\n  config_dir: {}\n  url: {}\ntarget:\n  code: {}\nupgrade:\n  cron_drain_timeout_s: 10\n",
+      name, c.public_url, c.pool, c.state_dir, c.network, c.db.kind, c.db.password_file, port, c.proxy.container,
+      c.proxy.config_dir, c.proxy.url, c.target_code) << extra_yaml;
+  std::ostringstream out;
+  EXPECT_EQ(ops::adopt(*ls->site, ls->blue, out), 0) << out.str();
+  return ls;
+}
+
+
+int run_binary(const std::string& args, std::string* out) { return sh(std::string(MUPGRADE_BINARY) + " " + args, out); }
+
+}  // namespace mupgrade::itest

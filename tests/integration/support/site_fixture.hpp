@@ -1,0 +1,41 @@
+#pragma once
+// A whole site for operation tests: a blue set on the stand-in (4.4.1) with its DB installed,
+// an HAProxy in front, the same config as a YAML file for the binary, adopted as live.
+
+#include "fixtures.hpp"
+
+#include "mupgrade/db/sql_client.hpp"
+#include "mupgrade/ops/site.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mupgrade::itest {
+
+struct LifecycleSite {
+  core::SiteConfig cfg;
+  std::string config_file;
+  std::string blue;
+  std::string releases;
+  std::unique_ptr<ops::Site> site;
+
+  /// A release laid out (once) as a subvolume under the site's releases dir.
+  std::string release(const std::string& rel, const std::vector<std::string>& knobs = {});
+  /// The release the proxy serves, from the login page ("HTTP n" when it does not answer 200).
+  std::string served_release();
+};
+
+/// Deletes a whole pool dir (nested subvolumes first) and the site's containers and networks.
+struct SiteCleanup {
+  std::string pool, state, site;
+  ~SiteCleanup();
+};
+
+/// `extra_yaml` is appended to the site's YAML config file (for the binary).
+std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, int port, const std::string& extra_yaml = "");
+
+/// Runs the mupgrade binary with `args`; stdout and stderr into *out.
+int run_binary(const std::string& args, std::string* out);
+
+}  // namespace mupgrade::itest

@@ -1,0 +1,100 @@
+// decide_prune as tables: each case lists the items with their facts and what must happen.
+#include "mupgrade/core/retention.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+using namespace mupgrade::core;
+
+namespace {
+
+constexpr unsigned long long GiB = 1ULL << 30;
+
+Retainable item(ItemKind k, std::string id, double age_h, unsigned long long bytes = 0) {
+  Retainable r;
+  r.kind = k;
+  r.id = std::move(id);
+  r.age_s = age_h * 3600;
+  r.bytes = bytes;
+  return r;
+}
+Retainable live(Retainable r) { r.live = true; return r; }
+Retainable rollback(Retainable r) { r.rollback_target = true; return r; }
+Retainable busy(Retainable r) { r.in_use_by = "the interrupted cutover"; return r; }
+
+RetentionConfig policy(int sets, int clones = 1, int reports = 60, int max_age_days = 90, unsigned long long min_free = 0) {
+  RetentionConfig p;
+  p.keep_sets = sets;
+  p.keep_clones = clones;
+  p.keep_reports = reports;
+  p.max_report_age_days = max_age_days;
+  p.min_free_bytes = min_free;
+  return p;
+}
+
+struct Case {
+  const char* name;
+  std::vector<Retainable> items;
+  RetentionConfig policy;
+  unsigned long long free;
+  std::vector<std::string> removed;  // ids, any order
+  bool still_short = false;
+};
+
+std::vector<std::string> removed_ids(const PrunePlan& p) {
+  std::vector<std::string> ids;
+  for (const auto& d : p.decisions)
+    if (d.remove) ids.push_back(d.item.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+TEST(RetentionTest, Table) {
+  const auto S = ItemKind::set, C = ItemKind::clone, R = ItemKind::report;
+  std::vector<Case> cases = {
+      {"nothing to do", {live(item(S, "s3", 1)), rollback(item(S, "s2", 5))}, policy(3), 100 * GiB, {}},
+      {"oldest sets beyond keep_sets go",
+       {live(item(S, "s4", 1)), rollback(item(S, "s3", 2)), item(S, "s2", 3), item(S, "s1", 4), item(S, "s0", 5)}, policy(3), 100 * GiB,
+       {"s0", "s1"}},
+      {"live and rollback target stay even when they are the oldest",
+       {item(S, "new1", 1), item(S, "new2", 2), item(S, "new3", 3), rollback(item(S, "old", 50)), live(item(S, "older", 60))}, policy(2), 100 * GiB,
+       {"new3"}},
+      {"a set an interrupted operation names stays", {live(item(S, "a", 1)), rollback(item(S, "b", 2)), busy(item(S, "c", 3))}, policy(2), 100 * GiB, {}},
+      {"clones beyond keep_clones go, newest kept", {item(C, "c1", 1), item(C, "c2", 2), item(C, "c3", 3)}, policy(3, 1), 100 * GiB, {"c2", "c3"}},
+      {"keep_clones 0 removes every clone", {item(C, "c1", 1)}, policy(3, 0), 100 * GiB, {"c1"}},
+      {"reports by count", {item(R, "r1", 1), item(R, "r2", 2), item(R, "r3", 3)}, policy(3, 1, 2), 100 * GiB, {"r3"}},
+      {"reports by age, but the newest always stays", {item(R, "r1", 24 * 100), item(R, "r2", 24 * 95), item(R, "r3", 1)}, policy(3, 1, 60, 90),
+       100 * GiB, {"r1", "r2"}},
+      {"short of space: clones first, then the oldest sets, never protected ones",
+       {live(item(S, "s3", 1, 5 * GiB)), rollback(item(S, "s2", 2, 5 * GiB)), item(S, "s1", 3, 5 * GiB), item(C, "c1", 1, 1 * GiB)},
+       policy(3, 1, 60, 90, 10 * GiB), 5 * GiB, {"c1", "s1"}},
+      {"short of space, enough after the clone", {live(item(S, "s3", 1)), item(S, "s1", 3, 5 * GiB), item(C, "c1", 1, 6 * GiB)},
+       policy(3, 1, 60, 90, 10 * GiB), 5 * GiB, {"c1"}},
+      {"still short when only protected sets are left", {live(item(S, "s3", 1, 5 * GiB)), rollback(item(S, "s2", 2, 5 * GiB))},
+       policy(3, 1, 60, 90, 10 * GiB), 1 * GiB, {}, true},
+  };
+  for (const auto& c : cases) {
+    auto plan = decide_prune(c.items, c.policy, c.free);
+    auto want = c.removed;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(removed_ids(plan), want) << c.name;
+    EXPECT_EQ(plan.still_short, c.still_short) << c.name;
+    EXPECT_EQ(plan.decisions.size(), c.items.size()) << c.name;
+    for (const auto& d : plan.decisions) {
+      EXPECT_FALSE(d.reason.empty()) << c.name << ": " << d.item.id;
+      if (d.item.live || d.item.rollback_target || !d.item.in_use_by.empty()) {
+        EXPECT_FALSE(d.remove) << c.name << ": " << d.item.id;
+      }
+    }
+  }
+}
+
+TEST(RetentionTest, SpaceRemovalsAreMarkedAndSaySo) {
+  auto plan = decide_prune({live(item(ItemKind::set, "s2", 1)), item(ItemKind::set, "s1", 2, GiB)}, policy(3, 1, 60, 90, 4 * GiB), GiB);
+  ASSERT_TRUE(plan.decisions[1].remove);
+  EXPECT_TRUE(plan.decisions[1].only_while_short);
+  EXPECT_NE(plan.decisions[1].reason.find("free space 1.0 GiB is below the floor of 4.0 GiB"), std::string::npos) << plan.decisions[1].reason;
+}
