@@ -22,9 +22,17 @@ using nlohmann::json;
 int rollback(Site& site, const RollbackOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rollback");
-  if (auto last = site.last_journal_path(); !last.empty() && fs::exists(last) && !core::read_journal(last).finished) {
-    out << "the last operation was interrupted: finishing it from its journal first\n";
-    return resume(site, out);
+  if (auto last = site.last_journal_path(); !last.empty() && fs::exists(last)) {
+    auto j = core::read_journal(last);
+    if (!j.finished) {
+      out << "the last operation was interrupted: finishing it from its journal first\n";
+      int rc = resume(site, out);
+      const auto* sw = j.find("switch-proxy");
+      bool switched = sw && sw->ended && sw->outcome == "ok";
+      // An interrupted rollback that was undone is what the admin asked to redo: go on.
+      if (rc != 0 || j.operation != "rollback" || switched) return rc;
+      out << "now rolling back again\n";
+    }
   }
   auto state = site.state();
   if (!state || state->rollback_set.empty())

@@ -10,6 +10,7 @@
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/plans.hpp"
+#include "mupgrade/db/durability.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -156,4 +157,68 @@ TEST(LifecycleCrashTest, KillNineAtEveryStepBoundaryIsRecovered) {
       EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)") << step;
     }
   }
+}
+
+// kill -9 right after each step of a rollback; running `rollback` again must finish the job:
+// blue serving, green stopped and kept.
+TEST(LifecycleCrashTest, KillNineAtEveryRollbackStepBoundaryIsRecovered) {
+  SiteCleanup cleanup;
+  auto ls = make_site(cleanup, db::Kind::mariadb, 18220);
+  std::vector<std::string> names;
+  for (auto& s : ops::rollback_steps(*ls->site, "x", "y")) names.push_back(s.name);
+  ASSERT_GE(names.size(), 5u);
+  for (const auto& step : names) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids have one-second resolution
+    std::string out;
+    ASSERT_EQ(run_binary("cutover --config " + ls->config_file, &out), 0) << out;
+    int rc = sh("MUPGRADE_CRASH_AFTER_STEP=" + step + " " + MUPGRADE_BINARY + " rollback --discard-writes --config " + ls->config_file, &out);
+    EXPECT_NE(rc, 0) << step << ": " << out;
+    if (step != names.back()) {
+      EXPECT_EQ(run_binary("status --config " + ls->config_file, &out), 0);
+      EXPECT_NE(out.find("INTERRUPTED"), std::string::npos) << step << ": " << out;
+    }
+    EXPECT_EQ(run_binary("rollback --discard-writes --config " + ls->config_file, &out), 0) << step << ": " << out;
+    EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)") << "after a crash at " << step << ": " << out;
+    EXPECT_EQ(ls->site->state()->live_set, ls->blue) << step;
+    EXPECT_FALSE(ls->site->maintenance_file_present(ls->blue)) << step;
+    EXPECT_EQ(ls->site->cli(ls->blue).cfg_get("cron_enabled"), "1") << step;
+  }
+}
+
+// Relaxed durability: green's DB commits without fsync during upgrade.php and is made durable
+// before the switch. The DB is killed (SIGKILL) right after the switch: every upgrade write
+// must be there when it comes back.
+TEST_P(LifecycleTest, RelaxedDurabilityLosesNoUpgradeWriteWhenTheDbIsKilledAfterTheSwitch) {
+  SiteCleanup cleanup;
+  auto ls = make_site(cleanup, GetParam(), 18240 + static_cast<int>(GetParam()));
+  {
+    std::ifstream in(ls->config_file);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    text.replace(text.find("db:\n"), 4, "db:\n  relaxed_durability: true\n");
+    std::ofstream(ls->config_file) << text;
+  }
+  std::string out;
+  int rc = sh("MUPGRADE_CRASH_AFTER_STEP=switch-proxy " + std::string(MUPGRADE_BINARY) + " cutover --config " + ls->config_file, &out);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("relax-durability"), std::string::npos) << out;
+  EXPECT_NE(out.find("restore-durability"), std::string::npos) << out;
+  std::string green;
+  for (const auto& c : engine().list_containers({{"mupgrade.site", ls->cfg.site}, {"mupgrade.role", "db"}}))
+    if (c.labels.at("mupgrade.set") != ls->blue) green = c.labels.at("mupgrade.set");
+  ASSERT_FALSE(green.empty());
+  auto& site = *ls->site;
+  auto count = [&] {
+    auto c = db::connect(site.db_endpoint(green));
+    return c->scalar("SELECT COUNT(*) FROM mdl_upgrade_log").value_or("") + "/" + c->scalar("SELECT value FROM mdl_config WHERE name = 'version'").value_or("") +
+           "/" + c->scalar("SELECT value FROM mdl_config WHERE name = 'allversionshash'").value_or("");
+  };
+  std::string before = count();
+  engine().kill_container(site.db_container(green), "SIGKILL");
+  site.start_db(green);
+  EXPECT_EQ(count(), before) << "writes lost by the DB kill";
+  EXPECT_NE(before.find("/2024042203"), std::string::npos) << before;
+  EXPECT_EQ(db::durability_settings(site.db_endpoint(green)).find("=off"), std::string::npos) << "durability restored";
+  EXPECT_EQ(db::durability_settings(site.db_endpoint(green)).find("=2"), std::string::npos) << "durability restored";
+  EXPECT_EQ(run_binary("cutover --resume --config " + ls->config_file, &out), 0) << out;
+  EXPECT_EQ(ls->served_release(), "4.4.3 (Build: 20240902)");
 }
