@@ -126,7 +126,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
   if (c.db.password_file.empty() == c.db.password_env.empty())
     r.fail(db, "give exactly one of 'password_file' or 'password_env' (the password itself never goes in this file)");
   r.absolute(db, "password_file", c.db.password_file);
-  c.db.relaxed_durability = r.boolean(db, "relaxed_durability", false);
+  c.db.relaxed_durability = r.boolean(db, "relaxed_durability", true);
 
   YAML::Node web = r.map(root, "web", false);
   if (web) r.only_keys(web, {"image", "port"}, "web");

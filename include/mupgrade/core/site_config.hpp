@@ -18,7 +18,7 @@ struct DbConfig {
   std::string user;              // default per kind (root | postgres)
   std::string password_file;     // one of password_file / password_env
   std::string password_env;
-  bool relaxed_durability = false;  // green's DB runs upgrade.php without fsync; restored before the switch
+  bool relaxed_durability = true;  // green's DB runs upgrade.php without fsync; restored before the switch (README)
 };
 
 struct ProxyConfig {
