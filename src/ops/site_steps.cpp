@@ -45,8 +45,12 @@ json run_host(Site& site, const CutoverContext& ctx, const core::SiteStep& st) {
   std::thread reader([&] {
     while (std::getline(out, line)) text += line + "\n";
   });
-  bool done = child.wait_for(std::chrono::seconds(st.timeout_s));
+  // Polls (waitpid WNOHANG): Boost 1.74's wait_for can miss a child that already exited.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(st.timeout_s);
+  while (child.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  bool done = !child.running();
   if (!done) child.terminate();
+  child.wait();
   reader.join();
   std::string log = save_step_log(site, ctx, st.name, text);
   if (!done) throw Error(fmt::format("site step '{}' ran longer than {} s and was stopped; log: {}", st.name, st.timeout_s, log), "raise its timeout_s or fix the command");
