@@ -117,4 +117,14 @@ nlohmann::json timings_to_json(const std::vector<StepTiming>& timings) {
   return arr;
 }
 
+std::vector<StepTiming> timings_from_json(const nlohmann::json& steps) {
+  std::vector<StepTiming> out;
+  for (const auto& s : steps) {
+    std::string ph = s.value("phase", "prepare");
+    out.push_back({s.value("step", ""), ph == "window" ? Phase::window : ph == "after" ? Phase::after : Phase::prepare,
+                   s.value("seconds", 0.0), s.value("outcome", "")});
+  }
+  return out;
+}
+
 }  // namespace mupgrade::core

@@ -55,15 +55,7 @@ RehearsalReport RehearsalReport::from_json(const json& j) {
   r.smoke = j.value("smoke", json::array());
   r.isolation = j.value("isolation", json::array());
   r.kept = j.value("kept", false);
-  for (const auto& s : j.value("steps", json::array())) {
-    StepTiming t;
-    t.name = s.value("step", "");
-    std::string ph = s.value("phase", "prepare");
-    t.phase = ph == "window" ? Phase::window : ph == "after" ? Phase::after : Phase::prepare;
-    t.seconds = s.value("seconds", 0.0);
-    t.outcome = s.value("outcome", "");
-    r.timings.push_back(t);
-  }
+  r.timings = timings_from_json(j.value("steps", json::array()));
   return r;
 }
 

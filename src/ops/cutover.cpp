@@ -4,6 +4,7 @@
 // the window: blue serves again, green is kept for diagnosis.
 
 #include "mupgrade/ops/plans.hpp"
+#include "preflight.hpp"
 #include "mupgrade/ops/operations.hpp"
 
 #include "mupgrade/core/site_lock.hpp"
@@ -32,22 +33,12 @@ void attach_progress(core::Executor& ex, size_t total, std::ostream& out) {
 
 int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
-  auto state = site.state();
-  if (!state || state->live_set.empty())
-    throw Error(fmt::format("site {} has no live set recorded in {}/site.json", cfg.site, cfg.state_dir),
-                "register the running set first: mupgrade adopt --set ID");
+  auto state = require_live_set(site);
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade cutover");
-  if (auto last = site.last_journal_path(); !last.empty() && fs::exists(last)) {
-    auto j = core::read_journal(last);
-    if (!j.finished)
-      throw Error(fmt::format("the last operation ({}) was interrupted at step '{}'", j.operation, j.interrupted_step().value_or("?")),
-                  "run 'mupgrade cutover --resume' (or 'mupgrade rollback') to finish it first");
-  }
+  refuse_if_interrupted(site, "run 'mupgrade cutover --resume' (or 'mupgrade rollback') to finish it first");
   CutoverContext ctx;
-  ctx.blue = state->live_set;
-  ctx.target_code = opts.target_code.empty() ? cfg.target_code : opts.target_code;
-  if (ctx.target_code.empty()) throw UsageError("no target release given", "set target.code in the site config or pass --target DIR");
-  if (!fs::is_directory(ctx.target_code)) throw UsageError(fmt::format("target {} is not a directory", ctx.target_code), "point --target at a Moodle code tree");
+  ctx.blue = state.live_set;
+  ctx.target_code = resolve_target(cfg, opts.target_code);
   auto target = site.code_version(ctx.target_code);
   ctx.green = core::make_set_id(target.release, core::utc_compact_now());
   ctx.remove_failed_green = opts.remove_failed_green;
@@ -55,7 +46,7 @@ int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
   if (site.set_exists(ctx.green)) throw Error(fmt::format("set {} exists already", ctx.green), "wait a second and retry");
 
   auto steps = cutover_steps(site, ctx);
-  out << fmt::format("cutover of {}: {} ({}) -> {} ({})\n", cfg.site, ctx.blue, state->live_release, ctx.green, target.release);
+  out << fmt::format("cutover of {}: {} ({}) -> {} ({})\n", cfg.site, ctx.blue, state.live_release, ctx.green, target.release);
   if (opts.dry_run) {
     out << "steps (undo on failure before the switch):\n" << core::render_plan(steps);
     return 0;

@@ -51,19 +51,6 @@ void mark_in_use(Site& site, const std::string& pointer, std::vector<core::Retai
       it.in_use_by = "the interrupted " + j.operation;
 }
 
-void remove_set(Site& site, const std::string& set) {
-  auto& e = site.engine();
-  site.stop_set(set);
-  for (const auto& n : {site.web_container(set), site.db_container(set)})
-    if (e.inspect_container(n)) e.remove_container(n, true);
-  if (e.inspect_network(site.set_network(set))) e.remove_network(site.set_network(set));
-  auto p = site.paths(set);
-  for (const auto& sub : {p.db, p.moodledata, p.code, p.dir + "/verify-moodledata"})
-    if (btrfs::is_subvolume(sub)) btrfs::delete_subvolume(sub);
-  std::error_code ec;
-  fs::remove_all(p.dir, ec);
-}
-
 }  // namespace
 
 int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
@@ -114,7 +101,7 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
       fs::remove(base + ".json", ec);
       fs::remove(base + ".txt", ec);
     } else {
-      remove_set(site, d.item.id);
+      site.remove_set(d.item.id);
       if (d.only_while_short) btrfs::sync(cfg.pool);  // let the freed space show before measuring again
     }
     ++removed;

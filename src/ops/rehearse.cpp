@@ -4,6 +4,7 @@
 
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/plans.hpp"
+#include "preflight.hpp"
 
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/site_lock.hpp"
@@ -29,16 +30,25 @@ std::vector<std::string> rehearsal_report_files(const core::SiteConfig& cfg) {
   return files;
 }
 
-std::optional<core::RehearsalReport> last_rehearsal(const core::SiteConfig& cfg) {
+namespace {
+
+// The newest report that `want` accepts; damaged reports are skipped.
+std::optional<core::RehearsalReport> newest_report(const core::SiteConfig& cfg, bool (*want)(const core::RehearsalReport&)) {
   for (const auto& f : rehearsal_report_files(cfg)) {
     try {
       std::ifstream in(f);
-      return core::RehearsalReport::from_json(json::parse(in));
+      auto r = core::RehearsalReport::from_json(json::parse(in));
+      if (want(r)) return r;
     } catch (const json::exception&) {
-      continue;  // a damaged report: the next older one
     }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<core::RehearsalReport> last_rehearsal(const core::SiteConfig& cfg) {
+  return newest_report(cfg, [](const core::RehearsalReport&) { return true; });
 }
 
 namespace {
@@ -46,15 +56,8 @@ namespace {
 double epoch_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 double last_success_epoch(const core::SiteConfig& cfg) {
-  for (const auto& f : rehearsal_report_files(cfg)) {
-    try {
-      std::ifstream in(f);
-      auto r = core::RehearsalReport::from_json(json::parse(in));
-      if (r.ok) return r.started_epoch;
-    } catch (const json::exception&) {
-    }
-  }
-  return 0;
+  auto r = newest_report(cfg, [](const core::RehearsalReport& x) { return x.ok; });
+  return r ? r->started_epoch : 0;
 }
 
 // A rehearsal killed mid-way leaves its clone: remove it and close its journal.
@@ -80,33 +83,23 @@ void clean_interrupted(Site& site, std::ostream& out) {
 
 int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
-  auto state = site.state();
-  if (!state || state->live_set.empty())
-    throw Error(fmt::format("site {} has no live set recorded in {}/site.json", cfg.site, cfg.state_dir),
-                "register the running set first: mupgrade adopt --set ID");
-  std::string target_code = opts.target_code.empty() ? cfg.target_code : opts.target_code;
-  if (target_code.empty()) throw UsageError("no target release given", "set target.code in the site config or pass --target DIR");
-  if (!fs::is_directory(target_code)) throw UsageError(fmt::format("target {} is not a directory", target_code), "point --target at a Moodle code tree");
+  auto state = require_live_set(site);
+  std::string target_code = resolve_target(cfg, opts.target_code);
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rehearse");
-  if (auto last = site.last_journal_path(); !last.empty() && fs::exists(last)) {
-    auto j = core::read_journal(last);
-    if (!j.finished)
-      throw Error(fmt::format("the last operation ({}) was interrupted at step '{}'", j.operation, j.interrupted_step().value_or("?")),
-                  "finish it first: 'mupgrade cutover --resume' or 'mupgrade rollback'");
-  }
+  refuse_if_interrupted(site, "finish it first: 'mupgrade cutover --resume' or 'mupgrade rollback'");
   if (!opts.dry_run) clean_interrupted(site, out);
 
   auto target = site.code_version(target_code);
   CutoverContext ctx;
   ctx.operation = "rehearse";
-  ctx.blue = state->live_set;
+  ctx.blue = state.live_set;
   ctx.green = kClonePrefix + core::make_set_id(target.release, core::utc_compact_now());
   ctx.target_code = target_code;
   ctx.remove_failed_green = !opts.keep;
   ctx.out = &out;
   if (site.set_exists(ctx.green)) throw Error(fmt::format("clone {} exists already", ctx.green), "wait a second and retry");
   auto steps = rehearse_steps(site, ctx);
-  out << fmt::format("rehearsal of {}: {} ({}) -> clone {} ({})\n", cfg.site, ctx.blue, state->live_release, ctx.green, target.release);
+  out << fmt::format("rehearsal of {}: {} ({}) -> clone {} ({})\n", cfg.site, ctx.blue, state.live_release, ctx.green, target.release);
   if (opts.dry_run) {
     out << "steps (production keeps serving; the clone is removed on failure unless --keep):\n" << core::render_plan(steps);
     return 0;
@@ -115,7 +108,7 @@ int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
   core::RehearsalReport report;
   report.site = cfg.site;
   report.clone = ctx.green;
-  report.from_release = state->live_release;
+  report.from_release = state.live_release;
   report.target_release = target.release;
   report.target_code = target_code;
   report.started_at = core::utc_now_iso();

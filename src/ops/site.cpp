@@ -183,6 +183,29 @@ void Site::stop_set(const std::string& set) {
   }
 }
 
+void Site::remove_containers(const std::string& set) {
+  stop_set(set);
+  for (const auto& n : {web_container(set), db_container(set)})
+    if (engine_.inspect_container(n)) engine_.remove_container(n, true);
+  if (engine_.inspect_network(set_network(set))) engine_.remove_network(set_network(set));
+}
+
+void Site::remove_set(const std::string& set) {
+  remove_containers(set);
+  auto p = paths(set);
+  for (const auto& sub : {p.db, p.moodledata, p.code, p.dir + "/verify-moodledata"})
+    if (btrfs::is_subvolume(sub)) btrfs::delete_subvolume(sub);
+  std::error_code ec;
+  fs::remove_all(p.dir, ec);
+}
+
+std::string Site::save_log(const std::string& name, const std::string& text) const {
+  fs::create_directories(cfg_.state_dir + "/logs");
+  std::string path = cfg_.state_dir + "/logs/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
 bool Site::web_running(const std::string& set) {
   auto info = engine_.inspect_container(web_container(set));
   return info && info->running;

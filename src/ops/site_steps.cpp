@@ -1,17 +1,12 @@
 #include "site_steps.hpp"
 
-#include <boost/process.hpp>
+#include "mupgrade/process/run.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <filesystem>
-#include <fstream>
-#include <thread>
-
 namespace mupgrade::ops {
 
-namespace bp = boost::process;
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -26,36 +21,15 @@ std::vector<std::string> step_env(Site& site, const CutoverContext& ctx, bool ho
 std::string tail(const std::string& text, size_t n = 300) { return text.size() <= n ? text : "..." + text.substr(text.size() - n); }
 
 std::string save_step_log(Site& site, const CutoverContext& ctx, const std::string& step, const std::string& text) {
-  fs::create_directories(site.config().state_dir + "/logs");
-  std::string path = fmt::format("{}/logs/{}-{}.log", site.config().state_dir, ctx.green, step);
-  std::ofstream(path) << text;
-  return path;
+  return site.save_log(fmt::format("{}-{}.log", ctx.green, step), text);
 }
 
 json run_host(Site& site, const CutoverContext& ctx, const core::SiteStep& st) {
-  bp::ipstream out;
-  bp::environment env = boost::this_process::environment();
-  for (const auto& kv : step_env(site, ctx, true)) {
-    auto eq = kv.find('=');
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  std::vector<std::string> args(st.command.begin() + 1, st.command.end());
-  bp::child child(st.command[0], bp::args(args), env, (bp::std_out & bp::std_err) > out, bp::std_in < bp::null);
-  std::string text, line;
-  std::thread reader([&] {
-    while (std::getline(out, line)) text += line + "\n";
-  });
-  // Polls (waitpid WNOHANG): Boost 1.74's wait_for can miss a child that already exited.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(st.timeout_s);
-  while (child.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  bool done = !child.running();
-  if (!done) child.terminate();
-  child.wait();
-  reader.join();
-  std::string log = save_step_log(site, ctx, st.name, text);
-  if (!done) throw Error(fmt::format("site step '{}' ran longer than {} s and was stopped; log: {}", st.name, st.timeout_s, log), "raise its timeout_s or fix the command");
-  if (child.exit_code() != 0)
-    throw Error(fmt::format("site step '{}' ({}) exited with {}: {}; log: {}", st.name, st.command[0], child.exit_code(), tail(text), log), "fix the step, then retry");
+  auto r = process::run(st.command, step_env(site, ctx, true), std::chrono::seconds(st.timeout_s));
+  std::string log = save_step_log(site, ctx, st.name, r.output);
+  if (r.timed_out) throw Error(fmt::format("site step '{}' ran longer than {} s and was stopped; log: {}", st.name, st.timeout_s, log), "raise its timeout_s or fix the command");
+  if (r.exit_code != 0)
+    throw Error(fmt::format("site step '{}' ({}) exited with {}: {}; log: {}", st.name, st.command[0], r.exit_code, tail(r.output), log), "fix the step, then retry");
   return {{"log", log}};
 }
 

@@ -104,13 +104,6 @@ json verify_target(Site& site, const CutoverContext& ctx) {
   return {{"pending", true}};
 }
 
-std::string save_log(Site& site, const std::string& name, const std::string& text) {
-  fs::create_directories(site.config().state_dir + "/logs");
-  std::string path = site.config().state_dir + "/logs/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
 // The clone's config.php: production's, with a block before the bootstrap line that makes it
 // a clone: its own wwwroot, no email ever, cron off. Settings in config.php override the DB.
 void isolate_clone(Site& site, const CutoverContext& ctx) {
@@ -276,14 +269,6 @@ std::vector<Step> order_by_playbook(Site& site, CutoverContext* ctx, const std::
   return steps;
 }
 
-void remove_green(Site& s, const std::string& green) {
-  auto& e = s.engine();
-  s.stop_set(green);
-  for (auto& n : {s.web_container(green), s.db_container(green)})
-    if (e.inspect_container(n)) e.remove_container(n, true);
-  if (e.inspect_network(s.set_network(green))) e.remove_network(s.set_network(green));
-}
-
 Library shared_steps(Site& site, CutoverContext& ctx) {
   const auto& cfg = site.config();
   Site* s = &site;
@@ -345,7 +330,7 @@ Library shared_steps(Site& site, CutoverContext& ctx) {
         return json::object();
       },
       [s, c] {
-        if (c->remove_failed_green) remove_green(*s, c->green);
+        if (c->remove_failed_green) s->remove_containers(c->green);
         else s->stop_set(c->green);
       });
   lib.add("green-maintenance-off", Phase::window, "remove the maintenance file from green (not public yet)", "",
@@ -375,7 +360,7 @@ Library shared_steps(Site& site, CutoverContext& ctx) {
             },
             std::chrono::seconds(cfg.upgrade_timeout_s));
         if (!last.empty()) *c->out << "\n" << fmt::format("{:<41}", "") << std::flush;
-        std::string log = save_log(*s, c->green + "-upgrade.log", result.output);
+        std::string log = s->save_log(c->green + "-upgrade.log", result.output);
         c->facts["upgrade_log"] = log;
         c->facts["upgrade_s"] = std::chrono::duration<double>(result.duration).count();
         if (!result.ok) {
@@ -417,11 +402,7 @@ Library shared_steps(Site& site, CutoverContext& ctx) {
 
 void remove_clone(Site& site, const std::string& clone) {
   if (!is_clone(clone)) throw Error(fmt::format("{} is not a rehearsal clone", clone));
-  remove_green(site, clone);
-  auto p = site.paths(clone);
-  for (const auto& sub : {p.db, p.moodledata, p.code, p.dir + "/verify-moodledata"}) delete_if_subvolume(sub);
-  std::error_code ec;
-  fs::remove_all(p.dir, ec);
+  site.remove_set(clone);
 }
 
 std::vector<Step> cutover_steps(Site& site, CutoverContext& ctx) {

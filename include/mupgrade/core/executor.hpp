@@ -72,5 +72,6 @@ std::string render_plan(const std::vector<Step>& steps);
 /// The timing table printed at the end of an operation.
 std::string render_timings(const std::vector<StepTiming>& timings, double window_seconds);
 nlohmann::json timings_to_json(const std::vector<StepTiming>& timings);
+std::vector<StepTiming> timings_from_json(const nlohmann::json& steps);
 
 }  // namespace mupgrade::core

@@ -68,6 +68,12 @@ public:
   /// Starts (creating when missing) the set's web container and waits for Apache to answer.
   void start_web(const std::string& set, const std::string& image);
   void stop_set(const std::string& set);
+  /// Stops and removes the set's containers and its network; its subvolumes stay.
+  void remove_containers(const std::string& set);
+  /// Removes the set entirely: containers, network, subvolumes, directory.
+  void remove_set(const std::string& set);
+  /// Writes <state_dir>/logs/<name> and returns its path.
+  std::string save_log(const std::string& name, const std::string& text) const;
   bool web_running(const std::string& set);
 
   /// Moodle's CLI maintenance switch is the file; writing it from the host takes ~3 ms.

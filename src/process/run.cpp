@@ -1,0 +1,36 @@
+#include "mupgrade/process/run.hpp"
+
+#include <boost/process.hpp>
+
+#include <thread>
+
+namespace mupgrade::process {
+
+namespace bp = boost::process;
+
+RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout) {
+  bp::ipstream out;
+  bp::environment e = boost::this_process::environment();
+  for (const auto& kv : env) {
+    auto eq = kv.find('=');
+    e[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  std::vector<std::string> args(argv.begin() + 1, argv.end());
+  bp::child child(argv[0], bp::args(args), e, (bp::std_out & bp::std_err) > out, bp::std_in < bp::null);
+  RunResult r;
+  std::string line;
+  std::thread reader([&] {
+    while (std::getline(out, line)) r.output += line + "\n";
+  });
+  // Polls (waitpid WNOHANG): Boost 1.74's wait_for can miss a child that already exited.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (child.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  r.timed_out = child.running();
+  if (r.timed_out) child.terminate();
+  child.wait();
+  reader.join();
+  r.exit_code = child.exit_code();
+  return r;
+}
+
+}  // namespace mupgrade::process
