@@ -37,7 +37,7 @@ std::unique_ptr<SqlClient> connect_when_ready(const Endpoint& ep, std::chrono::m
       return connect(ep);
     } catch (const DbError&) {
       if (Clock::now() >= until) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
 }

@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 namespace mupgrade::ops {
 
@@ -212,7 +213,8 @@ core::StepRules cutover_rules(bool rehearsal) {
   rule("db-prepare", false, {});
   rule("sync", false, {});
   rule("snapshot", true, {"db-prepare", "sync", "maintenance-on", "watermark", "drain-cron"});
-  rule("start-green", true, {"snapshot", "prepare-code", "isolate-clone"});
+  rule("create-green", false, {"prepare-code", "verify-target", "isolate-clone"});
+  rule("start-green", true, {"snapshot", "prepare-code", "isolate-clone", "create-green"});
   rule("green-maintenance-off", false, {"start-green"});
   rule("relax-durability", false, {"start-green"});
   rule("upgrade", true, {"start-green", "relax-durability"});
@@ -320,14 +322,27 @@ Library shared_steps(Site& site, CutoverContext& ctx) {
         delete_if_subvolume(s->paths(c->green).db);
         delete_if_subvolume(s->paths(c->green).moodledata);
       });
+  lib.add("create-green", Phase::prepare,
+      rehearsal ? "create the clone's internal network and its DB and web containers (started in the window)"
+                : "create green's network and its DB and web containers, not started: the window only starts them",
+      "remove them unless green holds data to diagnose",
+      [s, c, &cfg] {
+        s->create_containers(c->green, cfg.target_image);
+        return json::object();
+      },
+      [s, c] {
+        // Before the snapshot green has nothing to diagnose; its containers only point at paths
+        // that do not exist, so they go.
+        if (c->remove_failed_green || !fs::exists(s->paths(c->green).db)) s->remove_containers(c->green);
+      });
   lib.add("start-green", Phase::window,
       rehearsal ? "start the clone's DB and web containers on an internal network (no route out, nothing published)"
                 : "start green's DB and web containers on the snapshots, with the target image",
       c->remove_failed_green ? "remove them" : "stop them (kept)",
       [s, c, &cfg] {
-        s->start_db(c->green);
-        s->start_web(c->green, cfg.target_image);
-        return json::object();
+        auto t = s->start_set(c->green, cfg.target_image);
+        return json{{"db_ready_s", std::chrono::duration<double>(t.db_ready).count()},
+                    {"web_ready_s", std::chrono::duration<double>(t.web_ready).count()}};
       },
       [s, c] {
         if (c->remove_failed_green) s->remove_containers(c->green);
@@ -385,11 +400,13 @@ Library shared_steps(Site& site, CutoverContext& ctx) {
         });
   lib.add("checks", Phase::window, "checks.php --filter=upgradecheck and check_database_schema.php on green", "",
       [s, c] {
-        auto cli = s->cli(c->green);
-        auto chk = cli.checks("upgradecheck");
+        // Both only read; run at once they cost the window one PHP run instead of two.
+        auto schema = std::async(std::launch::async, [s, c] { return s->cli(c->green).schema_differences(); });
+        auto chk = s->cli(c->green).checks("upgradecheck");
+        auto diff = schema.get();
         if (chk.level == moodle::CheckLevel::critical || chk.level == moodle::CheckLevel::unknown)
           throw Error("green fails Moodle's upgrade check: " + chk.output.substr(0, chk.output.find('\n')));
-        if (auto diff = cli.schema_differences()) throw Error("green's DB schema differs from its code: " + diff->substr(0, 200));
+        if (diff) throw Error("green's DB schema differs from its code: " + diff->substr(0, 200));
         return json::object();
       });
   lib.add("health-check", Phase::window,
@@ -460,8 +477,9 @@ std::vector<Step> rollback_steps(Site& site, const std::string& from, const std:
   add("start-blue", Phase::window, "make sure " + to + "'s containers run",
       [s, to] {
         if (!s->web_running(to)) {
-          s->start_db(to);
-          s->start_web(to, s->engine().inspect_container(s->web_container(to))->image);
+          auto t = s->start_set(to, s->engine().inspect_container(s->web_container(to))->image);
+          return json{{"db_ready_s", std::chrono::duration<double>(t.db_ready).count()},
+                      {"web_ready_s", std::chrono::duration<double>(t.web_ready).count()}};
         }
         return json::object();
       });

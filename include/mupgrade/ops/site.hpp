@@ -16,6 +16,7 @@
 #include "mupgrade/moodle/moodle_cli.hpp"
 #include "mupgrade/proxy/proxy.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,12 @@ struct SetPaths {
 };
 
 /// Rows written through the web since a watermark, per probe table.
+/// From the start calls until each part of a set answered.
+struct SetStartTimes {
+  std::chrono::steady_clock::duration db_ready{};
+  std::chrono::steady_clock::duration web_ready{};
+};
+
 struct WriteCount {
   long logstore_writes = 0;  // logstore rows with crud c/u/d from web or ws
   nlohmann::json per_table = nlohmann::json::object();  // table -> new rows
@@ -63,10 +70,16 @@ public:
   proxy::Backend backend(const std::string& set);
   moodle::MoodleCli cli(const std::string& set);
 
+  /// Creates the set's network and its DB and web containers, not started. Done before the
+  /// cutover window: the window then only starts them. Their data may not exist yet.
+  void create_containers(const std::string& set, const std::string& web_image);
   /// Starts (creating when missing) the set's DB and waits until it accepts connections.
   void start_db(const std::string& set, const std::string& image = {});
   /// Starts (creating when missing) the set's web container and waits for Apache to answer.
   void start_web(const std::string& set, const std::string& image);
+  /// Starts both containers at once and waits until the DB accepts connections and the web
+  /// answers. Refuses when the set's data is missing.
+  SetStartTimes start_set(const std::string& set, const std::string& web_image);
   void stop_set(const std::string& set);
   /// Stops and removes the set's containers and its network; its subvolumes stay.
   void remove_containers(const std::string& set);
@@ -107,6 +120,11 @@ public:
 
 private:
   std::string secrets_file() const;
+  void create_db(const std::string& set, const std::string& image = {});
+  void create_web(const std::string& set, const std::string& image);
+  void require_data(const std::string& set) const;
+  void wait_db_ready(const std::string& set);
+  void wait_web_ready(const std::string& set);
   core::SiteConfig cfg_;
   docker::DockerEngine& engine_;
 };
