@@ -146,10 +146,26 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
 
   YAML::Node target = r.map(root, "target", false);
   if (target) {
-    r.only_keys(target, {"code", "image"}, "target");
+    r.only_keys(target, {"code", "git", "image", "image_code"}, "target");
     c.target_code = r.str(target, "code", false);
     r.absolute(target, "code", c.target_code);
     c.target_image = r.str(target, "image", false);
+    YAML::Node git = r.map(target, "git", false);
+    if (git) {
+      if (!c.target_code.empty()) r.fail(git, "give one release source: 'target.code' or 'target.git', not both");
+      r.only_keys(git, {"repo", "ref"}, "target.git");
+      c.target_git_repo = r.str(git, "repo", true);
+      r.absolute(git, "repo", c.target_git_repo);
+      c.target_git_ref = r.str(git, "ref", true);
+      if (c.target_git_ref.empty() || c.target_git_ref[0] == '-') r.fail(git["ref"], "'ref' must name a branch, tag or commit");
+    }
+    bool code_elsewhere = !c.target_code.empty() || git;
+    if (target["image_code"] && code_elsewhere)
+      r.fail(target["image_code"], "'image_code' applies only when the code comes from target.image (no target.code or target.git)");
+    if (!code_elsewhere && !c.target_image.empty()) {
+      c.target_image_code = target["image_code"] ? r.str(target, "image_code", true) : "/var/www/moodle";
+      if (c.target_image_code.empty() || c.target_image_code[0] != '/') r.fail(target["image_code"], "'image_code' must be an absolute path in the image");
+    }
   }
   if (c.target_image.empty()) c.target_image = c.web_image;
 

@@ -5,6 +5,7 @@
 
 #include "mupgrade/ops/plans.hpp"
 #include "preflight.hpp"
+#include "mupgrade/ops/target.hpp"
 #include "mupgrade/ops/operations.hpp"
 
 #include "mupgrade/core/site_lock.hpp"
@@ -38,8 +39,9 @@ int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
   refuse_if_interrupted(site, "run 'mupgrade cutover --resume' (or 'mupgrade rollback') to finish it first");
   CutoverContext ctx;
   ctx.blue = state.live_set;
-  ctx.target_code = resolve_target(cfg, opts.target_code);
-  auto target = site.code_version(ctx.target_code);
+  auto release = resolve_target(site, opts.target_code);
+  auto target = target_version(site, release);
+  ctx.target_code = release.code_dir;
   ctx.green = core::make_set_id(target.release, core::utc_compact_now());
   ctx.remove_failed_green = opts.remove_failed_green;
   ctx.out = &out;
@@ -51,6 +53,7 @@ int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
     out << "steps (undo on failure before the switch):\n" << core::render_plan(steps);
     return 0;
   }
+  extract_target(site, release, out);
   core::JournalWriter journal(site.new_journal_path("cutover"));
   core::Executor ex(journal);
   attach_progress(ex, steps.size(), out);

@@ -5,6 +5,7 @@
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/check.hpp"
 #include "mupgrade/ops/operations.hpp"
+#include "mupgrade/ops/target.hpp"
 
 #include <fmt/format.h>
 
@@ -65,13 +66,16 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
       checks.push_back({"live set", CheckStatus::fail, e.what(), "mupgrade status; docker start the live set"});
     }
   }
-  std::string target_dir = target_override.empty() ? cfg.target_code : target_override;
   std::optional<core::VersionFile> target;
-  if (target_dir.empty()) {
-    checks.push_back({"target", CheckStatus::fail, "no target release given", "set target.code or pass --target DIR"});
-  } else {
+  std::optional<TargetRelease> release;
+  try {
+    release = resolve_target(site, target_override);
+  } catch (const Error& e) {
+    checks.push_back({"target", CheckStatus::fail, e.what(), e.hint()});
+  }
+  if (release) {
     try {
-      target = site.code_version(target_dir);
+      target = target_version(site, *release);
       facts["target_release"] = target->release;
       facts["target_version"] = target->version->str();
       auto live_v = core::MoodleVersion::parse(db_version);
@@ -80,7 +84,12 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
       else if (live_v && *target->version == *live_v)
         checks.push_back({"target", CheckStatus::warn, fmt::format("{}: same core version as the live DB; only plugin changes would be upgraded", target->release), ""});
       else
-        checks.push_back({"target", CheckStatus::ok, fmt::format("{} ({}) from {}", target->release, target->version->str(), target_dir), ""});
+        checks.push_back({"target", CheckStatus::ok, fmt::format("{} ({}) from {}", target->release, target->version->str(), release->describe()), ""});
+      if (release->source != TargetRelease::Source::code)
+        checks.push_back({"target code", CheckStatus::ok,
+                          release->extracted() ? "extracted in " + release->code_dir
+                                               : "not extracted yet: the next rehearsal or cutover extracts it into " + release->code_dir + ", before any window",
+                          ""});
     } catch (const std::exception& e) {
       checks.push_back({"target", CheckStatus::fail, e.what(), "point target.code at a Moodle code tree"});
     }
@@ -121,7 +130,7 @@ int plan(Site& site, const std::string& target_override, bool as_json, std::ostr
     CutoverContext ctx;
     ctx.blue = live;
     ctx.green = core::make_set_id(target->release, core::utc_compact_now());
-    ctx.target_code = target_dir;
+    ctx.target_code = release->code_dir;
     steps = cutover_steps(site, ctx);
   }
   // The last rehearsal: how old, its verdict, its measured upgrade and window.

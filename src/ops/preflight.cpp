@@ -19,13 +19,6 @@ core::SiteState require_live_set(Site& site) {
   return *state;
 }
 
-std::string resolve_target(const core::SiteConfig& cfg, const std::string& override_dir) {
-  std::string dir = override_dir.empty() ? cfg.target_code : override_dir;
-  if (dir.empty()) throw UsageError("no target release given", "set target.code in the site config or pass --target DIR");
-  if (!fs::is_directory(dir)) throw UsageError(fmt::format("target {} is not a directory", dir), "point --target at a Moodle code tree");
-  return dir;
-}
-
 void refuse_if_interrupted(Site& site, const std::string& fix) {
   std::string last = site.last_journal_path();
   if (last.empty() || !fs::exists(last)) return;

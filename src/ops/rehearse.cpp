@@ -5,6 +5,7 @@
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/plans.hpp"
 #include "preflight.hpp"
+#include "mupgrade/ops/target.hpp"
 
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/site_lock.hpp"
@@ -84,12 +85,13 @@ void clean_interrupted(Site& site, std::ostream& out) {
 int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
   auto state = require_live_set(site);
-  std::string target_code = resolve_target(cfg, opts.target_code);
+  auto release = resolve_target(site, opts.target_code);
+  std::string target_code = release.code_dir;
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rehearse");
   refuse_if_interrupted(site, "finish it first: 'mupgrade cutover --resume' or 'mupgrade rollback'");
   if (!opts.dry_run) clean_interrupted(site, out);
 
-  auto target = site.code_version(target_code);
+  auto target = target_version(site, release);
   CutoverContext ctx;
   ctx.operation = "rehearse";
   ctx.blue = state.live_set;
@@ -104,13 +106,14 @@ int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
     out << "steps (production keeps serving; the clone is removed on failure unless --keep):\n" << core::render_plan(steps);
     return 0;
   }
+  extract_target(site, release, out);
 
   core::RehearsalReport report;
   report.site = cfg.site;
   report.clone = ctx.green;
   report.from_release = state.live_release;
   report.target_release = target.release;
-  report.target_code = target_code;
+  report.target_code = release.describe();
   report.started_at = core::utc_now_iso();
   report.started_epoch = epoch_now();
   std::string stamp = core::utc_compact_now();

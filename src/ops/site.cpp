@@ -286,14 +286,18 @@ bool Site::maintenance_file_present(const std::string& set) const {
   return fs::exists(paths(set).moodledata + "/climaintenance.html");
 }
 
+core::VersionFile parse_checked_version(const std::string& text, const std::string& where) {
+  auto vf = core::parse_version_php(text);
+  if (!vf.version)
+    throw Error(fmt::format("{}: cannot read $version ({})", where, vf.unparseable.empty() ? "missing" : "not a literal: " + vf.unparseable),
+                "check the release's version.php");
+  return vf;
+}
+
 core::VersionFile Site::code_version(const std::string& code_dir) const {
   std::string file = fs::exists(code_dir + "/public/version.php") ? code_dir + "/public/version.php" : code_dir + "/version.php";
   if (!fs::exists(file)) throw Error(fmt::format("{} holds no Moodle code (no version.php)", code_dir), "point target.code at a Moodle release");
-  auto vf = core::parse_version_php(read_text(file));
-  if (!vf.version)
-    throw Error(fmt::format("{}: cannot read $version ({})", file, vf.unparseable.empty() ? "missing" : "not a literal: " + vf.unparseable),
-                "check the release's version.php");
-  return vf;
+  return parse_checked_version(read_text(file), file);
 }
 
 std::string Site::db_config_value(const std::string& set, const std::string& name) {

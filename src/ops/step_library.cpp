@@ -8,6 +8,7 @@
 #include "mupgrade/core/moodle_version.hpp"
 #include "mupgrade/core/playbook.hpp"
 #include "mupgrade/db/durability.hpp"
+#include "mupgrade/process/run.hpp"
 #include "site_steps.hpp"
 
 #include <fmt/format.h>
@@ -53,8 +54,12 @@ void prepare_code(Site& site, const CutoverContext& ctx) {
   if (btrfs::is_subvolume(ctx.target_code)) {
     btrfs::snapshot(ctx.target_code, green.code);
   } else {
+    // cp shares the extents (reflink) when the tree is on the same btrfs, and keeps owners and modes.
     btrfs::create_subvolume(green.code);
-    fs::copy(ctx.target_code, green.code, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    auto r = process::run({"/bin/cp", "-a", "--reflink=auto", ctx.target_code + "/.", green.code + "/"}, {}, std::chrono::seconds(1800));
+    if (r.exit_code != 0)
+      throw Error(fmt::format("copying {} into {} failed: {}", ctx.target_code, green.code, r.output.substr(0, r.output.find('\n'))),
+                  "check the target tree and the free space in the pool");
   }
   std::string from = blue.code + "/config.php", to = green.code + "/config.php";
   if (!fs::exists(to)) {

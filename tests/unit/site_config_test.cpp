@@ -80,3 +80,35 @@ TEST(SiteConfigTest, SiteNamesThatCannotNameContainersAreRefused) {
   std::string bad = std::string(kValid).replace(0, 10, "site: my site");
   EXPECT_NE(error_of(bad).find("'site' may hold only letters"), std::string::npos) << error_of(bad);
 }
+
+TEST(SiteConfigTest, TheTargetReleaseComesFromCodeGitOrAnImage) {
+  const std::string code = "target:\n  code: /srv/releases/moodle-4.5\n";
+  auto with_target = [&](const std::string& target) { return std::string(kValid).replace(std::string(kValid).find(code), code.size(), target); };
+
+  auto git = parse_site_config(with_target("target:\n  git: {repo: /srv/moodle.git, ref: MOODLE_405_STABLE}\n"), "site.yml");
+  EXPECT_EQ(git.target_git_repo, "/srv/moodle.git");
+  EXPECT_EQ(git.target_git_ref, "MOODLE_405_STABLE");
+  EXPECT_EQ(git.target_code, "");
+  EXPECT_EQ(git.target_image_code, "") << "the image only runs the code";
+
+  auto image = parse_site_config(with_target("target:\n  image: registry.example.org/moodle:4.5.1\n"), "site.yml");
+  EXPECT_EQ(image.target_image, "registry.example.org/moodle:4.5.1");
+  EXPECT_EQ(image.target_image_code, "/var/www/moodle");
+  auto elsewhere = parse_site_config(with_target("target:\n  image: m:4.5\n  image_code: /opt/moodle\n"), "site.yml");
+  EXPECT_EQ(elsewhere.target_image_code, "/opt/moodle");
+  auto code_and_image = parse_site_config(with_target("target:\n  code: /srv/r\n  image: m:4.5\n"), "site.yml");
+  EXPECT_EQ(code_and_image.target_image_code, "") << "code given: the image only runs it";
+
+  struct Case {
+    std::string target, expected;
+  } cases[] = {
+      {"target:\n  code: /srv/r\n  git: {repo: /srv/moodle.git, ref: v4.5.1}\n", "site.yml:15:8: give one release source: 'target.code' or 'target.git', not both"},
+      {"target:\n  git: {repo: moodle.git, ref: v4.5.1}\n", "'repo' must be an absolute path"},
+      {"target:\n  git: {repo: /srv/moodle.git}\n", "missing 'ref'"},
+      {"target:\n  git: {repo: /srv/moodle.git, ref: --upload-pack=x}\n", "'ref' must name a branch, tag or commit"},
+      {"target:\n  git: {repo: /srv/moodle.git, ref: v4.5.1, branch: x}\n", "unknown key 'branch' in target.git"},
+      {"target:\n  code: /srv/r\n  image_code: /opt/moodle\n", "'image_code' applies only when the code comes from target.image"},
+      {"target:\n  image: m:4.5\n  image_code: opt/moodle\n", "'image_code' must be an absolute path in the image"},
+  };
+  for (const auto& c : cases) EXPECT_NE(error_of(with_target(c.target)).find(c.expected), std::string::npos) << error_of(with_target(c.target));
+}

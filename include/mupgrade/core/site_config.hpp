@@ -67,7 +67,9 @@ struct SiteConfig {
   int web_port = 80;        // the port the web container listens on (= public port, see README)
   ProxyConfig proxy;
   std::string target_code;   // directory (or subvolume) holding the target release's code
+  std::string target_git_repo, target_git_ref;  // or: a ref of a local clone/mirror of Moodle
   std::string target_image;  // web image for the target (defaults to web_image)
+  std::string target_image_code;  // or: the code comes from target_image, at this path in it
   int upgrade_timeout_s = 3600;
   int cron_drain_timeout_s = 120;
   RetentionConfig retention;

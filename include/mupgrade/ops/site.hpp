@@ -37,6 +37,9 @@ struct SetPaths {
 };
 
 /// Rows written through the web since a watermark, per probe table.
+/// A version.php's contents, parsed; throws naming `where` when $version is not a literal.
+core::VersionFile parse_checked_version(const std::string& text, const std::string& where);
+
 /// From the start calls until each part of a set answered.
 struct SetStartTimes {
   std::chrono::steady_clock::duration db_ready{};

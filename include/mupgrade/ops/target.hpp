@@ -1,0 +1,40 @@
+#pragma once
+// The target release, from one of three sources (the site config's `target`):
+//   code:  a code tree on this host (a btrfs subvolume makes green's code a constant-time snapshot);
+//   git:   a ref of a local clone or mirror of Moodle's repository (mupgrade does not fetch);
+//   image: a web image that carries the code (at target.image_code).
+// Git and image releases are extracted once into <pool>/targets/<key>, a subvolume named by
+// the commit or the image id, so the nightly rehearsal prepares what the cutover will use.
+
+#include "mupgrade/core/moodle_version.hpp"
+#include "mupgrade/ops/site.hpp"
+
+#include <ostream>
+#include <string>
+
+namespace mupgrade::ops {
+
+struct TargetRelease {
+  enum class Source { code, git, image };
+  Source source = Source::code;
+  std::string code_dir;  // the code tree; for git and image the extracted copy (may not exist yet)
+  std::string repo, ref, commit;
+  std::string image, image_id, image_code;
+
+  /// "v4.4.3 (3f2a9c1d04e5) of /srv/moodle.git", for the operator.
+  std::string describe() const;
+  bool extracted() const;
+};
+
+/// Reads the config (or `override_dir`, a code tree) and pins the release: the commit a git ref
+/// names now, the id an image tag names now. Writes nothing.
+TargetRelease resolve_target(Site& site, const std::string& override_dir);
+
+/// The release's version.php, read without extracting anything (plan stays read-only).
+core::VersionFile target_version(Site& site, const TargetRelease& target);
+
+/// Extracts a git or image release into its code_dir unless it is there already; a half-done
+/// extraction (a killed run) is removed first. Says what it did on `out`.
+void extract_target(Site& site, const TargetRelease& target, std::ostream& out);
+
+}  // namespace mupgrade::ops

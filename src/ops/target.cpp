@@ -1,0 +1,174 @@
+#include "mupgrade/ops/target.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/process/run.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <unistd.h>
+
+namespace mupgrade::ops {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::chrono::seconds kExtractTimeout{1800};
+
+std::string targets_dir(const core::SiteConfig& cfg) { return cfg.pool + "/targets"; }
+
+std::string first_line(const std::string& s) {
+  auto end = s.find('\n');
+  return s.substr(0, end);
+}
+
+// git with the repository's ownership check waived for this one repository: the admin named it.
+process::RunResult git(const std::string& repo, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"/usr/bin/git", "-c", "safe.directory=" + repo, "-C", repo};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (!fs::exists(argv[0])) throw Error("git is not installed", "apt-get install git");
+  return process::run(argv, {}, kExtractTimeout);
+}
+
+void remove_partial(const std::string& partial) {
+  if (btrfs::is_subvolume(partial)) btrfs::delete_subvolume(partial);
+  std::error_code ec;
+  fs::remove_all(partial, ec);
+}
+
+// Runs a throwaway container of `image` with `argv` as its entrypoint; returns its exit code and output.
+std::pair<int, std::string> run_in_image(Site& site, const std::string& image, std::vector<std::string> argv,
+                                         std::vector<docker::Mount> mounts) {
+  auto& engine = site.engine();
+  docker::ContainerSpec spec;
+  spec.name = fmt::format("mupgrade-{}-target-{}", site.config().site, ::getpid());
+  spec.image = image;
+  spec.entrypoint = std::move(argv);
+  spec.labels = {{"mupgrade.site", site.config().site}, {"mupgrade.role", "target"}};
+  spec.mounts = std::move(mounts);
+  spec.network = "none";
+  if (engine.inspect_container(spec.name)) engine.remove_container(spec.name, true);
+  engine.create_container(spec);
+  try {
+    engine.start_container(spec.name);
+    int code = engine.wait_container(spec.name, std::chrono::duration_cast<std::chrono::milliseconds>(kExtractTimeout));
+    std::string out = engine.logs(spec.name, 100000);
+    engine.remove_container(spec.name, true);
+    return {code, out};
+  } catch (...) {
+    engine.remove_container(spec.name, true);
+    throw;
+  }
+}
+
+}  // namespace
+
+std::string TargetRelease::describe() const {
+  switch (source) {
+    case Source::git: return fmt::format("{} ({}) of {}", ref, commit.substr(0, 12), repo);
+    case Source::image: return fmt::format("{} ({}), code at {}", image, image_id.substr(0, 19), image_code);
+    case Source::code: break;
+  }
+  return code_dir;
+}
+
+bool TargetRelease::extracted() const { return fs::exists(code_dir); }
+
+TargetRelease resolve_target(Site& site, const std::string& override_dir) {
+  const auto& cfg = site.config();
+  TargetRelease t;
+  if (!override_dir.empty() || !cfg.target_code.empty()) {
+    t.code_dir = override_dir.empty() ? cfg.target_code : override_dir;
+    if (!fs::is_directory(t.code_dir))
+      throw UsageError(fmt::format("target {} is not a directory", t.code_dir), "point --target (or target.code) at a Moodle code tree");
+    return t;
+  }
+  if (!cfg.target_git_repo.empty()) {
+    t.source = TargetRelease::Source::git;
+    t.repo = cfg.target_git_repo;
+    t.ref = cfg.target_git_ref;
+    if (!fs::is_directory(t.repo))
+      throw UsageError(fmt::format("target.git.repo {} is not a directory", t.repo), "point it at a local clone or mirror of Moodle's repository");
+    auto r = git(t.repo, {"rev-parse", "--verify", "--quiet", t.ref + "^{commit}"});
+    if (r.exit_code != 0)
+      throw UsageError(fmt::format("target.git.ref '{}' names no commit in {}", t.ref, t.repo),
+                       "git -C " + t.repo + " fetch (mupgrade does not fetch), or fix the ref");
+    t.commit = first_line(r.output);
+    t.code_dir = targets_dir(cfg) + "/git-" + t.commit.substr(0, 12);
+    return t;
+  }
+  if (!cfg.target_image_code.empty()) {
+    t.source = TargetRelease::Source::image;
+    t.image = cfg.target_image;
+    t.image_code = cfg.target_image_code;
+    auto info = site.engine().inspect_image(t.image);
+    if (!info) throw UsageError(fmt::format("target image {} is not on this host", t.image), "docker pull (or build) it first");
+    t.image_id = info->value("Id", "");
+    std::string id = t.image_id.substr(t.image_id.find(':') + 1);
+    // The same image with the code read from another path is another release.
+    std::string where = t.image_code == "/var/www/moodle" ? "" : t.image_code;
+    std::replace_if(where.begin(), where.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
+    t.code_dir = targets_dir(cfg) + "/image-" + id.substr(0, 12) + where;
+    return t;
+  }
+  throw UsageError("no target release given", "set target.code, target.git or target.image in the site config, or pass --target DIR");
+}
+
+core::VersionFile target_version(Site& site, const TargetRelease& t) {
+  if (t.source == TargetRelease::Source::code || t.extracted()) return site.code_version(t.code_dir);
+  std::string text, where;
+  if (t.source == TargetRelease::Source::git) {
+    for (const char* file : {"public/version.php", "version.php"}) {
+      auto r = git(t.repo, {"show", t.commit + ":" + file});
+      if (r.exit_code == 0) {
+        text = r.output;
+        where = fmt::format("{}:{} in {}", t.ref, file, t.repo);
+        break;
+      }
+    }
+    if (where.empty()) throw Error(fmt::format("{} of {} holds no Moodle code (no version.php)", t.ref, t.repo), "point target.git.ref at a Moodle release");
+  } else {
+    auto [code, out] = run_in_image(site, t.image, {"/bin/sh", "-c", "cat \"$0/public/version.php\" 2>/dev/null || cat \"$0/version.php\"", t.image_code}, {});
+    if (code != 0) throw Error(fmt::format("image {} holds no Moodle code at {} (no version.php)", t.image, t.image_code), "set target.image_code to where the image keeps Moodle");
+    text = out;
+    where = fmt::format("{}:{}/version.php", t.image, t.image_code);
+  }
+  return parse_checked_version(text, where);
+}
+
+void extract_target(Site& site, const TargetRelease& t, std::ostream& out) {
+  if (t.source == TargetRelease::Source::code || t.extracted()) return;
+  auto started = Clock::now();
+  fs::create_directories(fs::path(t.code_dir).parent_path());
+  // Built beside its final name and renamed when complete: a killed extraction never looks done.
+  std::string partial = t.code_dir + ".partial";
+  remove_partial(partial);
+  btrfs::create_subvolume(partial);
+  try {
+    if (t.source == TargetRelease::Source::git) {
+      std::string tar = t.code_dir + ".tar";
+      auto a = git(t.repo, {"archive", "--format=tar", "-o", tar, t.commit});
+      if (a.exit_code != 0) throw Error(fmt::format("git archive {} failed: {}", t.ref, first_line(a.output)));
+      auto x = process::run({"/bin/tar", "-xf", tar, "-C", partial}, {}, kExtractTimeout);
+      fs::remove(tar);
+      if (x.exit_code != 0) throw Error(fmt::format("unpacking {} failed: {}", t.ref, first_line(x.output)));
+    } else {
+      auto [code, output] = run_in_image(site, t.image, {"cp", "-a", t.image_code + "/.", "/mupgrade-target/"}, {{partial, "/mupgrade-target", false}});
+      if (code != 0) throw Error(fmt::format("copying the code out of {} failed: {}", t.image, first_line(output)), "check target.image_code");
+    }
+    site.code_version(partial);  // refuse a tree that holds no Moodle before naming it a release
+    fs::rename(partial, t.code_dir);
+  } catch (...) {
+    remove_partial(partial);
+    throw;
+  }
+  out << fmt::format("target {} extracted into {} in {:.1f} s\n", t.describe(), t.code_dir,
+                     std::chrono::duration<double>(Clock::now() - started).count());
+}
+
+}  // namespace mupgrade::ops
