@@ -11,6 +11,7 @@ std::string_view to_string(ItemKind k) {
     case ItemKind::set: return "set";
     case ItemKind::clone: return "clone";
     case ItemKind::report: return "report";
+    case ItemKind::target: return "target";
   }
   return "?";
 }
@@ -24,13 +25,14 @@ std::string protection(const Retainable& r) {
   if (r.live) return "the live set";
   if (r.rollback_target) return "the rollback target";
   if (!r.in_use_by.empty()) return "in use by " + r.in_use_by;
+  if (r.configured_target) return "the target the site config names";
   return "";
 }
 
 }  // namespace
 
 PrunePlan decide_prune(std::vector<Retainable> items, const RetentionConfig& policy, unsigned long long free_bytes) {
-  // Newest first within each kind; kinds in the order set, clone, report.
+  // Newest first within each kind; kinds in the order set, clone, report, target.
   std::stable_sort(items.begin(), items.end(), [](const Retainable& a, const Retainable& b) {
     if (a.kind != b.kind) return a.kind < b.kind;
     return a.age_s < b.age_s;
@@ -48,6 +50,9 @@ PrunePlan decide_prune(std::vector<Retainable> items, const RetentionConfig& pol
     } else if (it.kind == ItemKind::clone) {
       d.remove = ++clones > policy.keep_clones;
       d.reason = d.remove ? fmt::format("beyond the newest {} clones (retention.keep_clones)", policy.keep_clones) : "within retention.keep_clones";
+    } else if (it.kind == ItemKind::target) {
+      d.remove = true;
+      d.reason = "an extracted release the config no longer names (sets keep their own snapshots)";
     } else {
       ++reports;
       double max_age = policy.max_report_age_days * 86400.0;

@@ -4,6 +4,7 @@
 
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/plans.hpp"
+#include "mupgrade/ops/target.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/site_lock.hpp"
@@ -80,6 +81,21 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
     items.push_back(r);
   }
 
+  std::string configured;
+  try {
+    configured = resolve_target(site, "").code_dir;
+  } catch (const Error&) {  // no target, or one that cannot be read: every extraction is old
+  }
+  for (const auto& e : fs::directory_iterator(cfg.pool + "/targets", ec)) {
+    if (!btrfs::is_subvolume(e.path().string())) continue;
+    core::Retainable r;
+    r.kind = core::ItemKind::target;
+    r.id = e.path().filename().string();
+    r.age_s = age_of(e.path());
+    r.configured_target = e.path().string() == configured;
+    items.push_back(r);
+  }
+
   unsigned long long free = free_bytes(cfg.pool);
   auto plan = core::decide_prune(items, cfg.retention, free);
   out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "kind", "id", "age", "action", "why");
@@ -95,8 +111,10 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
     const auto& d = *it;
     if (!d.remove) continue;
     if (d.only_while_short && free_bytes(cfg.pool) >= cfg.retention.min_free_bytes) continue;
-    if (d.item.live || d.item.rollback_target || !d.item.in_use_by.empty()) throw Error("prune picked a protected item: " + d.item.id);
-    if (d.item.kind == core::ItemKind::report) {
+    if (d.item.live || d.item.rollback_target || d.item.configured_target || !d.item.in_use_by.empty()) throw Error("prune picked a protected item: " + d.item.id);
+    if (d.item.kind == core::ItemKind::target) {
+      btrfs::delete_subvolume(cfg.pool + "/targets/" + d.item.id);
+    } else if (d.item.kind == core::ItemKind::report) {
       std::string base = cfg.reports_dir() + "/" + d.item.id;
       fs::remove(base + ".json", ec);
       fs::remove(base + ".txt", ec);

@@ -104,6 +104,17 @@ TEST(TargetTest, AGitRefIsReadByPlanExtractedOnceAndUpgradedTo) {
   EXPECT_FALSE(fs::exists(extracted + ".partial"));
   EXPECT_FALSE(fs::exists(extracted + "/half-written.php"));
   EXPECT_TRUE(fs::exists(extracted + "/version.php"));
+
+  // prune keeps the extraction the config names and removes it once the config moves on.
+  std::string key = fs::path(extracted).filename().string();
+  EXPECT_EQ(run_binary("prune --config " + cfg, &out), 0) << out;
+  EXPECT_NE(out.find(key), std::string::npos) << out;
+  EXPECT_NE(out.find("the target the site config names"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(extracted));
+  EXPECT_EQ(run_binary("prune --config " + ls->config_file, &out), 0) << out;
+  EXPECT_NE(out.find("an extracted release the config no longer names"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(extracted));
+  EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)");
 }
 
 TEST(TargetTest, AWebImageCarryingTheCodeIsReadAndExtractedWithoutLeftovers) {

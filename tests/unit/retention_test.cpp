@@ -22,6 +22,7 @@ Retainable item(ItemKind k, std::string id, double age_h, unsigned long long byt
 Retainable live(Retainable r) { r.live = true; return r; }
 Retainable rollback(Retainable r) { r.rollback_target = true; return r; }
 Retainable busy(Retainable r) { r.in_use_by = "the interrupted cutover"; return r; }
+Retainable configured(Retainable r) { r.configured_target = true; return r; }
 
 RetentionConfig policy(int sets, int clones = 1, int reports = 60, int max_age_days = 90, unsigned long long min_free = 0) {
   RetentionConfig p;
@@ -53,7 +54,7 @@ std::vector<std::string> removed_ids(const PrunePlan& p) {
 }  // namespace
 
 TEST(RetentionTest, Table) {
-  const auto S = ItemKind::set, C = ItemKind::clone, R = ItemKind::report;
+  const auto S = ItemKind::set, C = ItemKind::clone, R = ItemKind::report, T = ItemKind::target;
   std::vector<Case> cases = {
       {"nothing to do", {live(item(S, "s3", 1)), rollback(item(S, "s2", 5))}, policy(3), 100 * GiB, {}},
       {"oldest sets beyond keep_sets go",
@@ -75,6 +76,8 @@ TEST(RetentionTest, Table) {
        policy(3, 1, 60, 90, 10 * GiB), 5 * GiB, {"c1"}},
       {"still short when only protected sets are left", {live(item(S, "s3", 1, 5 * GiB)), rollback(item(S, "s2", 2, 5 * GiB))},
        policy(3, 1, 60, 90, 10 * GiB), 1 * GiB, {}, true},
+      {"extracted releases: only the configured one stays, even when older", {configured(item(T, "git-new", 30)), item(T, "git-old", 1), item(T, "image-x", 2)},
+       policy(3), 100 * GiB, {"git-old", "image-x"}},
   };
   for (const auto& c : cases) {
     auto plan = decide_prune(c.items, c.policy, c.free);
@@ -85,7 +88,7 @@ TEST(RetentionTest, Table) {
     EXPECT_EQ(plan.decisions.size(), c.items.size()) << c.name;
     for (const auto& d : plan.decisions) {
       EXPECT_FALSE(d.reason.empty()) << c.name << ": " << d.item.id;
-      if (d.item.live || d.item.rollback_target || !d.item.in_use_by.empty()) {
+      if (d.item.live || d.item.rollback_target || d.item.configured_target || !d.item.in_use_by.empty()) {
         EXPECT_FALSE(d.remove) << c.name << ": " << d.item.id;
       }
     }

@@ -10,7 +10,9 @@
 
 namespace mupgrade::core {
 
-enum class ItemKind { set, clone, report };
+// target: a release extracted from git or an image (<pool>/targets); sets hold their own
+// snapshots of it, so only the one the config names now is worth keeping.
+enum class ItemKind { set, clone, report, target };
 std::string_view to_string(ItemKind k);
 
 struct Retainable {
@@ -20,6 +22,7 @@ struct Retainable {
   unsigned long long bytes = 0;   // what removing it frees, at most (shared extents make it less)
   bool live = false;
   bool rollback_target = false;
+  bool configured_target = false; // the extracted release the site config names now
   std::string in_use_by;          // operation using it ("" = none)
 };
 
