@@ -38,12 +38,15 @@ PrunePlan decide_prune(std::vector<Retainable> items, const RetentionConfig& pol
     return a.age_s < b.age_s;
   });
   PrunePlan plan;
+  // The live set and the rollback target count toward keep_sets wherever they sort: keep_sets 3
+  // with both present keeps one more set, the newest.
   int sets = 0, clones = 0, reports = 0;
+  for (const auto& it : items)
+    if (it.kind == ItemKind::set && !protection(it).empty()) ++sets;
   for (auto& it : items) {
     PruneDecision d{it, false, ""};
     if (auto p = protection(it); !p.empty()) {
       d.reason = p;
-      if (it.kind == ItemKind::set) ++sets;  // protected sets count toward keep_sets
     } else if (it.kind == ItemKind::set) {
       d.remove = ++sets > policy.keep_sets;
       d.reason = d.remove ? fmt::format("beyond the newest {} sets (retention.keep_sets)", policy.keep_sets) : "within retention.keep_sets";
