@@ -86,7 +86,6 @@ int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
   auto state = require_live_set(site);
   auto release = resolve_target(site, opts.target_code);
-  std::string target_code = release.code_dir;
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rehearse");
   refuse_if_interrupted(site, "finish it first: 'mupgrade cutover --resume' or 'mupgrade rollback'");
   if (!opts.dry_run) clean_interrupted(site, out);
@@ -96,7 +95,7 @@ int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
   ctx.operation = "rehearse";
   ctx.blue = state.live_set;
   ctx.green = kClonePrefix + core::make_set_id(target.release, core::utc_compact_now());
-  ctx.target_code = target_code;
+  ctx.target_code = release.code_dir;
   ctx.remove_failed_green = !opts.keep;
   ctx.out = &out;
   if (site.set_exists(ctx.green)) throw Error(fmt::format("clone {} exists already", ctx.green), "wait a second and retry");

@@ -122,10 +122,14 @@ moodle::MoodleCli Site::cli(const std::string& set) {
   return moodle::MoodleCli(engine_, web_container(set), moodle::CodeLayout{"/var/www/moodle", pub});
 }
 
-void Site::create_db(const std::string& set, const std::string& image) {
-  bool maria = cfg_.db.kind == "mariadb";
+void Site::ensure_set_network(const std::string& set) {
   if (!engine_.inspect_network(set_network(set)))
     engine_.create_network(set_network(set), {{"mupgrade.site", cfg_.site}, {"mupgrade.set", set}}, is_clone(set));
+}
+
+void Site::create_db(const std::string& set, const std::string& image) {
+  bool maria = cfg_.db.kind == "mariadb";
+  ensure_set_network(set);
   if (engine_.inspect_container(db_container(set))) return;
   docker::ContainerSpec spec;
   spec.name = db_container(set);
@@ -144,8 +148,7 @@ void Site::create_db(const std::string& set, const std::string& image) {
 }
 
 void Site::create_web(const std::string& set, const std::string& image) {
-  if (!engine_.inspect_network(set_network(set)))
-    engine_.create_network(set_network(set), {{"mupgrade.site", cfg_.site}, {"mupgrade.set", set}}, is_clone(set));
+  ensure_set_network(set);
   if (engine_.inspect_container(web_container(set))) return;
   bool pub = fs::exists(paths(set).code + "/public/version.php");
   docker::ContainerSpec spec;

@@ -14,12 +14,6 @@ using namespace mupgrade;
 using namespace mupgrade::itest;
 namespace fs = std::filesystem;
 
-namespace {
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-}  // namespace
 
 TEST(BtrfsTest, CreatesSnapshotsAndDeletesSubvolumes) {
   Cleanup cleanup;
@@ -38,8 +32,8 @@ TEST(BtrfsTest, CreatesSnapshotsAndDeletesSubvolumes) {
   btrfs::snapshot(src, ro, true);
   // Copy-on-write: the copies are independent.
   std::ofstream(rw + "/dir/file") << "green";
-  EXPECT_EQ(slurp(src + "/dir/file"), "blue");
-  EXPECT_EQ(slurp(rw + "/dir/file"), "green");
+  EXPECT_EQ(read_file(src + "/dir/file"), "blue");
+  EXPECT_EQ(read_file(rw + "/dir/file"), "green");
   EXPECT_THROW(std::ofstream(ro + "/dir/new").exceptions(std::ios::failbit), std::ios::failure);
   EXPECT_FALSE(fs::exists(ro + "/dir/new"));
 

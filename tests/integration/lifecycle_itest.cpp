@@ -192,8 +192,7 @@ TEST_P(LifecycleTest, RelaxedDurabilityLosesNoUpgradeWriteWhenTheDbIsKilledAfter
   SiteCleanup cleanup;
   auto ls = make_site(cleanup, GetParam(), 18240 + static_cast<int>(GetParam()));
   {
-    std::ifstream in(ls->config_file);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::string text = read_file(ls->config_file);
     text.replace(text.find("db:\n"), 4, "db:\n  relaxed_durability: true\n");
     std::ofstream(ls->config_file) << text;
   }

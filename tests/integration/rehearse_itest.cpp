@@ -29,11 +29,6 @@ nlohmann::json newest_report(const LifecycleSite& ls) {
   return nlohmann::json::parse(in);
 }
 
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 std::vector<std::string> clones(const LifecycleSite& ls) {
   std::vector<std::string> out;
   std::error_code ec;
@@ -89,7 +84,7 @@ TEST(RehearseTest, AnIsolatedCloneIsUpgradedAndReportedWhileProductionServes) {
   for (const auto& c : report["smoke"]) EXPECT_TRUE(c["ok"].get<bool>()) << c.dump();
   EXPECT_GE(report["isolation"].size(), 5u);
   EXPECT_EQ(report["smoke"].size(), 7u) << "login, course, 3 files, release, the configured path: " << report["smoke"].dump();
-  std::string prom = read(ls->cfg.textfile());
+  std::string prom = read_file(ls->cfg.textfile());
   EXPECT_NE(prom.find("mupgrade_rehearsal_success{site=\"" + ls->cfg.site + "\",target=\"4.4.3 (Build: 20240902)\"} 1\n"), std::string::npos) << prom;
   EXPECT_NE(prom.find("mupgrade_rehearsal_upgrade_seconds{site=\"" + ls->cfg.site + "\"}"), std::string::npos) << prom;
   EXPECT_NE(out.find("expected cutover window"), std::string::npos) << out;
@@ -109,7 +104,7 @@ TEST(RehearseTest, AnIsolatedCloneIsUpgradedAndReportedWhileProductionServes) {
   site.start_web(clone, ls->cfg.target_image);
   EXPECT_EQ(site.db_config_value(clone, "release"), "4.4.3 (Build: 20240902)");
   EXPECT_EQ(site.cli(clone).cfg_get("theme"), "boost") << "the cfg site step ran after purge-caches";
-  EXPECT_EQ(read(site.paths(clone).code + "/site-step-ran"), "rehearse " + clone + "\n") << "the host site step ran with its environment";
+  EXPECT_EQ(read_file(site.paths(clone).code + "/site-step-ran"), "rehearse " + clone + "\n") << "the host site step ran with its environment";
   EXPECT_EQ(site.cli(clone).cfg_get("noemailever"), "1");
   EXPECT_FALSE(fs::exists(site.paths(clone).moodledata + "/standin-outbox")) << "the clone sent an email";
   auto info = engine().inspect_container(site.web_container(clone));
@@ -164,8 +159,8 @@ TEST(RehearseTest, AFailingUpgradeIsReportedAndProductionIsUnaffected) {
   EXPECT_EQ(report["failed_step"], "upgrade");
   EXPECT_EQ(report["failed_component"], "mod_quiz");
   EXPECT_TRUE(fs::exists(report["upgrade_log"].get<std::string>()));
-  EXPECT_NE(read(ls->cfg.textfile()).find("mupgrade_rehearsal_success{site=\"" + ls->cfg.site + "\",target=\"4.5 (Build: 20241007)\"} 0\n"), std::string::npos)
-      << read(ls->cfg.textfile());
+  EXPECT_NE(read_file(ls->cfg.textfile()).find("mupgrade_rehearsal_success{site=\"" + ls->cfg.site + "\",target=\"4.5 (Build: 20241007)\"} 0\n"), std::string::npos)
+      << read_file(ls->cfg.textfile());
   EXPECT_TRUE(clones(*ls).empty()) << "the failed clone is removed (no --keep)";
   EXPECT_TRUE(engine().list_containers({{"mupgrade.site", ls->cfg.site}, {"mupgrade.role", "web"}}).size() == 1);
   EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)");
@@ -198,7 +193,7 @@ TEST(RehearseTest, ACutoverIsRefusedWhileARehearsalRunsAndAKilledRehearsalIsClea
   EXPECT_NE(out.find("a rehearsal holds the lock so that its snapshot of production and a cutover never overlap"), std::string::npos) << out;
   int status = 0;
   ::waitpid(pid, &status, 0);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << read(log);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << read_file(log);
   EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)");
 
   // kill -9 after the clone started: status says so, a cutover is not blocked, the next

@@ -22,11 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // A git repository with the stand-in's 4.4.3 tagged v4.4.3 and a later commit without Moodle.
 std::string make_repo(const std::string& dir) {
   fs::create_directories(dir);

@@ -123,6 +123,7 @@ public:
 
 private:
   std::string secrets_file() const;
+  void ensure_set_network(const std::string& set);  // internal (no route out) for clones
   void create_db(const std::string& set, const std::string& image = {});
   void create_web(const std::string& set, const std::string& image);
   void require_data(const std::string& set) const;

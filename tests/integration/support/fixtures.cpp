@@ -100,12 +100,12 @@ const std::string& db_password_file() {
   return path;
 }
 
+}  // namespace
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
-
-}  // namespace
 
 DbServer start_db(Cleanup& cleanup, db::Kind kind, const std::string& network, const std::string& datadir,
                   const std::string& name_prefix) {

@@ -71,6 +71,9 @@ std::string start_web(Cleanup& cleanup, const std::string& network, const std::s
 /// A scratch dir for this test process (/tmp/mupgrade-itest-<pid>), removed when it exits.
 std::string scratch_dir();
 
+/// The whole file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 /// Runs a shell command on the host; returns its exit code (output captured into `out`).
 int sh(const std::string& command, std::string* out = nullptr);
 
