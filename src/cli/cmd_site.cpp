@@ -1,36 +1,103 @@
-// Site commands: plan, cutover, rollback, rehearse, prune, status, adopt. Each loads the site config and
-// calls one operation in src/ops/.
+// Site commands: plan, cutover, rollback, rehearse, prune, status, adopt. Each loads the site
+// config, wires the adapters into the operations' ports (the one place that does), calls one
+// operation in src/ops/ and renders its outcome.
 
 #include "app.hpp"
 
+#include "mupgrade/btrfs/local_storage.hpp"
 #include "mupgrade/config/load.hpp"
+#include "mupgrade/config/playbook_load.hpp"
+#include "mupgrade/db/site_database.hpp"
+#include "mupgrade/docker/docker_engine.hpp"
+#include "mupgrade/http/http_client.hpp"
 #include "mupgrade/ops/operations.hpp"
+#include "mupgrade/process/run.hpp"
+#include "mupgrade/proxy/proxy.hpp"
+
+#include <fmt/format.h>
 
 #include <iostream>
 
 namespace mupgrade::cli {
 
 namespace {
+
 core::SiteConfig load(const SiteOptions& o) {
   if (o.config.empty() && o.site.empty())
     throw UsageError("no site given", "pass --config /etc/mupgrade/SITE.yml or --site SITE");
-  return config::load_site_config(o.config.empty() ? config::default_path(o.site) : o.config);
+  if (!o.config.empty() && !o.site.empty())
+    throw UsageError("--config and --site both name the site", "pass one of them");
+  auto cfg = config::load_site_config(o.config.empty() ? config::default_path(o.site) : o.config);
+  config::load_playbooks(cfg);
+  return cfg;
 }
+
+// Flags that make no sense together are refused before anything is read or changed.
+void refuse_conflicts(const std::string& command, const SiteOptions& o) {
+  if (command == "cutover" && o.resume) {
+    if (!o.target.empty()) throw UsageError("--resume finishes the interrupted cutover: it takes no --target", "drop --target");
+    if (o.remove_failed_green) throw UsageError("--resume replays the interrupted cutover's own choices: it takes no --remove-failed-green", "drop --remove-failed-green");
+  }
+}
+
+/// The adapters of this host, wired into the ports.
+struct HostAdapters {
+  explicit HostAdapters(const std::string& docker_socket) : engine(docker_socket), proxies(engine) {}
+  docker::DockerEngine engine;
+  btrfs::LocalStorage storage;
+  process::LocalCommands commands;
+  http::CurlHttp http;
+  db::SqlDatabase db;
+  proxy::DockerProxies proxies;
+  ports::Ports ports() { return {storage, engine, commands, http, db, proxies}; }
+};
+
+// The outcome as the README promises: timings on stdout; a failure as one `mupgrade: error:`
+// line and a hint on stderr, exit 1.
+int render(const ops::Outcome& o, std::ostream& out) {
+  if (!o.timings.empty()) out << "\n" << core::render_timings(o.timings, o.window_seconds);
+  if (o.ok) {
+    if (o.operation == "cutover" && !o.timings.empty())
+      out << fmt::format("\ncutover done: {} is live; {} is kept, idle, as the rollback target ('mupgrade rollback').\n", o.green, o.blue);
+    else if (o.operation == "rollback" && !o.timings.empty())
+      out << fmt::format("\nrollback done: {} is live again; {} is stopped and kept.\n", o.blue, o.green);
+    return kOk;
+  }
+  for (const auto& f : o.undo_failures) out << "  undo failed: " << f << "\n";
+  std::string state;
+  if (o.operation == "cutover") {
+    if (o.switched)
+      state = fmt::format("traffic already goes to {}: check it, or run 'mupgrade rollback' to go back to {}", o.green, o.blue);
+    else if (!o.undo_failures.empty())
+      state = "some undos failed: run 'mupgrade cutover --resume' ('mupgrade status' names what is left)";
+    else if (o.blue_serving)
+      state = fmt::format("{} serves again (seen through the public URL); green {} is kept for diagnosis (journal: {})", o.blue, o.green, o.journal);
+    else
+      state = fmt::format("the public URL does NOT show {} serving ({}): run 'mupgrade status'", o.blue, o.serving_detail);
+    out << state << "\n";
+  }
+  std::cerr << fmt::format("mupgrade: error: {} failed at step '{}': {}\n", o.operation, o.failed_step, o.error);
+  if (!o.hint.empty()) std::cerr << "mupgrade: hint: " << o.hint << "\n";
+  return kFailed;
+}
+
 }  // namespace
 
 int site_command(const std::string& command, const SiteOptions& o) {
+  refuse_conflicts(command, o);
   core::SiteConfig cfg = load(o);
-  docker::DockerEngine engine(o.docker_socket);
-  ops::Site site(cfg, engine);
+  HostAdapters host(o.docker_socket);
+  ops::Site site(cfg, host.ports());
+  ops::TextProgress progress(std::cout);
   if (command == "plan") return ops::plan(site, o.target, o.json, std::cout);
   if (command == "status") return ops::status(site, o.json, std::cout);
   if (command == "adopt") return ops::adopt(site, o.set, std::cout);
-  if (command == "rollback") return ops::rollback(site, {o.discard_writes, o.dry_run}, std::cout);
-  if (command == "rehearse") return ops::rehearse(site, {o.target, o.keep, o.dry_run}, std::cout);
+  if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, std::cout), std::cout);
+  if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, std::cout), std::cout);
   if (command == "prune") return ops::prune(site, {o.dry_run}, std::cout);
   if (command == "cutover") {
-    if (o.resume) return ops::resume(site, std::cout);
-    return ops::cutover(site, {o.target, o.dry_run, o.remove_failed_green}, std::cout);
+    if (o.resume) return render(ops::resume(site, o.dry_run, progress, std::cout), std::cout);
+    return render(ops::cutover(site, {o.target, o.dry_run, o.remove_failed_green}, progress, std::cout), std::cout);
   }
   throw Error("unknown command " + command);
 }

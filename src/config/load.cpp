@@ -3,6 +3,8 @@
 #include "mupgrade/core/error.hpp"
 
 #include <fmt/format.h>
+
+#include <cctype>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -114,7 +116,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
   c.network = r.str(root, "network", false, "mupgrade-" + c.site);
 
   YAML::Node db = r.map(root, "db", true);
-  r.only_keys(db, {"kind", "image", "name", "user", "password_file", "password_env", "relaxed_durability"}, "db");
+  r.only_keys(db, {"kind", "image", "name", "user", "password_file", "password_env", "relaxed_durability", "prefix"}, "db");
   c.db.kind = r.str(db, "kind", false, "mariadb");
   if (c.db.kind != "mariadb" && c.db.kind != "postgresql") r.fail(db["kind"], "'kind' must be mariadb or postgresql");
   bool maria = c.db.kind == "mariadb";
@@ -127,6 +129,9 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
     r.fail(db, "give exactly one of 'password_file' or 'password_env' (the password itself never goes in this file)");
   r.absolute(db, "password_file", c.db.password_file);
   c.db.relaxed_durability = r.boolean(db, "relaxed_durability", true);
+  c.db.prefix = r.str(db, "prefix", false, "mdl_");
+  for (char ch : c.db.prefix)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') r.fail(db["prefix"], "'prefix' is Moodle's $CFG->prefix: letters, digits and _ only");
 
   YAML::Node web = r.map(root, "web", false);
   if (web) r.only_keys(web, {"image", "port"}, "web");

@@ -51,3 +51,11 @@ core::Playbook load_playbook(const std::string& operation, const std::string& di
 }
 
 }  // namespace mupgrade::config
+
+namespace mupgrade::config {
+
+void load_playbooks(core::SiteConfig& cfg) {
+  for (const char* op : {"cutover", "rehearse", "rollback"}) cfg.playbooks[op] = load_playbook(op, cfg.playbooks_dir);
+}
+
+}  // namespace mupgrade::config

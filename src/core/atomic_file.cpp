@@ -8,7 +8,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <sys/stat.h>
 
 namespace mupgrade::core {
 
@@ -40,5 +42,40 @@ void write_file_atomically(const std::string& path, const std::string& content, 
     ::close(dir);
   }
 }
+
+}  // namespace mupgrade::core
+
+namespace mupgrade::core {
+
+std::optional<std::string> read_state_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+void ensure_state_dir(const std::string& path, unsigned mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) throw Error(fmt::format("cannot create {} ({})", path, ec.message()), "check the state_dir in the site config");
+  if (mode != 0755) ::chmod(path.c_str(), mode);
+}
+
+std::vector<std::string> state_files(const std::string& dir, const std::string& suffix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) out.push_back(e.path().string());
+  }
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
+void remove_state_file(const std::string& path) { ::unlink(path.c_str()); }
 
 }  // namespace mupgrade::core

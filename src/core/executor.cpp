@@ -1,5 +1,7 @@
 #include "mupgrade/core/executor.hpp"
 
+#include "mupgrade/core/error.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,17 +25,26 @@ SecondsClock steady_seconds() {
   };
 }
 
+void StepRun::remember(const nlohmann::json& undo_data) {
+  for (auto& [k, v] : undo_data.items()) data_[k] = v;
+  if (journal_) journal_->append({"undo-data", step_, "", 0, undo_data});
+}
+
 Executor::Executor(JournalWriter& journal, SecondsClock clock) : journal_(journal), clock_(std::move(clock)) {}
 
-std::vector<std::string> Executor::undo(const std::vector<const Step*>& done, std::vector<StepTiming>& timings) {
+std::vector<std::string> Executor::undo(const std::vector<BegunStep>& done, std::vector<StepTiming>& timings) {
   std::vector<std::string> failures;
-  for (auto it = done.rbegin(); it != done.rend(); ++it) {
-    const Step& s = **it;
+  std::vector<const BegunStep*> order;
+  for (bool service : {true, false})
+    for (auto it = done.rbegin(); it != done.rend(); ++it)
+      if (it->step->restores_service == service) order.push_back(&*it);
+  for (const BegunStep* b : order) {
+    const Step& s = *b->step;
     if (!s.undo) continue;
     double t0 = clock_();
     journal_.append({"undo-begin", s.name});
     try {
-      s.undo();
+      s.undo(b->undo_data);
       journal_.append({"undo-end", s.name, "ok", clock_() - t0});
       auto t = std::find_if(timings.begin(), timings.end(), [&](const StepTiming& x) { return x.name == s.name; });
       if (t != timings.end()) t->outcome = "undone";
@@ -49,7 +60,7 @@ RunResult Executor::run(const std::string& operation, const nlohmann::json& args
   RunResult result;
   double op_start = clock_();
   journal_.append({"operation-begin", "", "", 0, {{"operation", operation}, {"args", args}}});
-  std::vector<const Step*> done;
+  std::vector<BegunStep> done;
   bool past_no_return = false;
   std::optional<double> window_start, window_end;
   for (const Step& s : steps) {
@@ -57,14 +68,15 @@ RunResult Executor::run(const std::string& operation, const nlohmann::json& args
     double t0 = clock_();
     if (s.phase == Phase::window && !window_start) window_start = t0;
     journal_.append({"begin", s.name});
+    StepRun step_run(&journal_, s.name);
     try {
-      nlohmann::json facts = s.run ? s.run() : nlohmann::json::object();
+      nlohmann::json facts = s.run ? s.run(step_run) : nlohmann::json::object();
       double secs = clock_() - t0;
       journal_.append({"end", s.name, "ok", secs, facts.is_object() ? facts : nlohmann::json::object()});
       result.timings.push_back({s.name, s.phase, secs, "ok"});
       if (s.phase == Phase::window) window_end = clock_();
       if (on_step) on_step(s, &result.timings.back());
-      done.push_back(&s);
+      done.push_back({&s, step_run.undo_data()});
       past_no_return = past_no_return || s.point_of_no_return;
       // Fault injection for the crash-recovery tests: die like kill -9 right after this step.
       if (const char* crash = std::getenv("MUPGRADE_CRASH_AFTER_STEP"); crash && s.name == crash) std::raise(SIGKILL);
@@ -75,9 +87,10 @@ RunResult Executor::run(const std::string& operation, const nlohmann::json& args
       if (on_step) on_step(s, &result.timings.back());
       result.failed_step = s.name;
       result.error = e.what();
+      if (const auto* err = dynamic_cast<const Error*>(&e)) result.hint = err->hint();
       // The failed step may have half-happened: its own undo runs too (undos are idempotent).
       if (!past_no_return) {
-        done.push_back(&s);
+        done.push_back({&s, step_run.undo_data()});
         result.undo_failures = undo(done, result.timings);
         if (!result.timings.empty() && result.timings.back().name == s.name) result.timings.back().outcome = "failed";
       }
@@ -86,8 +99,9 @@ RunResult Executor::run(const std::string& operation, const nlohmann::json& args
   }
   result.ok = result.failed_step.empty();
   if (window_start && window_end) result.window_seconds = *window_end - *window_start;
-  journal_.append({"operation-end", "", result.ok ? "ok" : "failed", clock_() - op_start,
-                   result.ok ? nlohmann::json::object() : nlohmann::json{{"failed_step", result.failed_step}, {"error", result.error}}});
+  // undo-failed: something is left to undo, and the operation stays resumable.
+  journal_.append({"operation-end", "", result.ok ? "ok" : result.undo_failures.empty() ? "failed" : "undo-failed", clock_() - op_start,
+                   result.ok ? nlohmann::json::object() : nlohmann::json{{"failed_step", result.failed_step}, {"error", result.error}, {"hint", result.hint}}});
   return result;
 }
 

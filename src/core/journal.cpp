@@ -114,9 +114,14 @@ JournalSummary parse_journal(const std::string& text, const std::string& name) {
       r.outcome = j.value("outcome", "");
       r.seconds = j.value("seconds", 0.0);
       if (j.contains("facts")) r.facts = j["facts"];
+    } else if (event == "undo-data") {
+      StepRecord& r = record();
+      nlohmann::json data = j.value("facts", nlohmann::json::object());
+      for (auto& [k, v] : data.items()) r.undo_data[k] = v;
     } else if (event == "undo-end") {
       StepRecord& r = record();
       r.undone = j.value("outcome", "") == "ok";
+      r.undo_failed = !r.undone;
     }
   }
   return s;

@@ -10,14 +10,6 @@ namespace mupgrade::db {
 
 using Clock = std::chrono::steady_clock;
 
-std::string_view to_string(Kind k) { return k == Kind::mariadb ? "mariadb" : "postgresql"; }
-
-std::optional<Kind> kind_from_string(std::string_view s) {
-  if (s == "mariadb" || s == "mysqli" || s == "mysql") return Kind::mariadb;
-  if (s == "postgresql" || s == "pgsql" || s == "postgres") return Kind::postgresql;
-  return std::nullopt;
-}
-
 std::string first_words(const std::string& sql) { return sql.size() > 60 ? sql.substr(0, 60) + "..." : sql; }
 
 std::optional<std::string> SqlClient::scalar(const std::string& sql) {
@@ -48,12 +40,14 @@ class MariaDbFreezer : public Freezer {
 public:
   explicit MariaDbFreezer(const Endpoint& ep) : ep_(ep) {}
 
+  nlohmann::json settings() override {
+    auto c = connect(ep_);
+    return {{"innodb_max_dirty_pages_pct", std::stod(c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct").value_or("90"))},
+            {"innodb_max_dirty_pages_pct_lwm", std::stod(c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct_lwm").value_or("0"))}};
+  }
+
   void prepare() override {
     auto c = connect(ep_);
-    if (saved_pct_.empty()) {
-      saved_pct_ = c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct").value_or("90");
-      saved_lwm_ = c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct_lwm").value_or("0");
-    }
     c->execute("SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0");
     c->execute("SET GLOBAL innodb_max_dirty_pages_pct = 0");
     // Closing idle table handles now keeps FLUSH TABLES WITH READ LOCK short later.
@@ -75,22 +69,23 @@ public:
     return {"FLUSH TABLES WITH READ LOCK", std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)};
   }
 
-  void release() override {
-    if (saved_pct_.empty()) return;
+  void restore(const nlohmann::json& saved) override {
+    if (!saved.is_object() || !saved.contains("innodb_max_dirty_pages_pct")) return;
     auto c = connect(ep_);
-    c->execute(fmt::format("SET GLOBAL innodb_max_dirty_pages_pct = {}", std::stod(saved_pct_)));
-    c->execute(fmt::format("SET GLOBAL innodb_max_dirty_pages_pct_lwm = {}", std::stod(saved_lwm_)));
-    saved_pct_.clear();
+    // The low-water mark may not exceed the high one: set the high one first.
+    c->execute(fmt::format("SET GLOBAL innodb_max_dirty_pages_pct = {}", saved["innodb_max_dirty_pages_pct"].get<double>()));
+    c->execute(fmt::format("SET GLOBAL innodb_max_dirty_pages_pct_lwm = {}", saved.value("innodb_max_dirty_pages_pct_lwm", 0.0)));
   }
 
 private:
   Endpoint ep_;
-  std::string saved_pct_, saved_lwm_;
 };
 
 class PostgresFreezer : public Freezer {
 public:
   explicit PostgresFreezer(const Endpoint& ep) : ep_(ep) {}
+
+  nlohmann::json settings() override { return nlohmann::json::object(); }  // prepare changes no setting
 
   void prepare() override { connect(ep_)->execute("CHECKPOINT"); }
 
@@ -101,7 +96,7 @@ public:
     return {"none (atomic snapshot of a data dir holding its WAL)", std::chrono::microseconds{0}};
   }
 
-  void release() override {}
+  void restore(const nlohmann::json&) override {}
 
 private:
   Endpoint ep_;

@@ -302,3 +302,31 @@ std::optional<json> DockerEngine::inspect_network(const std::string& name_or_id)
 }
 
 }  // namespace mupgrade::docker
+
+namespace mupgrade::docker {
+
+std::optional<ports::ImageInfo> DockerEngine::image(const std::string& ref) {
+  auto j = inspect_image(ref);
+  if (!j) return std::nullopt;
+  ports::ImageInfo info;
+  info.id = j->value("Id", "");
+  if (j->contains("Config") && (*j)["Config"].is_object() && (*j)["Config"].contains("Labels") && (*j)["Config"]["Labels"].is_object())
+    for (auto& [k, v] : (*j)["Config"]["Labels"].items())
+      if (v.is_string()) info.labels[k] = v.get<std::string>();
+  return info;
+}
+
+std::optional<ports::NetworkInfo> DockerEngine::network(const std::string& name_or_id) {
+  auto j = inspect_network(name_or_id);
+  if (!j) return std::nullopt;
+  ports::NetworkInfo info;
+  info.id = j->value("Id", "");
+  info.name = j->value("Name", "");
+  info.internal = j->value("Internal", false);
+  if (j->contains("Labels") && (*j)["Labels"].is_object())
+    for (auto& [k, v] : (*j)["Labels"].items())
+      if (v.is_string()) info.labels[k] = v.get<std::string>();
+  return info;
+}
+
+}  // namespace mupgrade::docker

@@ -8,12 +8,12 @@ namespace mupgrade::moodle {
 
 using Clock = std::chrono::steady_clock;
 
-MoodleCli::MoodleCli(docker::DockerEngine& engine, std::string container, CodeLayout layout, std::string user)
+MoodleCli::MoodleCli(ports::Containers& engine, std::string container, CodeLayout layout, std::string user)
     : engine_(engine), container_(std::move(container)), layout_(std::move(layout)), user_(std::move(user)) {}
 
-CodeLayout MoodleCli::detect_layout(docker::DockerEngine& engine, const std::string& container,
+CodeLayout MoodleCli::detect_layout(ports::Containers& engine, const std::string& container,
                                     const std::string& code_root) {
-  docker::ExecOptions opts;
+  ports::ExecOptions opts;
   opts.cmd = {"test", "-f", code_root + "/public/version.php"};
   opts.timeout = std::chrono::seconds(10);
   auto r = engine.exec(container, opts);
@@ -21,8 +21,8 @@ CodeLayout MoodleCli::detect_layout(docker::DockerEngine& engine, const std::str
 }
 
 CliRun MoodleCli::run(const std::string& script, const std::vector<std::string>& args,
-                      std::chrono::milliseconds timeout, docker::StreamDemux::LineFn on_line) {
-  docker::ExecOptions opts;
+                      std::chrono::milliseconds timeout, ports::LineFn on_line) {
+  ports::ExecOptions opts;
   opts.cmd = {"php", layout_.script(script)};
   opts.cmd.insert(opts.cmd.end(), args.begin(), args.end());
   opts.user = user_;
@@ -89,7 +89,7 @@ UpgradeResult MoodleCli::upgrade(const std::function<void(const UpgradeProgress&
                                  std::chrono::milliseconds timeout) {
   auto start = Clock::now();
   std::string component = "core";
-  auto on_line = [&](docker::Stream, std::string_view line) {
+  auto on_line = [&](ports::Stream, std::string_view line) {
     if (auto c = component_of_progress_line(line)) component = *c;
     if (on_progress)
       on_progress({component, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start),

@@ -1,78 +1,100 @@
-// `mupgrade cutover`: blue keeps serving while green is prepared; then a short window
-// (maintenance on blue, consistent snapshots, green started on them with the new code,
-// upgrade.php, checks, health check, proxy switch). Any failure before the switch undoes
-// the window: blue serves again, green is kept for diagnosis.
+// `mupgrade cutover`: preflight first (nothing changes when it refuses), then blue keeps
+// serving while green is prepared; then a short window (maintenance on blue, consistent
+// snapshots, green started on them with the new code, upgrade.php, checks, health check,
+// proxy switch). Any failure before the switch undoes the window: blue serves again (seen
+// through the public URL), green is kept for diagnosis.
 
-#include "mupgrade/ops/plans.hpp"
-#include "preflight.hpp"
-#include "mupgrade/ops/target.hpp"
 #include "mupgrade/ops/operations.hpp"
+#include "mupgrade/ops/target.hpp"
+#include "preflight.hpp"
 
 #include "mupgrade/core/site_lock.hpp"
 
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <ostream>
 
 namespace mupgrade::ops {
 
-namespace fs = std::filesystem;
-
-void attach_progress(core::Executor& ex, size_t total, std::ostream& out) {
-  auto n = std::make_shared<size_t>(0);
-  ex.on_step = [&out, n, total](const core::Step& s, const core::StepTiming* t) {
-    if (!t) {
-      ++*n;
-      out << fmt::format("[{:>2}/{}] {:<7} {:<22} ", *n, total, core::to_string(s.phase), s.name) << std::flush;
-    } else {
-      out << fmt::format("{:>8.3f} s  {}\n", t->seconds, t->outcome) << std::flush;
-    }
-  };
+void TextProgress::step_started(const core::Step& s, size_t number, size_t total) {
+  out_ << fmt::format("[{:>2}/{}] {:<7} {:<22} ", number, total, core::to_string(s.phase), s.name) << std::flush;
 }
 
+void TextProgress::step_ended(const core::Step&, const core::StepTiming& t) {
+  if (in_upgrade_) out_ << "\n" << fmt::format("{:<41}", "");
+  in_upgrade_ = false;
+  out_ << fmt::format("{:>8.3f} s  {}\n", t.seconds, t.outcome) << std::flush;
+}
 
-int cutover(Site& site, const CutoverOptions& opts, std::ostream& out) {
+void TextProgress::upgrade_component(double seconds, const std::string& component) {
+  in_upgrade_ = true;
+  out_ << fmt::format("\n          {:>7.1f} s  {}", seconds, component) << std::flush;
+}
+
+void TextProgress::note(const std::string& line) { out_ << line << "\n" << std::flush; }
+
+core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress) {
+  core::Executor ex(journal);
+  size_t n = 0;
+  ex.on_step = [&](const core::Step& s, const core::StepTiming* t) {
+    if (t) progress.step_ended(s, *t);
+    else progress.step_started(s, ++n, steps.size());
+  };
+  nlohmann::json args = ctx.to_json();
+  args["steps"] = nlohmann::json::array();
+  for (const auto& s : steps) args["steps"].push_back(s.name);
+  return ex.run(ctx.operation, args, steps);
+}
+
+namespace {
+
+bool switched(const std::vector<core::StepTiming>& timings) {
+  for (const auto& t : timings)
+    if (t.name == step::switch_proxy && t.outcome == "ok") return true;
+  return false;
+}
+
+}  // namespace
+
+Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std::ostream& out) {
   const auto& cfg = site.config();
-  auto state = require_live_set(site);
+  Outcome o;
+  o.operation = "cutover";
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade cutover");
   refuse_if_interrupted(site, "run 'mupgrade cutover --resume' (or 'mupgrade rollback') to finish it first");
-  CutoverContext ctx;
-  ctx.blue = state.live_set;
-  auto release = resolve_target(site, opts.target_code);
-  auto target = target_version(site, release);
-  ctx.target_code = release.code_dir;
-  ctx.green = core::make_set_id(target.release, core::utc_compact_now());
+  auto pre = preflight(site, opts.target_code, "cutover");
+  pre.require_passed();
+  StepContext ctx;
+  ctx.blue = pre.state->live_set;
+  ctx.target_code = pre.release->code_dir;
+  ctx.green = core::make_set_id(pre.target->release, core::utc_compact_now());
   ctx.remove_failed_green = opts.remove_failed_green;
-  ctx.out = &out;
+  ctx.progress = &progress;
+  o.blue = ctx.blue;
+  o.green = ctx.green;
   if (site.set_exists(ctx.green)) throw Error(fmt::format("set {} exists already", ctx.green), "wait a second and retry");
 
-  auto steps = cutover_steps(site, ctx);
-  out << fmt::format("cutover of {}: {} ({}) -> {} ({})\n", cfg.site, ctx.blue, state.live_release, ctx.green, target.release);
+  auto steps = compose_steps(site, ctx);
+  out << fmt::format("cutover of {}: {} ({}) -> {} ({})\n", cfg.site, ctx.blue, pre.live_release, ctx.green, pre.target->release);
   if (opts.dry_run) {
     out << "steps (undo on failure before the switch):\n" << core::render_plan(steps);
-    return 0;
+    o.ok = true;
+    return o;
   }
-  extract_target(site, release, out);
+  extract_target(site, *pre.release, progress);
   core::JournalWriter journal(site.new_journal_path("cutover"));
-  core::Executor ex(journal);
-  attach_progress(ex, steps.size(), out);
-  auto result = ex.run("cutover", ctx.to_json(), steps);
-  out << "\n" << core::render_timings(result.timings, result.window_seconds);
-  if (result.ok) {
-    out << fmt::format("\ncutover done: {} is live; {} is kept, idle, as the rollback target ('mupgrade rollback').\n", ctx.green, ctx.blue);
-    return 0;
-  }
-  out << fmt::format("\ncutover FAILED at step '{}': {}\n", result.failed_step, result.error);
-  for (const auto& f : result.undo_failures) out << "  undo failed: " << f << "\n";
-  bool switched = false;
-  for (const auto& t : result.timings) switched = switched || (t.name == "switch-proxy" && t.outcome == "ok");
-  if (switched)
-    out << fmt::format("traffic already goes to {}: check it, or run 'mupgrade rollback' to go back to {}.\n", ctx.green, ctx.blue);
-  else
-    out << fmt::format("{} serves again (maintenance off, cron on). Green set {} is {} (journal: {}).\n", ctx.blue, ctx.green,
-                       ctx.remove_failed_green ? "removed" : "kept for diagnosis", journal.path());
-  return 1;
+  o.journal = journal.path();
+  auto result = run_steps(journal, ctx, steps, progress);
+  o.ok = result.ok;
+  o.failed_step = result.failed_step;
+  o.error = result.error;
+  o.hint = result.hint;
+  o.timings = result.timings;
+  o.window_seconds = result.window_seconds;
+  o.undo_failures = result.undo_failures;
+  o.switched = switched(result.timings);
+  if (!o.ok && !o.switched) o.blue_serving = site.serves_publicly(ctx.blue, &o.serving_detail);
+  return o;
 }
 
 }  // namespace mupgrade::ops

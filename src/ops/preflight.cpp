@@ -1,14 +1,167 @@
 #include "preflight.hpp"
 
+#include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/journal.hpp"
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
-#include <filesystem>
-
 namespace mupgrade::ops {
 
-namespace fs = std::filesystem;
+using core::CheckResult;
+using core::CheckStatus;
+
+namespace {
+
+// Checks whose failure is the admin's input (config, arguments), not the host's state.
+bool is_usage(const std::string& check) { return check == "config" || check == "target" || check == "site step"; }
+
+void check_live_db(Site& site, Preflight& p) {
+  const auto& cfg = site.config();
+  const std::string& live = p.state->live_set;
+  try {
+    site.db_password();
+  } catch (const Error& e) {
+    p.checks.push_back({"config", CheckStatus::fail, e.what(), e.hint()});
+    return;
+  }
+  try {
+    auto ep = site.db_endpoint(live);
+    p.db_server = site.ports().db.server_version(ep);
+    bool says_mariadb = p.db_server.find("MariaDB") != std::string::npos;
+    if (says_mariadb != (cfg.db.kind == "mariadb")) {
+      p.checks.push_back({"config", CheckStatus::fail,
+                          fmt::format("db.kind is {}, but the live DB server is {}", cfg.db.kind, p.db_server),
+                          "set db.kind to the live DB's engine"});
+      return;
+    }
+    p.live_version = site.db_config_value(live, "version");
+    p.live_release = site.db_config_value(live, "release");
+    if (p.live_version.empty())
+      throw Error(fmt::format("no Moodle version in {}config", cfg.db.prefix), "check db.name and db.prefix in the site config");
+    p.checks.push_back({"live set", CheckStatus::ok, fmt::format("{}: Moodle {} ({}), {} {}", live, p.live_release, p.live_version, cfg.db.kind, p.db_server), ""});
+  } catch (const std::exception& e) {
+    p.checks.push_back({"live set", CheckStatus::fail, e.what(), "mupgrade status; start the live set's containers"});
+  }
+}
+
+void check_target(Site& site, Preflight& p, const std::string& target_override) {
+  try {
+    p.release = resolve_target(site, target_override);
+    p.target = target_version(site, *p.release);
+  } catch (const Error& e) {
+    p.checks.push_back({"target", CheckStatus::fail, e.what(), e.hint()});
+    return;
+  }
+  auto live_v = core::MoodleVersion::parse(p.live_version);
+  if (live_v && *p.target->version < *live_v)
+    p.checks.push_back({"target", CheckStatus::fail,
+                        fmt::format("{} ({}) is OLDER than the live DB ({}): Moodle refuses downgrades", p.target->release, p.target->version->str(), p.live_version),
+                        "pick a newer release as the target"});
+  else if (live_v && *p.target->version == *live_v)
+    p.checks.push_back({"target", CheckStatus::fail, fmt::format("{}: the same core version as the live DB: there is nothing to upgrade", p.target->release),
+                        "pick a newer release as the target"});
+  else
+    p.checks.push_back({"target", CheckStatus::ok, fmt::format("{} ({}) from {}", p.target->release, p.target->version->str(), p.release->describe()), ""});
+  if (p.release->source != TargetRelease::Source::code)
+    p.checks.push_back({"target code", CheckStatus::ok,
+                        p.release->extracted() ? "extracted in " + p.release->code_dir
+                                               : "not extracted yet: the next rehearsal or cutover extracts it into " + p.release->code_dir + ", before any window",
+                        ""});
+  else if (site.ports().storage.exists(p.release->code_dir + "/config.php"))
+    p.checks.push_back({"target config.php", CheckStatus::warn, "the target tree has its own config.php: ignored, green gets the live set's", ""});
+}
+
+void check_images(Site& site, Preflight& p) {
+  const auto& cfg = site.config();
+  for (const auto& image : {cfg.target_image, cfg.db.image}) {
+    auto info = site.ports().containers.image(image);
+    if (!info) {
+      p.checks.push_back({"image " + image, CheckStatus::fail, "missing", "build or pull it before the cutover"});
+      continue;
+    }
+    std::string php = info->labels.count("mupgrade.php") ? info->labels.at("mupgrade.php") : "";
+    if (image == cfg.target_image && p.target && !php.empty()) {
+      auto range = core::php_range_for_branch(p.target->branch);
+      if (range && !core::php_in_range(php, *range)) {
+        p.checks.push_back({"image " + image, CheckStatus::fail, fmt::format("PHP {}, but Moodle branch {} needs PHP {}-{}", php, p.target->branch, range->min, range->max),
+                            "build a web image with a matching PHP (containers/web, --build-arg PHP=...) and set target.image"});
+        continue;
+      }
+    }
+    p.checks.push_back({"image " + image, CheckStatus::ok, php.empty() ? "present" : "present, PHP " + php, ""});
+  }
+}
+
+void check_pool(Site& site, Preflight& p) {
+  const auto& cfg = site.config();
+  auto& storage = site.ports().storage;
+  if (!storage.is_directory(cfg.pool) || !storage.is_btrfs(cfg.pool)) {
+    p.checks.push_back({"config", CheckStatus::fail, fmt::format("pool {} is not a directory on btrfs", cfg.pool), "point 'pool' at a btrfs path (scripts/setup makes one)"});
+    return;
+  }
+  try {
+    auto space = storage.space(cfg.pool);
+    p.checks.push_back({"free space", space.free_bytes < core::kMinPoolFreeBytes ? CheckStatus::fail : CheckStatus::ok,
+                        fmt::format("{:.1f} GiB free in {}", double(space.free_bytes) / (1 << 30), cfg.pool), "mupgrade prune, or grow the pool"});
+  } catch (const std::exception& e) {
+    p.checks.push_back({"free space", CheckStatus::fail, e.what(), "check the pool path"});
+  }
+}
+
+void check_proxy(Site& site, Preflight& p) {
+  const auto& cfg = site.config();
+  try {
+    auto proxy = site.proxy();
+    proxy->check_ready();
+    auto backend = proxy->current();
+    std::string live = p.state ? p.state->live_set : "";
+    p.checks.push_back(backend && backend->name == live
+                           ? CheckResult{"proxy", CheckStatus::ok, fmt::format("{} -> {}, runtime API answers", cfg.proxy.kind, backend->name), ""}
+                           : CheckResult{"proxy", CheckStatus::fail, fmt::format("{} -> {}", cfg.proxy.kind, backend ? backend->name : "(not set up)"),
+                                         "the proxy must point at the live set: mupgrade status"});
+  } catch (const Error& e) {
+    p.checks.push_back({"proxy", CheckStatus::fail, e.what(), e.hint()});
+  }
+}
+
+void check_site_steps(Site& site, Preflight& p, const std::string& operation) {
+  for (const auto& st : site.config().steps) {
+    if (st.kind != "host" || std::find(st.operations.begin(), st.operations.end(), operation) == st.operations.end()) continue;
+    if (!site.ports().commands.executable(st.command.at(0)))
+      p.checks.push_back({"site step", CheckStatus::fail, fmt::format("'{}' ({}): {} is not an executable program", st.name, st.where, st.command[0]),
+                          "install it, or fix the step's command in the site config"});
+  }
+}
+
+}  // namespace
+
+void Preflight::require_passed() const {
+  for (const auto& c : checks)
+    if (c.status == CheckStatus::fail) {
+      std::string what = fmt::format("preflight: {}: {}", c.name, c.detail);
+      if (is_usage(c.name)) throw UsageError(what, c.fix);
+      throw Error(what, c.fix);
+    }
+}
+
+Preflight preflight(Site& site, const std::string& target_override, const std::string& operation) {
+  Preflight p;
+  p.state = site.state();
+  if (!p.state || p.state->live_set.empty()) {
+    p.checks.push_back({"live set", CheckStatus::fail, fmt::format("none recorded in {}/site.json", site.config().state_dir),
+                        "register the running set first: mupgrade adopt --set ID"});
+  } else {
+    check_live_db(site, p);
+  }
+  check_pool(site, p);
+  check_target(site, p, target_override);
+  check_images(site, p);
+  if (operation == "cutover") check_proxy(site, p);
+  check_site_steps(site, p, operation);
+  return p;
+}
 
 core::SiteState require_live_set(Site& site) {
   const auto& cfg = site.config();
@@ -21,10 +174,12 @@ core::SiteState require_live_set(Site& site) {
 
 void refuse_if_interrupted(Site& site, const std::string& fix) {
   std::string last = site.last_journal_path();
-  if (last.empty() || !fs::exists(last)) return;
+  if (last.empty() || !core::read_state_file(last)) return;
   auto j = core::read_journal(last);
   if (!j.finished)
     throw Error(fmt::format("the last operation ({}) was interrupted at step '{}'", j.operation, j.interrupted_step().value_or("?")), fix);
+  if (j.outcome == "undo-failed")
+    throw Error(fmt::format("the last operation ({}) failed and could not undo all of its steps", j.operation), fix);
 }
 
 }  // namespace mupgrade::ops

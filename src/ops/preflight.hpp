@@ -1,15 +1,41 @@
 #pragma once
-// Refusals shared by the operations that start a new set (cutover, rehearse).
+// Preflight: every check `plan` prints and every input an operation will need, made before the
+// operation creates or changes anything. cutover and rehearse refuse on the first failure;
+// plan prints them all: the two cannot disagree.
 
+#include "mupgrade/core/check.hpp"
 #include "mupgrade/ops/site.hpp"
+#include "mupgrade/ops/target.hpp"
 
+#include <iosfwd>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace mupgrade::ops {
+
+struct Preflight {
+  std::vector<core::CheckResult> checks;
+  std::optional<core::SiteState> state;
+  std::optional<TargetRelease> release;
+  std::optional<core::VersionFile> target;
+  std::string live_version, live_release, db_server;
+  /// The first failed check as the error a refusing operation throws: a UsageError when the
+  /// config or the arguments are at fault.
+  void require_passed() const;
+};
+
+/// `operation`: cutover or rehearse (rehearse leaves the proxy alone, so it is not checked).
+Preflight preflight(Site& site, const std::string& target_override, const std::string& operation);
 
 /// The recorded site state; throws when no live set is registered yet.
 core::SiteState require_live_set(Site& site);
 /// Throws when the last cutover/rollback journal is unfinished; `fix` says how to finish it.
 void refuse_if_interrupted(Site& site, const std::string& fix);
+
+struct Outcome;
+class Progress;
+/// resume() for a caller that holds the site lock already (rollback).
+Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream& out);
 
 }  // namespace mupgrade::ops

@@ -6,33 +6,18 @@
 #include "mupgrade/ops/plans.hpp"
 #include "mupgrade/ops/target.hpp"
 
-#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/site_lock.hpp"
 
 #include <fmt/format.h>
-#include <sys/statvfs.h>
 
-#include <filesystem>
 #include <ostream>
 
 namespace mupgrade::ops {
 
-namespace fs = std::filesystem;
-
 namespace {
 
-unsigned long long free_bytes(const std::string& path) {
-  struct statvfs v {};
-  if (::statvfs(path.c_str(), &v) != 0) throw Error("cannot read free space of " + path);
-  return static_cast<unsigned long long>(v.f_bavail) * v.f_frsize;
-}
-
-double age_of(const fs::path& p) {
-  std::error_code ec;
-  auto t = fs::last_write_time(p, ec);
-  if (ec) return 0;
-  return std::chrono::duration<double>(fs::file_time_type::clock::now() - t).count();
-}
+unsigned long long free_bytes(Site& site) { return site.ports().storage.space(site.config().pool).free_bytes; }
 
 std::string human_age(double s) {
   if (s < 3600) return fmt::format("{:.0f} min", s / 60);
@@ -43,7 +28,7 @@ std::string human_age(double s) {
 // Sets named by an interrupted operation's journal stay until it is finished.
 void mark_in_use(Site& site, const std::string& pointer, std::vector<core::Retainable>& items) {
   std::string last = site.last_journal_path(pointer);
-  if (last.empty() || !fs::exists(last)) return;
+  if (last.empty() || !core::read_state_file(last)) return;
   auto j = core::read_journal(last);
   if (j.finished) return;
   for (auto& it : items)
@@ -58,15 +43,17 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade prune");
   auto state = site.state();
+  auto& storage = site.ports().storage;
   std::vector<core::Retainable> items;
-  std::error_code ec;
   for (const auto& [dir, kind] : {std::pair{cfg.sets_dir(), core::ItemKind::set}, std::pair{cfg.clones_dir(), core::ItemKind::clone}})
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      if (!e.is_directory()) continue;
+    for (const auto& id : storage.list_dir(dir)) {
+      std::string path = dir + "/" + id;
+      if (!storage.is_directory(path)) continue;
       core::Retainable r;
       r.kind = kind;
-      r.id = e.path().filename().string();
-      r.age_s = age_of(e.path());
+      r.id = id;
+      r.age_s = storage.age_seconds(path);
+      r.bytes = storage.tree_bytes(path);  // what the free-space floor projects with
       r.live = state && r.id == state->live_set;
       r.rollback_target = state && r.id == state->rollback_set;
       items.push_back(r);
@@ -76,8 +63,9 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
   for (const auto& f : rehearsal_report_files(cfg)) {
     core::Retainable r;
     r.kind = core::ItemKind::report;
-    r.id = fs::path(f).stem().string();
-    r.age_s = age_of(f);
+    std::string name = f.substr(f.rfind('/') + 1);
+    r.id = name.substr(0, name.size() - 5);  // without .json
+    r.age_s = storage.age_seconds(f);
     items.push_back(r);
   }
 
@@ -86,17 +74,19 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
     configured = resolve_target(site, "").code_dir;
   } catch (const Error&) {  // no target, or one that cannot be read: every extraction is old
   }
-  for (const auto& e : fs::directory_iterator(cfg.pool + "/targets", ec)) {
-    if (!btrfs::is_subvolume(e.path().string())) continue;
+  for (const auto& id : storage.list_dir(cfg.pool + "/targets")) {
+    std::string path = cfg.pool + "/targets/" + id;
+    if (!storage.is_subvolume(path)) continue;
     core::Retainable r;
     r.kind = core::ItemKind::target;
-    r.id = e.path().filename().string();
-    r.age_s = age_of(e.path());
-    r.configured_target = e.path().string() == configured;
+    r.id = id;
+    r.age_s = storage.age_seconds(path);
+    r.bytes = storage.tree_bytes(path);
+    r.configured_target = path == configured;
     items.push_back(r);
   }
 
-  unsigned long long free = free_bytes(cfg.pool);
+  unsigned long long free = free_bytes(site);
   auto plan = core::decide_prune(items, cfg.retention, free);
   out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "kind", "id", "age", "action", "why");
   for (const auto& d : plan.decisions)
@@ -110,22 +100,22 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
   for (auto it = plan.decisions.rbegin(); it != plan.decisions.rend(); ++it) {  // oldest first
     const auto& d = *it;
     if (!d.remove) continue;
-    if (d.only_while_short && free_bytes(cfg.pool) >= cfg.retention.min_free_bytes) continue;
+    if (d.only_while_short && free_bytes(site) >= cfg.retention.min_free_bytes) continue;
     if (d.item.live || d.item.rollback_target || d.item.configured_target || !d.item.in_use_by.empty()) throw Error("prune picked a protected item: " + d.item.id);
     if (d.item.kind == core::ItemKind::target) {
-      btrfs::delete_subvolume(cfg.pool + "/targets/" + d.item.id);
+      storage.delete_subvolume(cfg.pool + "/targets/" + d.item.id);
     } else if (d.item.kind == core::ItemKind::report) {
       std::string base = cfg.reports_dir() + "/" + d.item.id;
-      fs::remove(base + ".json", ec);
-      fs::remove(base + ".txt", ec);
+      core::remove_state_file(base + ".json");
+      core::remove_state_file(base + ".txt");
     } else {
       site.remove_set(d.item.id);
-      if (d.only_while_short) btrfs::sync(cfg.pool);  // let the freed space show before measuring again
+      if (d.only_while_short) storage.sync(cfg.pool);  // let the freed space show before measuring again
     }
     ++removed;
   }
-  out << fmt::format("removed {} item(s); {:.1f} GiB free in {}.\n", removed, double(free_bytes(cfg.pool)) / double(1ULL << 30), cfg.pool);
-  if (free_bytes(cfg.pool) < cfg.retention.min_free_bytes)
+  out << fmt::format("removed {} item(s); {:.1f} GiB free in {}.\n", removed, double(free_bytes(site)) / double(1ULL << 30), cfg.pool);
+  if (free_bytes(site) < cfg.retention.min_free_bytes)
     out << fmt::format("warning: free space is still below retention.min_free_gb ({:.0f} GiB): grow the pool or lower keep_sets\n",
                        double(cfg.retention.min_free_bytes) / double(1ULL << 30));
   return 0;

@@ -4,31 +4,22 @@
 
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/plans.hpp"
-#include "preflight.hpp"
 #include "mupgrade/ops/target.hpp"
+#include "preflight.hpp"
 
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/site_lock.hpp"
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <ostream>
 
 namespace mupgrade::ops {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::vector<std::string> rehearsal_report_files(const core::SiteConfig& cfg) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(cfg.reports_dir(), ec))
-    if (e.path().extension() == ".json") files.push_back(e.path().string());
-  std::sort(files.rbegin(), files.rend());  // names start with the UTC time
-  return files;
+  return core::state_files(cfg.reports_dir(), ".json");  // names start with the UTC time: newest first
 }
 
 namespace {
@@ -37,8 +28,7 @@ namespace {
 std::optional<core::RehearsalReport> newest_report(const core::SiteConfig& cfg, bool (*want)(const core::RehearsalReport&)) {
   for (const auto& f : rehearsal_report_files(cfg)) {
     try {
-      std::ifstream in(f);
-      auto r = core::RehearsalReport::from_json(json::parse(in));
+      auto r = core::RehearsalReport::from_json(json::parse(core::read_state_file(f).value_or("")));
       if (want(r)) return r;
     } catch (const json::exception&) {
     }
@@ -61,19 +51,20 @@ double last_success_epoch(const core::SiteConfig& cfg) {
   return r ? r->started_epoch : 0;
 }
 
-// A rehearsal killed mid-way leaves its clone: remove it and close its journal.
+// A rehearsal killed mid-way leaves its clone and maybe production's DB settings changed:
+// restore them from the journal, remove the clone, close the journal.
 void clean_interrupted(Site& site, std::ostream& out) {
   std::string last = site.last_journal_path("last-rehearse");
-  if (last.empty() || !fs::exists(last)) return;
+  if (last.empty() || !core::read_state_file(last)) return;
   auto j = core::read_journal(last);
-  if (j.finished) return;
-  auto ctx = CutoverContext::from_json(j.args);
+  if (j.finished && j.outcome != "undo-failed") return;
+  auto ctx = StepContext::from_json(j.args);
   out << fmt::format("the rehearsal in {} was interrupted at '{}': removing its clone {}\n", last, j.interrupted_step().value_or("?"), ctx.green);
-  if (j.find("db-prepare")) {
-    try {  // it may have left production's DB flushing eagerly (release is idempotent)
-      db::make_freezer(site.db_endpoint(ctx.blue))->release();
-    } catch (const std::exception&) {
-    }
+  if (const auto* prep = j.find(step::db_prepare); prep && prep->undo_data.contains("db_settings"))
+    site.ports().db.freezer(site.db_endpoint(ctx.blue))->restore(prep->undo_data["db_settings"]);
+  if (const auto* verify = j.find(step::verify_target); verify && verify->undo_data.contains("container")) {
+    auto name = verify->undo_data["container"].get<std::string>();
+    if (site.ports().containers.inspect_container(name)) site.ports().containers.remove_container(name, true);
   }
   if (is_clone(ctx.green)) remove_clone(site, ctx.green);
   core::JournalWriter journal(last);
@@ -82,35 +73,42 @@ void clean_interrupted(Site& site, std::ostream& out) {
 
 }  // namespace
 
-int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
+Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, std::ostream& out) {
   const auto& cfg = site.config();
-  auto state = require_live_set(site);
-  auto release = resolve_target(site, opts.target_code);
+  Outcome o;
+  o.operation = "rehearse";
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rehearse");
   refuse_if_interrupted(site, "finish it first: 'mupgrade cutover --resume' or 'mupgrade rollback'");
   if (!opts.dry_run) clean_interrupted(site, out);
+  auto pre = preflight(site, opts.target_code, "rehearse");
+  pre.require_passed();
+  auto state = *pre.state;
+  auto release = *pre.release;
+  auto target = *pre.target;
 
-  auto target = target_version(site, release);
-  CutoverContext ctx;
+  StepContext ctx;
   ctx.operation = "rehearse";
   ctx.blue = state.live_set;
   ctx.green = kClonePrefix + core::make_set_id(target.release, core::utc_compact_now());
   ctx.target_code = release.code_dir;
   ctx.remove_failed_green = !opts.keep;
-  ctx.out = &out;
+  ctx.progress = &progress;
+  o.blue = ctx.blue;
+  o.green = ctx.green;
   if (site.set_exists(ctx.green)) throw Error(fmt::format("clone {} exists already", ctx.green), "wait a second and retry");
-  auto steps = rehearse_steps(site, ctx);
-  out << fmt::format("rehearsal of {}: {} ({}) -> clone {} ({})\n", cfg.site, ctx.blue, state.live_release, ctx.green, target.release);
+  auto steps = compose_steps(site, ctx);
+  out << fmt::format("rehearsal of {}: {} ({}) -> clone {} ({})\n", cfg.site, ctx.blue, pre.live_release, ctx.green, target.release);
   if (opts.dry_run) {
     out << "steps (production keeps serving; the clone is removed on failure unless --keep):\n" << core::render_plan(steps);
-    return 0;
+    o.ok = true;
+    return o;
   }
-  extract_target(site, release, out);
+  extract_target(site, release, progress);
 
   core::RehearsalReport report;
   report.site = cfg.site;
   report.clone = ctx.green;
-  report.from_release = state.live_release;
+  report.from_release = pre.live_release;
   report.target_release = target.release;
   report.target_code = release.describe();
   report.started_at = core::utc_now_iso();
@@ -118,9 +116,8 @@ int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
   std::string stamp = core::utc_compact_now();
 
   core::JournalWriter journal(site.new_journal_path("rehearse", "last-rehearse"));
-  core::Executor ex(journal);
-  attach_progress(ex, steps.size(), out);
-  auto result = ex.run("rehearse", ctx.to_json(), steps);
+  o.journal = journal.path();
+  auto result = run_steps(journal, ctx, steps, progress);
 
   report.finished_at = core::utc_now_iso();
   report.duration_s = epoch_now() - report.started_epoch;
@@ -138,21 +135,23 @@ int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out) {
   report.isolation = ctx.facts.value("isolation", json::array());
   report.kept = opts.keep;
 
-  fs::create_directories(cfg.reports_dir());
+  core::ensure_state_dir(cfg.reports_dir());
   std::string base = fmt::format("{}/{}-{}", cfg.reports_dir(), stamp, ctx.green);
   core::write_file_atomically(base + ".json", report.to_json().dump(2) + "\n", 0644);
   core::write_file_atomically(base + ".txt", core::render_summary(report), 0644);
-  fs::create_directories(fs::path(cfg.textfile()).parent_path());
+  core::ensure_state_dir(cfg.textfile().substr(0, cfg.textfile().rfind('/')));
   core::write_file_atomically(cfg.textfile(), core::render_prometheus(report, report.ok ? report.started_epoch : last_success_epoch(cfg)), 0644);
 
-  out << "\n" << core::render_timings(result.timings, result.window_seconds) << "\n" << core::render_summary(report);
+  out << "\n" << core::render_summary(report);
   out << fmt::format("report: {}.json; metrics: {}\n", base, cfg.textfile());
-  if (!result.ok) {
-    for (const auto& f : result.undo_failures) out << "  undo failed: " << f << "\n";
-    out << fmt::format("rehearsal FAILED at step '{}': {}\nproduction was not touched.\n", result.failed_step, result.error);
-    return 1;
-  }
-  return 0;
+  o.ok = result.ok;
+  o.failed_step = result.failed_step;
+  o.error = result.error;
+  o.hint = result.hint.empty() ? "production was not touched; the report names the failing step" : result.hint;
+  o.timings = result.timings;
+  o.window_seconds = result.window_seconds;
+  o.undo_failures = result.undo_failures;
+  return o;
 }
 
 }  // namespace mupgrade::ops

@@ -1,19 +1,14 @@
 #include "mupgrade/ops/target.hpp"
 
-#include "mupgrade/btrfs/btrfs.hpp"
-#include "mupgrade/process/run.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <filesystem>
 #include <unistd.h>
 
 namespace mupgrade::ops {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -28,24 +23,23 @@ std::string first_line(const std::string& s) {
 }
 
 // git with the repository's ownership check waived for this one repository: the admin named it.
-process::RunResult git(const std::string& repo, std::vector<std::string> args) {
+ports::CommandResult git(Site& site, const std::string& repo, std::vector<std::string> args) {
   std::vector<std::string> argv = {"/usr/bin/git", "-c", "safe.directory=" + repo, "-C", repo};
   argv.insert(argv.end(), args.begin(), args.end());
-  if (!fs::exists(argv[0])) throw Error("git is not installed", "apt-get install git");
-  return process::run(argv, {}, kExtractTimeout);
+  if (!site.ports().commands.executable(argv[0])) throw Error("git is not installed", "apt-get install git");
+  return site.ports().commands.run(argv, {}, kExtractTimeout);
 }
 
-void remove_partial(const std::string& partial) {
-  if (btrfs::is_subvolume(partial)) btrfs::delete_subvolume(partial);
-  std::error_code ec;
-  fs::remove_all(partial, ec);
+void remove_partial(Site& site, const std::string& partial) {
+  site.delete_if_subvolume(partial);
+  site.ports().storage.remove_tree(partial);
 }
 
 // Runs a throwaway container of `image` with `argv` as its entrypoint; returns its exit code and output.
 std::pair<int, std::string> run_in_image(Site& site, const std::string& image, std::vector<std::string> argv,
-                                         std::vector<docker::Mount> mounts) {
-  auto& engine = site.engine();
-  docker::ContainerSpec spec;
+                                         std::vector<ports::Mount> mounts) {
+  auto& engine = site.ports().containers;
+  ports::ContainerSpec spec;
   spec.name = fmt::format("mupgrade-{}-target-{}", site.config().site, ::getpid());
   spec.image = image;
   spec.entrypoint = std::move(argv);
@@ -77,14 +71,13 @@ std::string TargetRelease::describe() const {
   return code_dir;
 }
 
-bool TargetRelease::extracted() const { return fs::exists(code_dir); }
 
 TargetRelease resolve_target(Site& site, const std::string& override_dir) {
   const auto& cfg = site.config();
   TargetRelease t;
   if (!override_dir.empty() || !cfg.target_code.empty()) {
     t.code_dir = override_dir.empty() ? cfg.target_code : override_dir;
-    if (!fs::is_directory(t.code_dir))
+    if (!site.ports().storage.is_directory(t.code_dir))
       throw UsageError(fmt::format("target {} is not a directory", t.code_dir), "point --target (or target.code) at a Moodle code tree");
     return t;
   }
@@ -92,28 +85,30 @@ TargetRelease resolve_target(Site& site, const std::string& override_dir) {
     t.source = TargetRelease::Source::git;
     t.repo = cfg.target_git_repo;
     t.ref = cfg.target_git_ref;
-    if (!fs::is_directory(t.repo))
+    if (!site.ports().storage.is_directory(t.repo))
       throw UsageError(fmt::format("target.git.repo {} is not a directory", t.repo), "point it at a local clone or mirror of Moodle's repository");
-    auto r = git(t.repo, {"rev-parse", "--verify", "--quiet", t.ref + "^{commit}"});
+    auto r = git(site, t.repo, {"rev-parse", "--verify", "--quiet", t.ref + "^{commit}"});
     if (r.exit_code != 0)
       throw UsageError(fmt::format("target.git.ref '{}' names no commit in {}", t.ref, t.repo),
                        "git -C " + t.repo + " fetch (mupgrade does not fetch), or fix the ref");
     t.commit = first_line(r.output);
     t.code_dir = targets_dir(cfg) + "/git-" + t.commit.substr(0, 12);
+    t.present = site.ports().storage.exists(t.code_dir);
     return t;
   }
   if (!cfg.target_image_code.empty()) {
     t.source = TargetRelease::Source::image;
     t.image = cfg.target_image;
     t.image_code = cfg.target_image_code;
-    auto info = site.engine().inspect_image(t.image);
+    auto info = site.ports().containers.image(t.image);
     if (!info) throw UsageError(fmt::format("target image {} is not on this host", t.image), "docker pull (or build) it first");
-    t.image_id = info->value("Id", "");
+    t.image_id = info->id;
     std::string id = t.image_id.substr(t.image_id.find(':') + 1);
     // The same image with the code read from another path is another release.
     std::string where = t.image_code == "/var/www/moodle" ? "" : t.image_code;
     std::replace_if(where.begin(), where.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
     t.code_dir = targets_dir(cfg) + "/image-" + id.substr(0, 12) + where;
+    t.present = site.ports().storage.exists(t.code_dir);
     return t;
   }
   throw UsageError("no target release given", "set target.code, target.git or target.image in the site config, or pass --target DIR");
@@ -124,7 +119,7 @@ core::VersionFile target_version(Site& site, const TargetRelease& t) {
   std::string text, where;
   if (t.source == TargetRelease::Source::git) {
     for (const char* file : {"public/version.php", "version.php"}) {
-      auto r = git(t.repo, {"show", t.commit + ":" + file});
+      auto r = git(site, t.repo, {"show", t.commit + ":" + file});
       if (r.exit_code == 0) {
         text = r.output;
         where = fmt::format("{}:{} in {}", t.ref, file, t.repo);
@@ -141,34 +136,35 @@ core::VersionFile target_version(Site& site, const TargetRelease& t) {
   return parse_checked_version(text, where);
 }
 
-void extract_target(Site& site, const TargetRelease& t, std::ostream& out) {
-  if (t.source == TargetRelease::Source::code || t.extracted()) return;
+void extract_target(Site& site, const TargetRelease& t, Progress& progress) {
+  if (t.source == TargetRelease::Source::code || site.ports().storage.exists(t.code_dir)) return;
+  auto& storage = site.ports().storage;
   auto started = Clock::now();
-  fs::create_directories(fs::path(t.code_dir).parent_path());
+  storage.make_dirs(targets_dir(site.config()));
   // Built beside its final name and renamed when complete: a killed extraction never looks done.
   std::string partial = t.code_dir + ".partial";
-  remove_partial(partial);
-  btrfs::create_subvolume(partial);
+  remove_partial(site, partial);
+  storage.create_subvolume(partial);
   try {
     if (t.source == TargetRelease::Source::git) {
       std::string tar = t.code_dir + ".tar";
-      auto a = git(t.repo, {"archive", "--format=tar", "-o", tar, t.commit});
+      auto a = git(site, t.repo, {"archive", "--format=tar", "-o", tar, t.commit});
       if (a.exit_code != 0) throw Error(fmt::format("git archive {} failed: {}", t.ref, first_line(a.output)));
-      auto x = process::run({"/bin/tar", "-xf", tar, "-C", partial}, {}, kExtractTimeout);
-      fs::remove(tar);
+      auto x = site.ports().commands.run({"/bin/tar", "-xf", tar, "-C", partial}, {}, kExtractTimeout);
+      storage.remove(tar);
       if (x.exit_code != 0) throw Error(fmt::format("unpacking {} failed: {}", t.ref, first_line(x.output)));
     } else {
       auto [code, output] = run_in_image(site, t.image, {"cp", "-a", t.image_code + "/.", "/mupgrade-target/"}, {{partial, "/mupgrade-target", false}});
       if (code != 0) throw Error(fmt::format("copying the code out of {} failed: {}", t.image, first_line(output)), "check target.image_code");
     }
     site.code_version(partial);  // refuse a tree that holds no Moodle before naming it a release
-    fs::rename(partial, t.code_dir);
+    storage.rename(partial, t.code_dir);
   } catch (...) {
-    remove_partial(partial);
+    remove_partial(site, partial);
     throw;
   }
-  out << fmt::format("target {} extracted into {} in {:.1f} s\n", t.describe(), t.code_dir,
-                     std::chrono::duration<double>(Clock::now() - started).count());
+  progress.note(fmt::format("target {} extracted into {} in {:.1f} s", t.describe(), t.code_dir,
+                            std::chrono::duration<double>(Clock::now() - started).count()));
 }
 
 }  // namespace mupgrade::ops

@@ -3,6 +3,7 @@
 #include <boost/process.hpp>
 
 #include <thread>
+#include <unistd.h>
 
 namespace mupgrade::process {
 
@@ -32,5 +33,11 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
   r.exit_code = child.exit_code();
   return r;
 }
+
+}  // namespace mupgrade::process
+
+namespace mupgrade::process {
+
+bool LocalCommands::executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
 
 }  // namespace mupgrade::process

@@ -78,6 +78,12 @@ public:
     return st->slot(st->active);
   }
 
+  void check_ready() override {
+    require_running(engine_, site_);
+    if (!load()) throw ProxyError(fmt::format("{} holds no mupgrade proxy state", site_.config_dir), "run 'mupgrade proxy init' for the live set");
+    command("show info");  // the runtime API answers
+  }
+
   SwitchReport switch_to(const Backend& target) override {
     auto st = load();
     if (!st) throw ProxyError("the HAProxy config dir has no mupgrade state", "install the proxy config first");

@@ -55,6 +55,11 @@ public:
     return nlohmann::json::parse(in).at("backend").get<Backend>();
   }
 
+  void check_ready() override {
+    require_running(engine_, site_);
+    if (!current()) throw ProxyError(fmt::format("{} holds no mupgrade proxy state", site_.config_dir), "run 'mupgrade proxy init' for the live set");
+  }
+
   SwitchReport switch_to(const Backend& target) override {
     SwitchReport report;
     report.previous = current();

@@ -10,15 +10,15 @@ namespace mupgrade::proxy {
 
 using Clock = std::chrono::steady_clock;
 
-void to_json(nlohmann::json& j, const Backend& b) {
-  j = {{"name", b.name}, {"host", b.host}, {"ip", b.ip}, {"port", b.port}};
+std::unique_ptr<Proxy> DockerProxies::open(const ProxySite& site) {
+  return site.kind == "nginx" ? make_nginx(engine_, site) : make_haproxy(engine_, site);
 }
 
-void from_json(const nlohmann::json& j, Backend& b) {
-  b.name = j.at("name").get<std::string>();
-  b.host = j.at("host").get<std::string>();
-  b.ip = j.value("ip", "");
-  b.port = j.value("port", 80);
+void require_running(docker::DockerEngine& engine, const ProxySite& site) {
+  auto info = engine.inspect_container(site.container);
+  if (!info) throw ProxyError(fmt::format("the proxy container {} does not exist", site.container), "create and start it (README, 'proxy init')");
+  if (!info->running)
+    throw ProxyError(fmt::format("the proxy container {} is not running ({})", site.container, info->status), "docker start " + site.container);
 }
 
 std::chrono::microseconds confirm_backend(const ProxySite& site, const std::string& name,

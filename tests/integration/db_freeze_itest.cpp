@@ -43,6 +43,7 @@ TEST_P(DbFreezeTest, SnapshotUnderLoadKeepsEveryCommittedRow) {
   while (last_committed < 300) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 
   auto freezer = db::make_freezer(blue.endpoint);
+  auto saved = freezer->settings();
   auto t_prepare = Clock::now();
   freezer->prepare();
   double prepare_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_prepare).count();
@@ -54,7 +55,7 @@ TEST_P(DbFreezeTest, SnapshotUnderLoadKeepsEveryCommittedRow) {
     committed_before = last_committed;
     btrfs::snapshot(datadir, snap);
   });
-  freezer->release();
+  freezer->restore(saved);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   stop = true;
   writer.join();
@@ -92,10 +93,11 @@ TEST_P(DbFreezeTest, PrepareIsUndoneByRelease) {
   DbServer s = start_db(cleanup, GetParam(), net, make_subvolume(cleanup, "db"));
   auto c = db::connect(s.endpoint);
   auto before = c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct");
-  auto freezer = db::make_freezer(s.endpoint);
-  freezer->prepare();
+  auto saved = db::make_freezer(s.endpoint)->settings();
+  db::make_freezer(s.endpoint)->prepare();
   EXPECT_EQ(std::stod(c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct").value()), 0.0);
-  freezer->release();
+  // Another freezer (another process, after a crash) restores from what was journaled.
+  db::make_freezer(s.endpoint)->restore(saved);
   EXPECT_EQ(c->scalar("SELECT @@GLOBAL.innodb_max_dirty_pages_pct"), before);
 }
 

@@ -28,7 +28,8 @@ namespace {
 
 
 long forum_posts(ops::Site& site, const std::string& set) {
-  return std::stol(db::connect(site.db_endpoint(set))->scalar("SELECT COUNT(*) FROM mdl_forum_posts").value_or("-1"));
+  auto ep = site.db_endpoint(set);
+  return std::stol(db::connect(ep)->scalar("SELECT COUNT(*) FROM mdl_forum_posts").value_or("-1"));
 }
 
 }  // namespace
@@ -124,14 +125,7 @@ TEST(LifecycleGuardsTest, BadConfigAndArgumentsChangeNothing) {
 TEST(LifecycleCrashTest, KillNineAtEveryStepBoundaryIsRecovered) {
   SiteCleanup cleanup;
   auto ls = make_site(cleanup, db::Kind::mariadb, 18210);
-  std::vector<std::string> names;
-  {
-    ops::CutoverContext ctx;
-    ctx.blue = ls->blue;
-    ctx.green = "x";
-    ctx.target_code = ls->cfg.target_code;
-    for (auto& s : ops::cutover_steps(*ls->site, ctx)) names.push_back(s.name);
-  }
+  std::vector<std::string> names = ls->step_names("cutover");
   bool switched = false;
   for (const auto& step : names) {
     switched = switched || step == "switch-proxy";
@@ -164,8 +158,7 @@ TEST(LifecycleCrashTest, KillNineAtEveryStepBoundaryIsRecovered) {
 TEST(LifecycleCrashTest, KillNineAtEveryRollbackStepBoundaryIsRecovered) {
   SiteCleanup cleanup;
   auto ls = make_site(cleanup, db::Kind::mariadb, 18220);
-  std::vector<std::string> names;
-  for (auto& s : ops::rollback_steps(*ls->site, "x", "y")) names.push_back(s.name);
+  std::vector<std::string> names = ls->step_names("rollback");
   ASSERT_GE(names.size(), 5u);
   for (const auto& step : names) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids have one-second resolution
@@ -213,7 +206,7 @@ TEST_P(LifecycleTest, RelaxedDurabilityLosesNoUpgradeWriteWhenTheDbIsKilledAfter
   };
   std::string before = count();
   engine().kill_container(site.db_container(green), "SIGKILL");
-  site.start_db(green);
+  site.start_set(green, ls->cfg.target_image);  // the web runs on: only the DB starts
   EXPECT_EQ(count(), before) << "writes lost by the DB kill";
   EXPECT_NE(before.find("/2024042203"), std::string::npos) << before;
   EXPECT_EQ(db::durability_settings(site.db_endpoint(green)),

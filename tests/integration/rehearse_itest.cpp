@@ -100,8 +100,7 @@ TEST(RehearseTest, AnIsolatedCloneIsUpgradedAndReportedWhileProductionServes) {
   auto kept = clones(*ls);
   ASSERT_EQ(kept.size(), 1u);
   std::string clone = kept[0];
-  site.start_db(clone);
-  site.start_web(clone, ls->cfg.target_image);
+  site.start_set(clone, ls->cfg.target_image);
   EXPECT_EQ(site.db_config_value(clone, "release"), "4.4.3 (Build: 20240902)");
   EXPECT_EQ(site.cli(clone).cfg_get("theme"), "boost") << "the cfg site step ran after purge-caches";
   EXPECT_EQ(read_file(site.paths(clone).code + "/site-step-ran"), "rehearse " + clone + "\n") << "the host site step ran with its environment";

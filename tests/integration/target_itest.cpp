@@ -7,6 +7,7 @@
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/error.hpp"
+#include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/target.hpp"
 
 #include <gtest/gtest.h>
@@ -132,7 +133,7 @@ TEST(TargetTest, AWebImageCarryingTheCodeIsReadAndExtractedWithoutLeftovers) {
   cfg.state_dir = ctx + "/state";
   cfg.target_image = image;
   cfg.target_image_code = "/opt/moodle";
-  ops::Site site(cfg, engine());
+  ops::Site site(cfg, host_ports());
   struct RemoveTargets {
     std::string dir;
     ~RemoveTargets() { sh("find '" + dir + "' -mindepth 1 -maxdepth 1 -inum 256 -type d | xargs -r btrfs subvolume delete; rm -rf '" + dir + "'"); }
@@ -146,17 +147,19 @@ TEST(TargetTest, AWebImageCarryingTheCodeIsReadAndExtractedWithoutLeftovers) {
   EXPECT_TRUE(engine().list_containers({{"mupgrade.site", name}}).empty()) << "the throwaway container must go";
 
   std::ostringstream said;
-  ops::extract_target(site, target, said);
+  ops::TextProgress progress(said);
+  ops::extract_target(site, target, progress);
   EXPECT_TRUE(btrfs::is_subvolume(target.code_dir));
   EXPECT_EQ(site.code_version(target.code_dir).release, "4.4.3 (Build: 20240902)");
   EXPECT_NE(said.str().find("extracted into " + target.code_dir), std::string::npos) << said.str();
   said.str("");
-  ops::extract_target(site, target, said);
+  target = ops::resolve_target(site, "");
+  ops::extract_target(site, target, progress);
   EXPECT_EQ(said.str(), "") << "extracted once";
 
   // The code is not where the config says: a clear error, no half release, no container.
   cfg.target_image_code = "/opt/elsewhere";
-  ops::Site wrong(cfg, engine());
+  ops::Site wrong(cfg, host_ports());
   auto missing = ops::resolve_target(wrong, "");
   try {
     ops::target_version(wrong, missing);
@@ -165,7 +168,7 @@ TEST(TargetTest, AWebImageCarryingTheCodeIsReadAndExtractedWithoutLeftovers) {
     EXPECT_NE(std::string(e.what()).find("holds no Moodle code at /opt/elsewhere"), std::string::npos) << e.what();
   }
   EXPECT_NE(missing.code_dir, target.code_dir);
-  EXPECT_THROW(ops::extract_target(wrong, missing, said), Error);
+  EXPECT_THROW(ops::extract_target(wrong, missing, progress), Error);
   EXPECT_FALSE(fs::exists(missing.code_dir));
   EXPECT_FALSE(fs::exists(missing.code_dir + ".partial"));
   EXPECT_TRUE(engine().list_containers({{"mupgrade.site", name}}).empty());

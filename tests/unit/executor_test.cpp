@@ -20,13 +20,13 @@ struct Recorder {
     Step s;
     s.name = name;
     s.phase = phase;
-    s.run = [this, name]() -> nlohmann::json {
+    s.run = [this, name](StepRun&) -> nlohmann::json {
       log.push_back("run " + name);
       if (name == fail_at) throw std::runtime_error(name + " broke");
       return {{"step", name}};
     };
     if (undoable)
-      s.undo = [this, name] {
+      s.undo = [this, name](const nlohmann::json&) {
         log.push_back("undo " + name);
         if (name == undo_fail_at) throw std::runtime_error("undo of " + name + " broke");
       };

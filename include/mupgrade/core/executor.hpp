@@ -16,18 +16,44 @@ namespace mupgrade::core {
 enum class Phase { prepare, window, after };
 std::string_view to_string(Phase p);
 
-/// One step of a plan. `run` may return facts to journal; `undo` is empty for steps that
-/// change nothing (checks) or that are undone by an earlier step's undo.
+class JournalWriter;
+
+/// Handed to a running step: journals (fsync'd) what its undo will need, before the change
+/// it protects, so an undo in a later process (after kill -9) has it too.
+class StepRun {
+public:
+  StepRun(JournalWriter* journal, std::string step) : journal_(journal), step_(std::move(step)) {}
+  void remember(const nlohmann::json& undo_data);
+  const nlohmann::json& undo_data() const { return data_; }
+
+private:
+  JournalWriter* journal_;
+  std::string step_;
+  nlohmann::json data_ = nlohmann::json::object();
+};
+
+/// One step of a plan. `run` may return facts to journal; `undo` (given what `run`
+/// remembered) is empty for steps that change nothing (checks) or that an earlier step's
+/// undo covers. Undos are idempotent: they may run after a step that only half happened.
 struct Step {
   std::string name;
   Phase phase = Phase::prepare;
   std::string what;       // one line for plan output: what the step does
   std::string undo_what;  // one line: how it is undone ("" = nothing to undo)
-  std::function<nlohmann::json()> run;
-  std::function<void()> undo;
+  std::function<nlohmann::json(StepRun&)> run;
+  std::function<void(const nlohmann::json& undo_data)> undo;
   /// Past this step the executor no longer undoes on failure (e.g. traffic moved to green):
   /// a failure after it is reported, and the operator decides (rollback).
   bool point_of_no_return = false;
+  /// Its undo gives users their site back (maintenance off, cron on): such undos run before
+  /// every other one, so stopping green never holds the site in maintenance.
+  bool restores_service = false;
+};
+
+/// A step already begun, to undo with the data it remembered.
+struct BegunStep {
+  const Step* step = nullptr;
+  nlohmann::json undo_data = nlohmann::json::object();
 };
 
 struct StepTiming {
@@ -41,6 +67,7 @@ struct RunResult {
   bool ok = false;
   std::string failed_step;
   std::string error;
+  std::string hint;  // the failed step's Error hint, for the user
   std::vector<StepTiming> timings;
   std::vector<std::string> undo_failures;  // steps whose undo failed: the operator must look
   double window_seconds = 0;  // first window step's start to the last window step's end
@@ -58,8 +85,9 @@ public:
 
   /// Journals operation-begin with `operation` and `args`, runs the steps, journals operation-end.
   RunResult run(const std::string& operation, const nlohmann::json& args, const std::vector<Step>& steps);
-  /// Runs the undo of `done` steps (newest first), journaling each; returns the ones that failed.
-  std::vector<std::string> undo(const std::vector<const Step*>& done, std::vector<StepTiming>& timings);
+  /// Runs the undo of `done` steps, journaling each: those that restore service first, then
+  /// the others, newest first within each group; returns the ones that failed.
+  std::vector<std::string> undo(const std::vector<BegunStep>& done, std::vector<StepTiming>& timings);
 
 private:
   JournalWriter& journal_;

@@ -15,7 +15,7 @@ inline constexpr const char* kJournalHeader = "# mupgrade journal v1";
 
 /// One line of the journal.
 struct JournalEvent {
-  std::string event;  // operation-begin, begin, end, undo-begin, undo-end, operation-end
+  std::string event;  // operation-begin, begin, undo-data, end, undo-begin, undo-end, operation-end
   std::string step;   // empty for operation events
   std::string outcome;  // ok | failed (end, undo-end, operation-end)
   double seconds = 0;   // duration of the step or operation
@@ -48,7 +48,10 @@ struct StepRecord {
   std::string outcome;  // of the end line
   double seconds = 0;
   bool undone = false;  // undo-end ok
+  bool undo_failed = false;  // the last undo-end failed: something is left to undo
   nlohmann::json facts = nlohmann::json::object();
+  /// What the step journaled for its undo before changing anything (undo-data lines).
+  nlohmann::json undo_data = nlohmann::json::object();
 };
 
 struct JournalSummary {

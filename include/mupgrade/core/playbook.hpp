@@ -11,12 +11,6 @@
 
 namespace mupgrade::core {
 
-struct Playbook {
-  std::string operation;           // cutover | rehearse | rollback
-  std::string source;              // file (or "built-in playbooks/x.yml") for messages
-  std::vector<std::string> steps;  // built-in step names, in order
-};
-
 /// What the tool knows about one built-in step of an operation.
 struct StepRule {
   bool required = false;              // a playbook may not leave it out

@@ -1,6 +1,7 @@
 #pragma once
 // A site as its admin describes it (read from YAML by src/config/), validated once.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct DbConfig {
   std::string user;              // default per kind (root | postgres)
   std::string password_file;     // one of password_file / password_env
   std::string password_env;
+  std::string prefix = "mdl_";    // Moodle's $CFG->prefix: every query mupgrade makes uses it
   bool relaxed_durability = true;  // green's DB runs upgrade.php without fsync; restored before the switch (README)
 };
 
@@ -39,6 +41,13 @@ struct SiteStep {
   std::vector<std::pair<std::string, std::string>> settings;  // kind cfg: name=value
   std::vector<std::string> command;                           // kind exec / host
   int timeout_s = 600;
+};
+
+/// The ordered step names of one operation (playbooks/<operation>.yml).
+struct Playbook {
+  std::string operation;           // cutover | rehearse | rollback
+  std::string source;              // file (or "built-in playbooks/x.yml") for messages
+  std::vector<std::string> steps;  // built-in step names, in order
 };
 
 struct RehearseConfig {
@@ -77,6 +86,7 @@ struct SiteConfig {
   std::string playbooks_dir;  // site's own playbooks/<operation>.yml; empty = the built-in ones
   std::vector<std::pair<std::string, std::string>> after_upgrade_settings;  // cfg.php name=value
   std::vector<SiteStep> steps;
+  std::map<std::string, Playbook> playbooks;  // operation -> its playbook (loaded with the config)
 
   std::string lock_path() const { return state_dir + "/lock"; }
   std::string sets_dir() const { return pool + "/sets"; }

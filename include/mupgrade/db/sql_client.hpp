@@ -4,6 +4,7 @@
 
 #include "mupgrade/core/error.hpp"
 #include "mupgrade/core/secret.hpp"
+#include "mupgrade/ports/database.hpp"
 
 #include <chrono>
 #include <memory>
@@ -13,18 +14,11 @@
 
 namespace mupgrade::db {
 
-enum class Kind { mariadb, postgresql };
-std::string_view to_string(Kind k);
-std::optional<Kind> kind_from_string(std::string_view s);  // "mariadb", "mysqli", "pgsql", "postgresql"
-
-struct Endpoint {
-  Kind kind = Kind::mariadb;
-  std::string host = "127.0.0.1";
-  int port = 0;
-  std::string user;
-  Secret password;
-  std::string database;
-};
+// Kind and Endpoint are the port's (include/mupgrade/ports/database.hpp).
+using Kind = ports::DbKind;
+using Endpoint = ports::DbEndpoint;
+using ports::to_string;
+inline std::optional<Kind> kind_from_string(std::string_view s) { return ports::db_kind_from_string(s); }
 
 /// How long to wait for a connection before calling the server unreachable.
 inline constexpr std::chrono::seconds kConnectTimeout{5};

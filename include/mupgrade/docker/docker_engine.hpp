@@ -3,6 +3,7 @@
 
 #include "mupgrade/core/error.hpp"
 #include "mupgrade/docker/stream_demux.hpp"
+#include "mupgrade/ports/containers.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,70 +33,20 @@ private:
   long http_status_;
 };
 
-struct Mount {
-  std::string host_path;
-  std::string container_path;
-  bool read_only = false;
-};
-
-/// A published port. Only loopback is allowed: a set must never be reachable from outside.
-struct PublishedPort {
-  int container_port = 0;
-  int host_port = 0;  // 0: Docker picks a free one
-  std::string host_ip = "127.0.0.1";
-};
-
-struct ContainerSpec {
-  std::string name;
-  std::string image;
-  std::vector<std::string> cmd;         // empty: the image's CMD
-  std::vector<std::string> entrypoint;  // empty: the image's ENTRYPOINT
-  std::map<std::string, std::string> env;  // never secrets: pass those as *_FILE mounts
-  std::map<std::string, std::string> labels;
-  std::vector<Mount> mounts;
-  std::vector<PublishedPort> ports;
-  std::string network;
-  std::vector<std::string> network_aliases;
-  std::string stop_signal;
-  std::optional<int> stop_timeout_s;
-};
-
-struct ContainerInfo {
-  std::string id;
-  std::string name;  // without the leading '/'
-  std::string image;
-  bool running = false;
-  std::string status;  // created, running, exited, ...
-  int exit_code = 0;
-  int pid = 0;
-  std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> network_ips;  // network name -> IPv4 address
-  std::map<int, int> host_ports;                   // container port -> published loopback port
-};
-
-struct ExecOptions {
-  std::vector<std::string> cmd;
-  std::string user;
-  std::string workdir;
-  std::vector<std::string> env;  // "NAME=value"
-  std::chrono::milliseconds timeout{0};  // 0: no limit
-  StreamDemux::LineFn on_line;           // called for each line as it arrives
-};
-
-struct ExecResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-  bool timed_out = false;  // the process was killed when the timeout passed
-  std::chrono::milliseconds duration{0};
-};
+// The container types are the port's (include/mupgrade/ports/containers.hpp).
+using ports::ContainerInfo;
+using ports::ContainerSpec;
+using ports::ExecOptions;
+using ports::ExecResult;
+using ports::Mount;
+using ports::PublishedPort;
 
 struct EngineVersion {
   std::string server_version;
   std::string api_version;  // the one negotiated for this client
 };
 
-class DockerEngine {
+class DockerEngine : public ports::Containers {
 public:
   explicit DockerEngine(std::string socket_path = "/var/run/docker.sock");
 
@@ -105,24 +56,29 @@ public:
 
   std::optional<nlohmann::json> inspect_image(const std::string& ref);
 
-  std::string create_container(const ContainerSpec& spec);  // returns the id
-  void start_container(const std::string& id);
-  void stop_container(const std::string& id, std::chrono::seconds grace);
-  void kill_container(const std::string& id, const std::string& signal = "SIGKILL");
-  void remove_container(const std::string& id, bool force = false);
-  std::optional<ContainerInfo> inspect_container(const std::string& id);
-  std::vector<ContainerInfo> list_containers(const std::map<std::string, std::string>& labels, bool all = true);
-  int wait_container(const std::string& id, std::chrono::milliseconds timeout = kApiTimeout);
-  std::string logs(const std::string& id, int tail_lines = 100);
+  /// The port's image(): id and labels.
+  std::optional<ports::ImageInfo> image(const std::string& ref) override;
 
-  ExecResult exec(const std::string& container, const ExecOptions& opts);
+  std::string create_container(const ContainerSpec& spec) override;  // returns the id
+  void start_container(const std::string& id) override;
+  void stop_container(const std::string& id, std::chrono::seconds grace) override;
+  void kill_container(const std::string& id, const std::string& signal = "SIGKILL") override;
+  void remove_container(const std::string& id, bool force = false) override;
+  std::optional<ContainerInfo> inspect_container(const std::string& id) override;
+  std::vector<ContainerInfo> list_containers(const std::map<std::string, std::string>& labels, bool all = true) override;
+  int wait_container(const std::string& id, std::chrono::milliseconds timeout = kApiTimeout) override;
+  std::string logs(const std::string& id, int tail_lines = 100) override;
+
+  ExecResult exec(const std::string& container, const ExecOptions& opts) override;
 
   std::string create_network(const std::string& name, const std::map<std::string, std::string>& labels,
-                             bool internal = false);
+                             bool internal = false) override;
   void connect_network(const std::string& network, const std::string& container,
-                       const std::vector<std::string>& aliases = {});
-  void remove_network(const std::string& name_or_id);
+                       const std::vector<std::string>& aliases = {}) override;
+  void remove_network(const std::string& name_or_id) override;
   std::optional<nlohmann::json> inspect_network(const std::string& name_or_id);
+  /// The port's network(): id, name, internal, labels.
+  std::optional<ports::NetworkInfo> network(const std::string& name_or_id) override;
 
 private:
   struct Reply {

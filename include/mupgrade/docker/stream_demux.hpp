@@ -7,13 +7,15 @@
 #include <string>
 #include <string_view>
 
+#include "mupgrade/ports/containers.hpp"
+
 namespace mupgrade::docker {
 
-enum class Stream { out, err };
+using ports::Stream;
 
 class StreamDemux {
 public:
-  using LineFn = std::function<void(Stream, std::string_view)>;
+  using LineFn = ports::LineFn;
   explicit StreamDemux(LineFn on_line = {}) : on_line_(std::move(on_line)) {}
 
   /// Feeds raw bytes; frames may be cut anywhere.

@@ -2,7 +2,8 @@
 // Runs Moodle's admin/cli scripts inside a web container, as the web server user, and turns
 // their exit codes and output into typed results (see shared/notes/moodle-cli-contract.md).
 
-#include "mupgrade/docker/docker_engine.hpp"
+#include "mupgrade/core/error.hpp"
+#include "mupgrade/ports/containers.hpp"
 #include "mupgrade/moodle/upgrade_output.hpp"
 
 #include <chrono>
@@ -71,15 +72,15 @@ struct CheckRun {
 
 class MoodleCli {
 public:
-  MoodleCli(docker::DockerEngine& engine, std::string container, CodeLayout layout, std::string user = "www-data");
+  MoodleCli(ports::Containers& engine, std::string container, CodeLayout layout, std::string user = "www-data");
 
   /// Looks for version.php under <code_root>/public (Moodle 5.1+) or at the root.
-  static CodeLayout detect_layout(docker::DockerEngine& engine, const std::string& container,
+  static CodeLayout detect_layout(ports::Containers& engine, const std::string& container,
                                   const std::string& code_root = "/var/www/moodle");
 
   /// Runs one script with arguments; returns whatever it did (no interpretation).
   CliRun run(const std::string& script, const std::vector<std::string>& args,
-             std::chrono::milliseconds timeout = kCliTimeout, docker::StreamDemux::LineFn on_line = {});
+             std::chrono::milliseconds timeout = kCliTimeout, ports::LineFn on_line = {});
 
   void maintenance_enable();
   void maintenance_disable();
@@ -108,7 +109,7 @@ private:
   [[noreturn]] void fail(const std::string& script, const CliRun& r);
   CliRun run_expect(const std::string& script, const std::vector<std::string>& args, std::initializer_list<int> ok);
 
-  docker::DockerEngine& engine_;
+  ports::Containers& engine_;
   std::string container_;
   CodeLayout layout_;
   std::string user_;

@@ -1,9 +1,11 @@
 #pragma once
-// The user-facing operations, each a plan of journaled steps run under the site lock.
+// The user-facing operations, each a plan of journaled steps run under the site lock. They
+// return typed outcomes; the CLI renders them (src/cli).
 
 #include "mupgrade/core/executor.hpp"
-#include "mupgrade/core/retention.hpp"
 #include "mupgrade/core/rehearsal_report.hpp"
+#include "mupgrade/core/retention.hpp"
+#include "mupgrade/ops/plans.hpp"
 #include "mupgrade/ops/site.hpp"
 
 #include <iosfwd>
@@ -34,15 +36,33 @@ struct PruneOptions {
   bool dry_run = false;
 };
 
-/// Exit code of an operation: 0 ok, 1 failed (blue serving again unless said otherwise).
-int cutover(Site& site, const CutoverOptions& opts, std::ostream& out);
-int rollback(Site& site, const RollbackOptions& opts, std::ostream& out);
-/// Finishes or undoes an operation interrupted by a crash, from its journal.
-int resume(Site& site, std::ostream& out);
+/// How an operation ended.
+struct Outcome {
+  std::string operation;
+  bool ok = false;
+  std::string failed_step;
+  std::string error;
+  std::string hint;
+  std::vector<core::StepTiming> timings;
+  double window_seconds = 0;
+  std::vector<std::string> undo_failures;  // undos that failed: the operation stays resumable
+  bool switched = false;                   // traffic reached green
+  /// After a failure before the switch: whether blue was seen answering 200 through the
+  /// public URL (only then does the tool say that it serves again).
+  bool blue_serving = false;
+  std::string serving_detail;
+  std::string blue, green, journal;
+};
+
+/// Exit code 0 on success, 1 on failure; `out` gets the plan, progress and timings.
+Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std::ostream& out);
+Outcome rollback(Site& site, const RollbackOptions& opts, Progress& progress, std::ostream& out);
+/// Finishes or undoes an operation interrupted by a crash, from its journal. Holds the lock.
+Outcome resume(Site& site, bool dry_run, Progress& progress, std::ostream& out);
 int status(Site& site, bool json, std::ostream& out);
 int plan(Site& site, const std::string& target_override, bool json, std::ostream& out);
 /// Upgrades an isolated clone of production; writes a report and the Prometheus textfile.
-int rehearse(Site& site, const RehearseOptions& opts, std::ostream& out);
+Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, std::ostream& out);
 /// Removes old sets, clones and reports by the site's retention policy.
 int prune(Site& site, const PruneOptions& opts, std::ostream& out);
 /// The newest rehearsal report, if any.
@@ -53,7 +73,21 @@ std::vector<std::string> rehearsal_report_files(const core::SiteConfig& cfg);
 /// Registers an existing set as live (first use of mupgrade on a site).
 int adopt(Site& site, const std::string& set, std::ostream& out);
 
-/// Prints "[ n/N] phase  step ... seconds" as the executor goes.
-void attach_progress(core::Executor& ex, size_t total, std::ostream& out);
+/// Progress as text lines: "[ n/N] phase  step ... seconds outcome".
+class TextProgress : public Progress {
+public:
+  explicit TextProgress(std::ostream& out) : out_(out) {}
+  void step_started(const core::Step& s, size_t number, size_t total) override;
+  void step_ended(const core::Step& s, const core::StepTiming& t) override;
+  void upgrade_component(double seconds, const std::string& component) override;
+  void note(const std::string& line) override;
+
+private:
+  std::ostream& out_;
+  bool in_upgrade_ = false;
+};
+
+/// Runs `steps` under `journal` with progress; shared by cutover, rehearse and rollback.
+core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress);
 
 }  // namespace mupgrade::ops

@@ -1,20 +1,15 @@
 #pragma once
-// One site's sets on this host: naming and layout conventions, and the adapter calls that
-// operations (cutover, rollback, status, plan) are made of.
-//
-// A set <id> is <pool>/sets/<id>/{db,moodledata,code} plus containers
-// mupgrade-<site>-<id>-{db,web} on the set's own network mupgrade-<site>-<id>, where the DB
-// answers to the alias "db" (so config.php's dbhost is 'db' in every set). The web container
-// also joins the site network, where the proxy reaches it.
+// One site's sets at run time: the actions operations take on a set (create, start, stop,
+// remove, maintenance, health check), over the ports. Names and paths come from
+// core::SetLayout; the DB's questions from ports::Database; nothing here reaches an outside
+// system except through `ports()`.
 
 #include "mupgrade/core/moodle_version.hpp"
+#include "mupgrade/core/set_layout.hpp"
 #include "mupgrade/core/site_config.hpp"
 #include "mupgrade/core/site_state.hpp"
-#include "mupgrade/db/sql_client.hpp"
-#include "mupgrade/docker/docker_engine.hpp"
-#include "mupgrade/http/http_client.hpp"
 #include "mupgrade/moodle/moodle_cli.hpp"
-#include "mupgrade/proxy/proxy.hpp"
+#include "mupgrade/ports/ports.hpp"
 
 #include <chrono>
 #include <memory>
@@ -22,21 +17,21 @@
 
 namespace mupgrade::ops {
 
-/// Rehearsal clones are sets whose id starts with this; they live under <pool>/clones/, on an
-/// internal network (no route out, nothing published), off the proxy's network.
-inline constexpr const char* kClonePrefix = "clone-";
-/// A clone's wwwroot host: reserved, never resolves, never mistaken for production.
-inline constexpr const char* kCloneHost = "mupgrade-clone.invalid";
-bool is_clone(const std::string& set);
+using core::is_clone;
+using core::kClonePrefix;
+using core::SetPaths;
 
-/// How long a freshly started set may take to answer (DB crash recovery included).
-inline constexpr std::chrono::seconds kSetStartTimeout{120};
+/// Named waits of the operations.
+/// A freshly started set's DB (crash recovery included) and web server.
+inline constexpr std::chrono::seconds kDbStartTimeout{120};
+inline constexpr std::chrono::seconds kWebStartTimeout{30};
+/// One health-check or smoke-test request.
+inline constexpr std::chrono::milliseconds kPageTimeout{10000};
+/// A stopping container's grace before Docker kills it.
+inline constexpr std::chrono::seconds kStopGrace{60};
+/// Blue's requests in flight after maintenance-on: the snapshot waits for them this long.
+inline constexpr std::chrono::seconds kDrainTimeout{30};
 
-struct SetPaths {
-  std::string dir, db, moodledata, code;
-};
-
-/// Rows written through the web since a watermark, per probe table.
 /// A version.php's contents, parsed; throws naming `where` when $version is not a literal.
 core::VersionFile parse_checked_version(const std::string& text, const std::string& where);
 
@@ -46,40 +41,33 @@ struct SetStartTimes {
   std::chrono::steady_clock::duration web_ready{};
 };
 
-struct WriteCount {
-  long logstore_writes = 0;  // logstore rows with crud c/u/d from web or ws
-  nlohmann::json per_table = nlohmann::json::object();  // table -> new rows
-  long total() const;
-  std::string describe() const;
-};
-
 class Site {
 public:
-  Site(core::SiteConfig cfg, docker::DockerEngine& engine);
+  Site(core::SiteConfig cfg, ports::Ports ports);
 
   const core::SiteConfig& config() const { return cfg_; }
-  docker::DockerEngine& engine() { return engine_; }
+  const core::SetLayout& layout() const { return layout_; }
+  ports::Ports& ports() { return ports_; }
 
-  SetPaths paths(const std::string& set) const;
-  std::string db_container(const std::string& set) const;
-  std::string web_container(const std::string& set) const;
-  std::string set_network(const std::string& set) const;
-  bool set_exists(const std::string& set) const;
+  SetPaths paths(const std::string& set) const { return layout_.paths(set); }
+  std::string db_container(const std::string& set) const { return layout_.db_container(set); }
+  std::string web_container(const std::string& set) const { return layout_.web_container(set); }
+  std::string set_network(const std::string& set) const { return layout_.set_network(set); }
+  bool set_exists(const std::string& set);
 
-  Secret db_password() const;
-  db::Endpoint db_endpoint(const std::string& set);
-  std::unique_ptr<proxy::Proxy> proxy();
-  proxy::ProxySite proxy_site() const;
-  proxy::Backend backend(const std::string& set);
+  Secret db_password();
+  /// The set's DB as this host reaches it (published loopback port; a clone's bridge address).
+  ports::DbEndpoint db_endpoint(const std::string& set);
+  std::unique_ptr<ports::Proxy> proxy();
+  ports::ProxySite proxy_site() const;
+  ports::Backend backend(const std::string& set);
+  /// Moodle's CLI in the set's web container; the code layout is read from the set's code.
   moodle::MoodleCli cli(const std::string& set);
+  core::CodeLayout code_layout(const std::string& code_dir);
 
   /// Creates the set's network and its DB and web containers, not started. Done before the
   /// cutover window: the window then only starts them. Their data may not exist yet.
   void create_containers(const std::string& set, const std::string& web_image);
-  /// Starts (creating when missing) the set's DB and waits until it accepts connections.
-  void start_db(const std::string& set, const std::string& image = {});
-  /// Starts (creating when missing) the set's web container and waits for Apache to answer.
-  void start_web(const std::string& set, const std::string& image);
   /// Starts both containers at once and waits until the DB accepts connections and the web
   /// answers. Refuses when the set's data is missing.
   SetStartTimes start_set(const std::string& set, const std::string& web_image);
@@ -91,28 +79,27 @@ public:
   /// Writes <state_dir>/logs/<name> and returns its path.
   std::string save_log(const std::string& name, const std::string& text) const;
   bool web_running(const std::string& set);
+  void delete_if_subvolume(const std::string& path);
 
   /// Moodle's CLI maintenance switch is the file; writing it from the host takes ~3 ms.
   void maintenance_file(const std::string& set, bool on);
-  bool maintenance_file_present(const std::string& set) const;
+  bool maintenance_file_present(const std::string& set);
 
   /// core version.php of a code tree (root or public/).
-  core::VersionFile code_version(const std::string& code_dir) const;
+  core::VersionFile code_version(const std::string& code_dir);
+  /// A row of Moodle's config table in the set's DB ("" when absent).
   std::string db_config_value(const std::string& set, const std::string& name);
-
-  nlohmann::json watermark(const std::string& set);
-  WriteCount writes_since(const std::string& set, const nlohmann::json& watermark);
 
   /// http://host:port reaching the set's web container from this host.
   std::string web_url(const std::string& set);
-  /// The Host header the set's Moodle expects: the public one, or the clone's.
-  std::string host_header(const std::string& set) const;
-  /// wwwroot of a rehearsal clone.
-  std::string clone_url() const;
+  std::string host_header(const std::string& set) const { return layout_.host_header(set); }
+  std::string clone_url() const { return layout_.clone_url(); }
   /// GET <path> straight at the set's web container with its Host header.
-  http::Response get(const std::string& set, const std::string& path);
+  ports::HttpResponse get(const std::string& set, const std::string& path);
   /// GET /login/index.php straight at the set's web container with its Host header: 200 from that set.
   void health_check(const std::string& set);
+  /// Whether the public URL answers 200 from `set` (what users get now).
+  bool serves_publicly(const std::string& set, std::string* seen = nullptr);
 
   std::optional<core::SiteState> state() const { return core::load_site_state(cfg_.state_dir); }
   void save_state(const core::SiteState& s) const { core::save_site_state(cfg_.state_dir, s); }
@@ -122,15 +109,16 @@ public:
   std::string last_journal_path(const std::string& pointer = "last") const;
 
 private:
-  std::string secrets_file() const;
+  std::string secrets_file();
   void ensure_set_network(const std::string& set);  // internal (no route out) for clones
-  void create_db(const std::string& set, const std::string& image = {});
+  void create_db(const std::string& set);
   void create_web(const std::string& set, const std::string& image);
-  void require_data(const std::string& set) const;
+  void require_data(const std::string& set);
   void wait_db_ready(const std::string& set);
   void wait_web_ready(const std::string& set);
   core::SiteConfig cfg_;
-  docker::DockerEngine& engine_;
+  core::SetLayout layout_;
+  ports::Ports ports_;
 };
 
 }  // namespace mupgrade::ops

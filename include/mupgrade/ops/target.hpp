@@ -7,9 +7,9 @@
 // the commit or the image id, so the nightly rehearsal prepares what the cutover will use.
 
 #include "mupgrade/core/moodle_version.hpp"
+#include "mupgrade/ops/plans.hpp"
 #include "mupgrade/ops/site.hpp"
 
-#include <ostream>
 #include <string>
 
 namespace mupgrade::ops {
@@ -23,7 +23,8 @@ struct TargetRelease {
 
   /// "v4.4.3 (3f2a9c1d04e5) of /srv/moodle.git", for the operator.
   std::string describe() const;
-  bool extracted() const;
+  bool present = false;  // git/image: extracted already (resolve_target looked)
+  bool extracted() const { return source == Source::code || present; }
 };
 
 /// Reads the config (or `override_dir`, a code tree) and pins the release: the commit a git ref
@@ -35,6 +36,6 @@ core::VersionFile target_version(Site& site, const TargetRelease& target);
 
 /// Extracts a git or image release into its code_dir unless it is there already; a half-done
 /// extraction (a killed run) is removed first. Says what it did on `out`.
-void extract_target(Site& site, const TargetRelease& target, std::ostream& out);
+void extract_target(Site& site, const TargetRelease& target, Progress& progress);
 
 }  // namespace mupgrade::ops

@@ -5,16 +5,23 @@
 #include <string>
 #include <vector>
 
+#include "mupgrade/ports/commands.hpp"
+
 namespace mupgrade::process {
 
-struct RunResult {
-  int exit_code = -1;
-  bool timed_out = false;  // stopped at the time limit
-  std::string output;      // stdout and stderr, interleaved
-};
+using RunResult = ports::CommandResult;
 
 /// Runs argv[0] (an absolute path) with the caller's environment plus `env` ("NAME=value"),
 /// stdin from /dev/null; waits at most `timeout`, then terminates it.
 RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout);
+
+/// The port, over run().
+class LocalCommands : public ports::Commands {
+public:
+  RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout) override {
+    return process::run(argv, env, timeout);
+  }
+  bool executable(const std::string& path) override;
+};
 
 }  // namespace mupgrade::process

@@ -1,5 +1,11 @@
 #include "fixtures.hpp"
 
+#include "mupgrade/btrfs/local_storage.hpp"
+#include "mupgrade/db/site_database.hpp"
+#include "mupgrade/http/http_client.hpp"
+#include "mupgrade/process/run.hpp"
+#include "mupgrade/proxy/proxy.hpp"
+
 #include "mupgrade/btrfs/btrfs.hpp"
 
 #include <fmt/format.h>
@@ -36,6 +42,15 @@ std::string unique_name(const std::string& prefix) {
 docker::DockerEngine& engine() {
   static docker::DockerEngine e;
   return e;
+}
+
+ports::Ports host_ports() {
+  static btrfs::LocalStorage storage;
+  static process::LocalCommands commands;
+  static http::CurlHttp http;
+  static db::SqlDatabase db;
+  static proxy::DockerProxies proxies(engine());
+  return {storage, engine(), commands, http, db, proxies};
 }
 
 Cleanup::~Cleanup() {

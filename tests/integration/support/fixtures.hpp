@@ -4,6 +4,7 @@
 
 #include "mupgrade/db/sql_client.hpp"
 #include "mupgrade/docker/docker_engine.hpp"
+#include "mupgrade/ports/ports.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +18,8 @@ std::string test_pool();
 /// A name no other run uses: <prefix>-<pid>-<random>.
 std::string unique_name(const std::string& prefix);
 docker::DockerEngine& engine();
+/// This host's adapters as the operations' ports.
+ports::Ports host_ports();
 
 /// Deletes what it was given, in reverse order, when destroyed.
 class Cleanup {

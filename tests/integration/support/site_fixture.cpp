@@ -2,7 +2,9 @@
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/http/http_client.hpp"
+#include "mupgrade/config/playbook_load.hpp"
 #include "mupgrade/ops/operations.hpp"
+#include "mupgrade/proxy/proxy.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -27,6 +29,17 @@ std::string LifecycleSite::release(const std::string& rel, const std::vector<std
     make_release(rel, dir, args);
     return dir;
   }
+std::vector<std::string> LifecycleSite::step_names(const std::string& operation) {
+  ops::StepContext ctx;
+  ctx.operation = operation;
+  ctx.blue = blue;
+  ctx.green = "x";
+  ctx.target_code = cfg.target_code;
+  std::vector<std::string> names;
+  for (auto& s : ops::compose_steps(*site, ctx)) names.push_back(s.name);
+  return names;
+}
+
 std::string LifecycleSite::served_release() {
     auto r = http::get(cfg.proxy.url + "/login/index.php", cfg.public_host);
     auto at = r.body.find("class=\"release\">");
@@ -72,7 +85,8 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
 
   ls->blue = "blue-4.4.1";
   c.target_code = ls->release("4.4.3");
-  ls->site = std::make_unique<ops::Site>(c, engine());
+  config::load_playbooks(c);
+  ls->site = std::make_unique<ops::Site>(c, host_ports());
   auto p = ls->site->paths(ls->blue);
   fs::create_directories(p.dir);
   btrfs::snapshot(ls->release("4.4.1"), p.code);
@@ -85,8 +99,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
       "$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = '{}';\n$CFG->dataroot = '/var/www/moodledata';\n"
       "$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
       kind == db::Kind::mariadb ? "mariadb" : "pgsql", c.db.user, name, c.public_url);
-  ls->site->start_db(ls->blue);
-  ls->site->start_web(ls->blue, c.web_image);
+  ls->site->start_set(ls->blue, c.web_image);
   docker::ExecOptions install;
   install.cmd = {"php", "admin/cli/install_database.php", "--agree-license", "--adminpass=Admin-1234"};
   install.user = "www-data";
@@ -105,7 +118,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   engine().create_container(proxy);
   engine().start_container(proxy.name);
   c.proxy.url = "http://127.0.0.1:" + std::to_string(engine().inspect_container(proxy.name)->host_ports.at(80));
-  ls->site = std::make_unique<ops::Site>(c, engine());
+  ls->site = std::make_unique<ops::Site>(c, host_ports());
   proxy::confirm_backend(ls->site->proxy_site(), ls->blue);
 
   // The same config as a file, for the binary.

@@ -24,6 +24,8 @@ struct LifecycleSite {
   std::string release(const std::string& rel, const std::vector<std::string>& knobs = {});
   /// The release the proxy serves, from the login page ("HTTP n" when it does not answer 200).
   std::string served_release();
+  /// The steps `operation` runs on this site, in order.
+  std::vector<std::string> step_names(const std::string& operation);
 };
 
 /// Deletes a whole pool dir (nested subvolumes first) and the site's containers and networks.

@@ -1,0 +1,118 @@
+#pragma once
+// Port: the container calls the operations make (Docker Engine API in production,
+// tests/unit/fakes in unit tests). Plain data in, plain data out.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mupgrade::ports {
+
+using Labels = std::map<std::string, std::string>;
+
+/// Which output stream a line of a container process came from.
+enum class Stream { out, err };
+using LineFn = std::function<void(Stream, std::string_view)>;
+
+struct Mount {
+  std::string host_path;
+  std::string container_path;
+  bool read_only = false;
+};
+
+/// A published port. Only loopback is allowed: a set must never be reachable from outside.
+struct PublishedPort {
+  int container_port = 0;
+  int host_port = 0;  // 0: Docker picks a free one
+  std::string host_ip = "127.0.0.1";
+};
+
+struct ContainerSpec {
+  std::string name;
+  std::string image;
+  std::vector<std::string> cmd;         // empty: the image's CMD
+  std::vector<std::string> entrypoint;  // empty: the image's ENTRYPOINT
+  std::map<std::string, std::string> env;  // never secrets: pass those as *_FILE mounts
+  Labels labels;
+  std::vector<Mount> mounts;
+  std::vector<PublishedPort> ports;
+  std::string network;
+  std::vector<std::string> network_aliases;
+  std::string stop_signal;
+  std::optional<int> stop_timeout_s;
+};
+
+struct ContainerInfo {
+  std::string id;
+  std::string name;  // without the leading '/'
+  std::string image;
+  bool running = false;
+  std::string status;  // created, running, exited, ...
+  int exit_code = 0;
+  int pid = 0;
+  Labels labels;
+  std::map<std::string, std::string> network_ips;  // network name -> IPv4 address
+  std::map<int, int> host_ports;                   // container port -> published loopback port
+};
+
+struct ExecOptions {
+  std::vector<std::string> cmd;
+  std::string user;
+  std::string workdir;
+  std::vector<std::string> env;  // "NAME=value"
+  std::chrono::milliseconds timeout{0};  // 0: no limit
+  LineFn on_line;                        // called for each line as it arrives
+};
+
+struct ExecResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  bool timed_out = false;  // the process was killed when the timeout passed
+  std::chrono::milliseconds duration{0};
+};
+
+struct ImageInfo {
+  std::string id;
+  Labels labels;
+};
+
+struct NetworkInfo {
+  std::string id;
+  std::string name;
+  bool internal = false;
+  Labels labels;
+};
+
+/// Default wait for one container call (a stop adds its own grace period).
+inline constexpr std::chrono::milliseconds kContainerCallTimeout{30000};
+
+class Containers {
+public:
+  virtual ~Containers() = default;
+  virtual std::optional<ImageInfo> image(const std::string& ref) = 0;
+  /// Returns the new container's id.
+  virtual std::string create_container(const ContainerSpec& spec) = 0;
+  virtual void start_container(const std::string& id) = 0;
+  virtual void stop_container(const std::string& id, std::chrono::seconds grace) = 0;
+  virtual void kill_container(const std::string& id, const std::string& signal) = 0;
+  virtual void remove_container(const std::string& id, bool force) = 0;
+  virtual std::optional<ContainerInfo> inspect_container(const std::string& id) = 0;
+  /// Containers carrying every one of `labels`; an empty key, value or map is refused.
+  virtual std::vector<ContainerInfo> list_containers(const Labels& labels, bool all) = 0;
+  /// Waits for the container to exit; returns its exit code.
+  virtual int wait_container(const std::string& id, std::chrono::milliseconds timeout) = 0;
+  virtual std::string logs(const std::string& id, int tail_lines) = 0;
+  virtual ExecResult exec(const std::string& container, const ExecOptions& opts) = 0;
+  virtual std::string create_network(const std::string& name, const Labels& labels, bool internal) = 0;
+  virtual void connect_network(const std::string& network, const std::string& container,
+                               const std::vector<std::string>& aliases) = 0;
+  virtual void remove_network(const std::string& name_or_id) = 0;
+  virtual std::optional<NetworkInfo> network(const std::string& name_or_id) = 0;
+};
+
+}  // namespace mupgrade::ports

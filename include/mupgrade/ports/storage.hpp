@@ -1,0 +1,64 @@
+#pragma once
+// Port: the btrfs pool and the files of the sets' data (code, moodledata) as the operations
+// use them. Subvolume calls are libbtrfsutil underneath; file calls are the host filesystem.
+// mupgrade's own state dir (journal, lock, site.json, reports) is core's business, not this port's.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mupgrade::ports {
+
+struct SpaceInfo {
+  std::uint64_t total_bytes = 0;
+  std::uint64_t free_bytes = 0;  // available to an unprivileged writer
+};
+
+/// Owner and permission bits of a file.
+struct FileMode {
+  unsigned uid = 0;
+  unsigned gid = 0;
+  unsigned mode = 0644;
+};
+
+class Storage {
+public:
+  virtual ~Storage() = default;
+  virtual bool is_btrfs(const std::string& path) = 0;
+  /// False for plain directories and missing paths.
+  virtual bool is_subvolume(const std::string& path) = 0;
+  virtual void create_subvolume(const std::string& path) = 0;
+  /// Copy-on-write snapshot; constant time when the source has no dirty page-cache data.
+  virtual void snapshot(const std::string& source, const std::string& dest) = 0;
+  /// Deletes a subvolume and every subvolume below it.
+  virtual void delete_subvolume(const std::string& path) = 0;
+  /// Writes out dirty data and commits the filesystem holding `path`.
+  virtual void sync(const std::string& path) = 0;
+  virtual SpaceInfo space(const std::string& path) = 0;
+  /// When the subvolume was made.
+  virtual std::chrono::system_clock::time_point created(const std::string& subvolume) = 0;
+  /// Bytes of the files under `path` (an upper bound of what removing it frees: extents
+  /// shared with snapshots make it less).
+  virtual std::uint64_t tree_bytes(const std::string& path) = 0;
+
+  virtual bool exists(const std::string& path) = 0;
+  virtual bool is_directory(const std::string& path) = 0;
+  /// Names of the entries of a directory; empty when it does not exist.
+  virtual std::vector<std::string> list_dir(const std::string& path) = 0;
+  /// Seconds since the path was last modified.
+  virtual double age_seconds(const std::string& path) = 0;
+  virtual std::optional<std::string> read_file(const std::string& path) = 0;
+  /// Writes the whole file under a temporary name, gives it `mode`, then renames it into place.
+  virtual void write_file(const std::string& path, const std::string& content, const FileMode& mode) = 0;
+  virtual std::optional<FileMode> file_mode(const std::string& path) = 0;
+  virtual void make_dirs(const std::string& path) = 0;
+  /// A file or an empty directory; nothing when missing.
+  virtual void remove(const std::string& path) = 0;
+  /// A directory and everything in it (never across a subvolume: delete those first).
+  virtual void remove_tree(const std::string& path) = 0;
+  virtual void rename(const std::string& from, const std::string& to) = 0;
+};
+
+}  // namespace mupgrade::ports

@@ -1,0 +1,110 @@
+#include "mupgrade/btrfs/local_storage.hpp"
+
+#include "mupgrade/btrfs/btrfs.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace mupgrade::btrfs {
+
+namespace fs = std::filesystem;
+
+bool LocalStorage::is_btrfs(const std::string& path) { return btrfs::is_btrfs(path); }
+bool LocalStorage::is_subvolume(const std::string& path) { return btrfs::is_subvolume(path); }
+void LocalStorage::create_subvolume(const std::string& path) { btrfs::create_subvolume(path); }
+void LocalStorage::snapshot(const std::string& source, const std::string& dest) { btrfs::snapshot(source, dest); }
+void LocalStorage::delete_subvolume(const std::string& path) { btrfs::delete_subvolume(path); }
+void LocalStorage::sync(const std::string& path) { btrfs::sync(path); }
+
+ports::SpaceInfo LocalStorage::space(const std::string& path) {
+  auto s = btrfs::space(path);
+  return {s.total_bytes, s.free_bytes};
+}
+
+std::chrono::system_clock::time_point LocalStorage::created(const std::string& subvolume) {
+  return btrfs::subvolume_info(subvolume).created;
+}
+
+std::uint64_t LocalStorage::tree_bytes(const std::string& path) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
+  return total;
+}
+
+bool LocalStorage::exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+bool LocalStorage::is_directory(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec);
+}
+
+std::vector<std::string> LocalStorage::list_dir(const std::string& path) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(path, ec)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+double LocalStorage::age_seconds(const std::string& path) {
+  std::error_code ec;
+  auto t = fs::last_write_time(path, ec);
+  if (ec) return 0;
+  return std::chrono::duration<double>(fs::file_time_type::clock::now() - t).count();
+}
+
+std::optional<std::string> LocalStorage::read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void LocalStorage::write_file(const std::string& path, const std::string& content, const ports::FileMode& mode) {
+  std::string tmp = path + ".mupgrade-tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out.flush()) throw Error(fmt::format("cannot write {}", tmp), "check the free space and permissions");
+  }
+  if (::chown(tmp.c_str(), mode.uid, mode.gid) != 0 || ::chmod(tmp.c_str(), mode.mode & 07777) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error(fmt::format("cannot give {} owner {}:{} and mode {:o} ({})", tmp, mode.uid, mode.gid, mode.mode, std::strerror(err)));
+  }
+  fs::rename(tmp, path);
+}
+
+std::optional<ports::FileMode> LocalStorage::file_mode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return ports::FileMode{st.st_uid, st.st_gid, st.st_mode & 07777};
+}
+
+void LocalStorage::make_dirs(const std::string& path) { fs::create_directories(path); }
+
+void LocalStorage::remove(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+void LocalStorage::remove_tree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+void LocalStorage::rename(const std::string& from, const std::string& to) { fs::rename(from, to); }
+
+}  // namespace mupgrade::btrfs

@@ -1,0 +1,289 @@
+// Steps of the window: from blue's maintenance page to the proxy switch. Every second here is
+// a second users wait; anything that can happen before belongs in prepare.
+
+#include "mupgrade/ops/plans.hpp"
+
+#include <fmt/format.h>
+
+#include <future>
+
+namespace mupgrade::ops {
+
+using core::Phase;
+using nlohmann::json;
+
+namespace {
+
+double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// A multi-line CLI text as one line, whole: the second half of a schema report matters too.
+std::string one_line(std::string text, size_t max = 2000) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  for (auto& ch : text)
+    if (ch == '\n') ch = ';';
+  return text.size() > max ? text.substr(0, max) + "..." : text;
+}
+
+json snapshot(Site& s, StepContext& c) {
+  auto& storage = s.ports().storage;
+  auto green = s.paths(c.green), blue = s.paths(c.blue);
+  storage.make_dirs(green.dir);
+  auto freezer = s.ports().db.freezer(s.db_endpoint(c.blue));
+  storage.sync(blue.dir);
+  auto report = freezer->freeze([&] {
+    storage.snapshot(blue.db, green.db);
+    storage.snapshot(blue.moodledata, green.moodledata);
+  });
+  // db-prepare's settings back on production as soon as the snapshot exists.
+  if (c.facts.contains("db_settings")) freezer->restore(c.facts["db_settings"]);
+  double held = std::chrono::duration<double, std::milli>(report.held).count();
+  c.facts["freeze_ms"] = held;
+  return {{"freeze", report.method}, {"held_ms", held}};
+}
+
+json upgrade(Site& s, StepContext& c) {
+  std::string last;
+  auto result = s.cli(c.green).upgrade(
+      [&](const moodle::UpgradeProgress& p) {
+        if (p.component != last && c.progress) c.progress->upgrade_component(std::chrono::duration<double>(p.elapsed).count(), p.component);
+        last = p.component;
+      },
+      std::chrono::seconds(s.config().upgrade_timeout_s));
+  std::string log = s.save_log(c.green + "-upgrade.log", result.output);
+  c.facts["upgrade_log"] = log;
+  c.facts["upgrade_s"] = std::chrono::duration<double>(result.duration).count();
+  if (!result.ok) {
+    std::string why = result.summary.environment_failed ? "environment check failed: " + result.summary.environment_problems : result.summary.error;
+    std::string component = result.summary.last_component.empty() ? "core" : result.summary.last_component;
+    c.facts["failed_component"] = component;
+    throw Error(fmt::format("upgrade.php failed in {} ({}); log: {}", component, why, log),
+                c.rehearsal() ? "fix the cause (a plugin, the image, a setting) before the real cutover"
+                              : "green is kept as it stopped: inspect it, fix the cause, and run cutover again");
+  }
+  return {{"upgrade_s", c.facts["upgrade_s"]}, {"log", log}, {"to", result.summary.to_release}};
+}
+
+json checks(Site& s, StepContext& c) {
+  // Both only read; run at once they cost the window one PHP run instead of two.
+  auto schema = std::async(std::launch::async, [&s, &c] { return s.cli(c.green).schema_differences(); });
+  moodle::CheckRun chk;
+  try {
+    chk = s.cli(c.green).checks("upgradecheck");
+  } catch (...) {
+    try { schema.get(); } catch (...) {}
+    throw;
+  }
+  auto diff = schema.get();
+  if (chk.level == moodle::CheckLevel::critical || chk.level == moodle::CheckLevel::unknown)
+    throw Error("green fails Moodle's upgrade check: " + one_line(chk.output, 500));
+  if (diff) throw Error("green's DB schema differs from its code: " + one_line(*diff));
+  return json::object();
+}
+
+// Writes users made on green since `mark`: after the switch, moving traffic back leaves them
+// behind, so no automatic path does it (rollback's guard applies).
+void refuse_if_green_has_writes(Site& s, StepContext& c, const json& mark) {
+  if (!mark.is_object() || mark.empty()) return;
+  auto writes = s.ports().db.writes_since(s.db_endpoint(c.green), mark);
+  if (writes.total() > 0)
+    throw Error(fmt::format("green {} already holds writes made through the proxy ({}); moving traffic back would leave them behind",
+                            c.green, writes.describe(s.config().db.prefix)),
+                "check which set the proxy serves ('mupgrade status'); 'mupgrade rollback --discard-writes' goes back anyway");
+}
+
+}  // namespace
+
+void add_window_steps(std::vector<StepDef>& t) {
+  StepDef d;
+  d = {};
+  d.name = step::maintenance_on;
+  d.phase = Phase::window;
+  d.operations = {"cutover"};
+  d.required = true;
+  d.restores_service = true;
+  d.what = "CLI maintenance on blue (climaintenance.html: every request gets 503)";
+  d.undo_what = "remove it";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    s.maintenance_file(c.blue, true);
+    return json::object();
+  };
+  d.undo = [](Site& s, StepContext& c, const json&) { s.maintenance_file(c.blue, false); };
+  t.push_back(d);
+
+  d = {};
+  d.name = "watermark";
+  d.phase = Phase::window;
+  d.operations = {"cutover"};
+  d.after = {step::maintenance_on};
+  d.what = "record blue's write high-water marks (logstore and content tables)";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    c.watermark = s.ports().db.watermark(s.db_endpoint(c.blue));
+    return json{{"watermark", c.watermark}};
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = step::snapshot;
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.required = true;
+  d.after = {step::db_prepare, "sync", step::maintenance_on, "watermark", "drain-cron"};
+  d.what = "freeze blue's DB, snapshot db + moodledata into green, unfreeze";
+  d.what_in_rehearsal = "freeze production's DB for the snapshot instant, snapshot db + moodledata into the clone";
+  d.undo_what = "delete green's snapshots unless green is kept for diagnosis";
+  d.run = [](Site& s, StepContext& c, core::StepRun& r) {
+    r.remember({{"db", s.paths(c.green).db}, {"moodledata", s.paths(c.green).moodledata}});
+    return snapshot(s, c);
+  };
+  d.undo = [](Site& s, StepContext& c, const json&) {
+    if (!c.remove_failed_green) return;
+    s.delete_if_subvolume(s.paths(c.green).db);
+    s.delete_if_subvolume(s.paths(c.green).moodledata);
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = step::start_green;
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.required = true;
+  d.after = {step::snapshot, step::prepare_code, "isolate-clone", "create-green"};
+  d.what = "start green's DB and web containers on the snapshots, with the target image";
+  d.what_in_rehearsal = "start the clone's DB and web containers on an internal network (no route out, nothing published)";
+  d.undo_what = "stop them (removed when green is not kept)";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    auto times = s.start_set(c.green, s.config().target_image);
+    return json{{"db_ready_s", seconds(times.db_ready)}, {"web_ready_s", seconds(times.web_ready)}};
+  };
+  d.undo = [](Site& s, StepContext& c, const json&) {
+    if (c.remove_failed_green) s.remove_containers(c.green);
+    else s.stop_set(c.green);
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = "green-maintenance-off";
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.after = {step::start_green};
+  d.what = "remove the maintenance file from green (not public yet)";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    s.maintenance_file(c.green, false);
+    return json::object();
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = "relax-durability";
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.after = {step::start_green};
+  d.applies = [](const core::SiteConfig& cfg) { return cfg.db.relaxed_durability; };
+  d.what = "green's DB commits without waiting for fsync (a throwaway copy until the switch)";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    auto ep = s.db_endpoint(c.green);
+    s.ports().db.relax_durability(ep);
+    return json{{"settings", s.ports().db.durability_settings(ep)}};
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = step::upgrade;
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.required = true;
+  d.after = {step::start_green, "relax-durability"};
+  d.what = "admin/cli/upgrade.php --non-interactive --lang=en on green";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) { return upgrade(s, c); };
+  t.push_back(d);
+
+  d = {};
+  d.name = "purge-caches";
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.after = {step::upgrade};
+  d.what = "admin/cli/purge_caches.php on green";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    s.cli(c.green).purge_caches();
+    return json::object();
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = "settings";
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.after = {step::upgrade};
+  d.applies = [](const core::SiteConfig& cfg) { return !cfg.after_upgrade_settings.empty(); };
+  d.what = "the site's settings for the new release (cfg.php)";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    auto cli = s.cli(c.green);
+    for (const auto& [name, value] : s.config().after_upgrade_settings) cli.cfg_set(name, value);
+    return json::object();
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = "checks";
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.after = {step::upgrade, "settings"};
+  d.what = "checks.php --filter=upgradecheck and check_database_schema.php on green";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) { return checks(s, c); };
+  t.push_back(d);
+
+  d = {};
+  d.name = "restore-durability";
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.required = true;
+  d.after = {step::upgrade, "relax-durability", "purge-caches", "settings", "checks"};
+  d.applies = [](const core::SiteConfig& cfg) { return cfg.db.relaxed_durability; };
+  d.what = "green's DB back to full durability; checkpoint and syncfs so every upgrade write is on disk";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    auto ep = s.db_endpoint(c.green);
+    s.ports().db.restore_durability(ep);
+    s.ports().storage.sync(s.paths(c.green).db);
+    return json{{"settings", s.ports().db.durability_settings(ep)}};
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = "health-check";
+  d.phase = Phase::window;
+  d.operations = {"cutover", "rehearse"};
+  d.required = true;
+  d.after = {step::upgrade, "green-maintenance-off", "restore-durability"};
+  d.what = "GET /login/index.php straight at green with the public Host";
+  d.what_in_rehearsal = "GET /login/index.php straight at the clone with the clone's Host";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    s.health_check(c.green);
+    return json::object();
+  };
+  t.push_back(d);
+
+  d = {};
+  d.name = step::switch_proxy;
+  d.phase = Phase::window;
+  d.operations = {"cutover"};
+  d.required = true;
+  d.point_of_no_return = true;
+  d.after = {"health-check", "restore-durability", "checks", step::upgrade};
+  d.what = "proxy sends new requests to green; confirmed through the public URL";
+  d.undo_what = "switch back to blue, unless green already holds users' writes";
+  d.run = [](Site& s, StepContext& c, core::StepRun& r) {
+    c.watermark = s.ports().db.watermark(s.db_endpoint(c.green));  // green's marks before any user reaches it
+    r.remember({{"watermark", c.watermark}});
+    auto report = s.proxy()->switch_to(s.backend(c.green));
+    return json{{"watermark", c.watermark}, {"switch_ms", std::chrono::duration<double, std::milli>(report.switched).count()},
+                {"confirm_ms", std::chrono::duration<double, std::milli>(report.confirmed).count()}};
+  };
+  // Runs after a crash mid-switch too: the proxy may serve green already, so the write guard first.
+  d.undo = [](Site& s, StepContext& c, const json& data) {
+    refuse_if_green_has_writes(s, c, data.value("watermark", json::object()));
+    s.proxy()->switch_to(s.backend(c.blue));
+  };
+  t.push_back(d);
+}
+
+}  // namespace mupgrade::ops
