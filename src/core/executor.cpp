@@ -51,6 +51,9 @@ std::vector<std::string> Executor::undo(const std::vector<BegunStep>& done, std:
     } catch (const std::exception& e) {
       journal_.append({"undo-end", s.name, "failed", clock_() - t0, {{"error", e.what()}}});
       failures.push_back(fmt::format("{}: {}", s.name, e.what()));
+      // Later undos may rely on this one (stopping green while the proxy still sends it
+      // traffic): they wait, journaled as not undone, for a resume.
+      break;
     }
   }
   return failures;

@@ -147,7 +147,7 @@ Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, st
   o.ok = result.ok;
   o.failed_step = result.failed_step;
   o.error = result.error;
-  o.hint = result.hint.empty() ? "production was not touched; the report names the failing step" : result.hint;
+  o.hint = "production was not touched; " + (result.hint.empty() ? std::string("the report names the failing step") : result.hint);
   o.timings = result.timings;
   o.window_seconds = result.window_seconds;
   o.undo_failures = result.undo_failures;

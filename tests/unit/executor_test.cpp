@@ -1,5 +1,8 @@
 #include "mupgrade/core/executor.hpp"
 
+#include "mupgrade/core/atomic_file.hpp"
+#include "mupgrade/core/error.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -102,7 +105,9 @@ TEST_F(ExecutorTest, AFailureAfterThePointOfNoReturnIsReportedNotUndone) {
   EXPECT_EQ(std::count_if(r.log.begin(), r.log.end(), [](auto& l) { return l.rfind("undo", 0) == 0; }), 0);
 }
 
-TEST_F(ExecutorTest, AFailedUndoIsReportedAndTheRestStillRuns) {
+// Later undos may rely on the one that failed (e.g. stopping green while the proxy still
+// sends it traffic): they wait for a resume, and the journal says the operation is unfinished.
+TEST_F(ExecutorTest, AFailedUndoStopsTheUndoAndLeavesTheRestForAResume) {
   Recorder r;
   r.fail_at = "snapshot";
   r.undo_fail_at = "snapshot";
@@ -110,7 +115,51 @@ TEST_F(ExecutorTest, AFailedUndoIsReportedAndTheRestStillRuns) {
   auto result = make(j).run("cutover", {}, r.cutover_like());
   ASSERT_EQ(result.undo_failures.size(), 1u);
   EXPECT_NE(result.undo_failures[0].find("undo of snapshot broke"), std::string::npos);
-  EXPECT_EQ(r.log.back(), "undo drain-cron");
+  EXPECT_EQ(r.log.back(), "undo snapshot");
+  auto summary = read_journal(path);
+  EXPECT_EQ(summary.outcome, "undo-failed");
+  EXPECT_TRUE(summary.find("snapshot")->undo_failed);
+  EXPECT_FALSE(summary.find("drain-cron")->undone);
+}
+
+TEST_F(ExecutorTest, ServiceRestoringUndosRunFirst) {
+  Recorder r;
+  r.fail_at = "upgrade";
+  auto steps = r.cutover_like();
+  steps[1].restores_service = true;  // maintenance-on
+  JournalWriter j(path);
+  make(j).run("cutover", {}, steps);
+  std::vector<std::string> undos;
+  for (auto& l : r.log)
+    if (l.rfind("undo", 0) == 0) undos.push_back(l);
+  EXPECT_EQ(undos, (std::vector<std::string>{"undo maintenance-on", "undo snapshot", "undo drain-cron"}));
+}
+
+TEST_F(ExecutorTest, TheHintOfAFailedStepReachesTheResultAndTheJournal) {
+  std::vector<Step> steps(1);
+  steps[0].name = "checks";
+  steps[0].run = [](StepRun&) -> nlohmann::json { throw mupgrade::Error("schema differs", "compare with blue's own drift"); };
+  JournalWriter j(path);
+  auto result = make(j).run("cutover", {}, steps);
+  EXPECT_EQ(result.hint, "compare with blue's own drift");
+  EXPECT_NE(read_state_file(path).value_or("").find("compare with blue's own drift"), std::string::npos);
+}
+
+TEST_F(ExecutorTest, UndoDataIsJournaledBeforeTheChangeAndHandedToTheUndo) {
+  std::vector<Step> steps(2);
+  nlohmann::json seen;
+  steps[0].name = "db-prepare";
+  steps[0].run = [this](StepRun& run) -> nlohmann::json {
+    run.remember({{"db_settings", {{"pct", 90}}}});
+    EXPECT_EQ(read_journal(path).find("db-prepare")->undo_data["db_settings"]["pct"], 90) << "on disk before the change";
+    return {};
+  };
+  steps[0].undo = [&seen](const nlohmann::json& data) { seen = data; };
+  steps[1].name = "snapshot";
+  steps[1].run = [](StepRun&) -> nlohmann::json { throw std::runtime_error("no space"); };
+  JournalWriter j(path);
+  make(j).run("cutover", {}, steps);
+  EXPECT_EQ(seen["db_settings"]["pct"], 90);
 }
 
 TEST(TimingsTest, RendersATableWithTheWindow) {

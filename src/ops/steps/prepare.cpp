@@ -64,7 +64,7 @@ json verify_target(Site& site, StepContext& ctx, core::StepRun& run) {
     containers.start_container(name);
     moodle::MoodleCli cli(containers, name, moodle::CodeLayout{core::kContainerCodeRoot, site.code_layout(site.paths(ctx.green).code).public_dir});
     pending = cli.upgrade_pending();
-  } catch (...) {
+  } catch (const std::exception&) {  // a kill leaves them: the undo (from the journal) removes them
     containers.remove_container(name, true);
     site.delete_if_subvolume(scratch);
     throw;

@@ -1,0 +1,367 @@
+#include "fakes.hpp"
+
+#include "mupgrade/core/error.hpp"
+
+#include <fmt/format.h>
+
+namespace mupgrade::fakes {
+
+namespace {
+std::string parent_of(const std::string& p) {
+  auto slash = p.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash);
+}
+bool under(const std::string& path, const std::string& root) { return path == root || path.rfind(root + "/", 0) == 0; }
+}  // namespace
+
+void FaultPlan::hit(const std::string& call) {
+  std::optional<Kind> fire;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t index = log.size();
+    log.push_back(call);
+    if (index == index_) fire = index_kind_;
+    for (auto& r : rules_)
+      if (!fire && call.find(r.pattern) != std::string::npos && ++r.count == r.nth) fire = r.kind;
+    if (fire) fired = call;
+  }
+  if (fire == Kind::crash) throw Crash{call};
+  if (fire) throw Error("injected failure at " + call);
+}
+
+size_t FaultPlan::find(const std::string& pattern, size_t from) const {
+  for (size_t i = from; i < log.size(); ++i)
+    if (log[i].find(pattern) != std::string::npos) return i;
+  return std::string::npos;
+}
+
+// --- storage ---------------------------------------------------------------------------
+void FakeStorage::parents(const std::string& path) {
+  for (std::string p = parent_of(path); p != "/" && !nodes.count(p); p = parent_of(p)) nodes[p] = {};
+}
+bool FakeStorage::is_btrfs(const std::string& path) { return under(path, root_); }
+bool FakeStorage::is_subvolume(const std::string& path) {
+  auto it = nodes.find(path);
+  return it != nodes.end() && it->second.kind == Node::Kind::subvolume;
+}
+void FakeStorage::create_subvolume(const std::string& path) {
+  f_.hit("storage.create_subvolume " + path);
+  if (nodes.count(path)) throw Error("create_subvolume: exists: " + path);
+  parents(path);
+  nodes[path] = {Node::Kind::subvolume, "", {}};
+}
+void FakeStorage::snapshot(const std::string& source, const std::string& dest) {
+  f_.hit("storage.snapshot " + source + " -> " + dest);
+  if (!is_subvolume(source)) throw Error("snapshot: not a subvolume: " + source);
+  if (nodes.count(dest)) throw Error("snapshot: exists: " + dest);
+  parents(dest);
+  std::map<std::string, Node> copy;
+  for (const auto& [p, n] : nodes)
+    if (under(p, source)) copy[dest + p.substr(source.size())] = n;
+  nodes.insert(copy.begin(), copy.end());
+}
+void FakeStorage::delete_subvolume(const std::string& path) {
+  f_.hit("storage.delete_subvolume " + path);
+  for (auto it = nodes.begin(); it != nodes.end();) it = under(it->first, path) ? nodes.erase(it) : std::next(it);
+}
+void FakeStorage::sync(const std::string& path) { f_.hit("storage.sync " + path); }
+ports::SpaceInfo FakeStorage::space(const std::string& path) {
+  f_.hit("storage.space " + path);
+  return {100ULL << 30, free_bytes};
+}
+std::chrono::system_clock::time_point FakeStorage::created(const std::string&) { return std::chrono::system_clock::now(); }
+std::uint64_t FakeStorage::tree_bytes(const std::string& path) {
+  std::uint64_t n = 0;
+  for (const auto& [p, node] : nodes)
+    if (under(p, path)) n += node.content.size();
+  return n;
+}
+bool FakeStorage::exists(const std::string& path) { return nodes.count(path) > 0; }
+bool FakeStorage::is_directory(const std::string& path) {
+  auto it = nodes.find(path);
+  return it != nodes.end() && it->second.kind != Node::Kind::file;
+}
+std::vector<std::string> FakeStorage::list_dir(const std::string& path) {
+  std::vector<std::string> out;
+  for (const auto& [p, n] : nodes)
+    if (parent_of(p) == path && p != path) out.push_back(p.substr(path.size() + 1));
+  return out;
+}
+double FakeStorage::age_seconds(const std::string&) { return 60; }
+std::optional<std::string> FakeStorage::read_file(const std::string& path) {
+  auto it = nodes.find(path);
+  if (it == nodes.end() || it->second.kind != Node::Kind::file) return std::nullopt;
+  return it->second.content;
+}
+void FakeStorage::write_file(const std::string& path, const std::string& content, const ports::FileMode& mode) {
+  f_.hit("storage.write_file " + path);
+  if (!is_directory(parent_of(path))) throw Error("write_file: no directory for " + path);
+  nodes[path] = {Node::Kind::file, content, mode};
+}
+std::optional<ports::FileMode> FakeStorage::file_mode(const std::string& path) {
+  auto it = nodes.find(path);
+  if (it == nodes.end()) return std::nullopt;
+  return it->second.mode;
+}
+void FakeStorage::make_dirs(const std::string& path) {
+  if (nodes.count(path)) return;
+  f_.hit("storage.make_dirs " + path);
+  parents(path);
+  nodes[path] = {};
+}
+void FakeStorage::remove(const std::string& path) {
+  f_.hit("storage.remove " + path);
+  if (!list_dir(path).empty()) return;  // only files and empty directories
+  nodes.erase(path);
+}
+void FakeStorage::remove_tree(const std::string& path) {
+  f_.hit("storage.remove_tree " + path);
+  for (auto it = nodes.begin(); it != nodes.end();) it = under(it->first, path) ? nodes.erase(it) : std::next(it);
+}
+void FakeStorage::rename(const std::string& from, const std::string& to) {
+  f_.hit("storage.rename " + from + " -> " + to);
+  std::map<std::string, Node> moved;
+  for (auto it = nodes.begin(); it != nodes.end();) {
+    if (under(it->first, from)) {
+      moved[to + it->first.substr(from.size())] = it->second;
+      it = nodes.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  nodes.insert(moved.begin(), moved.end());
+}
+std::set<std::string> FakeStorage::paths_under(const std::string& root) const {
+  std::set<std::string> out;
+  for (const auto& [p, n] : nodes)
+    if (under(p, root)) out.insert(p + (n.kind == Node::Kind::file ? "=" + n.content : ""));
+  return out;
+}
+
+// --- containers and Moodle ---------------------------------------------------------------
+std::optional<ports::ImageInfo> FakeContainers::image(const std::string& ref) {
+  f_.hit("containers.image " + ref);
+  if (!images.count(ref)) return std::nullopt;
+  return ports::ImageInfo{"sha256:" + ref, {{"mupgrade.php", "8.2"}}};
+}
+std::string FakeContainers::create_container(const ports::ContainerSpec& spec) {
+  f_.hit("containers.create " + spec.name);
+  if (containers.count(spec.name)) throw Error("create: exists: " + spec.name);
+  if (!images.count(spec.image)) throw Error("create: no image " + spec.image);
+  Container c{spec, {}};
+  c.info.id = c.info.name = spec.name;
+  c.info.image = spec.image;
+  c.info.status = "created";
+  c.info.labels = spec.labels;
+  if (!spec.network.empty()) c.info.network_ips[spec.network] = "10.9.0." + std::to_string(containers.size() + 2);
+  containers[spec.name] = c;
+  if (spec.labels.count("mupgrade.role") && spec.labels.at("mupgrade.role") == "web") cron_enabled.emplace(spec.name, true);
+  return spec.name;
+}
+void FakeContainers::start_container(const std::string& id) {
+  f_.hit("containers.start " + id);
+  auto& c = containers.at(id);
+  c.info.running = true;
+  c.info.status = "running";
+  for (const auto& p : c.spec.ports) c.info.host_ports[p.container_port] = next_port_++;
+}
+void FakeContainers::stop_container(const std::string& id, std::chrono::seconds) {
+  f_.hit("containers.stop " + id);
+  auto& c = containers.at(id);
+  c.info.running = false;
+  c.info.status = "exited";
+  c.info.host_ports.clear();
+}
+void FakeContainers::kill_container(const std::string& id, const std::string& signal) { f_.hit("containers.kill " + id + " " + signal); }
+void FakeContainers::remove_container(const std::string& id, bool) {
+  f_.hit("containers.remove " + id);
+  containers.erase(id);
+}
+std::optional<ports::ContainerInfo> FakeContainers::inspect_container(const std::string& id) {
+  auto it = containers.find(id);
+  if (it == containers.end()) return std::nullopt;
+  return it->second.info;
+}
+std::vector<ports::ContainerInfo> FakeContainers::list_containers(const ports::Labels& labels, bool) {
+  if (labels.empty()) throw Error("list_containers: no label filter");
+  std::vector<ports::ContainerInfo> out;
+  for (const auto& [n, c] : containers) {
+    bool all = true;
+    for (const auto& [k, v] : labels) {
+      if (v.empty()) throw Error("list_containers: empty label value for " + k);
+      all = all && c.info.labels.count(k) && c.info.labels.at(k) == v;
+    }
+    if (all) out.push_back(c.info);
+  }
+  return out;
+}
+int FakeContainers::wait_container(const std::string& id, std::chrono::milliseconds) {
+  f_.hit("containers.wait " + id);
+  return 0;
+}
+std::string FakeContainers::logs(const std::string&, int) { return {}; }
+
+ports::ExecResult FakeContainers::exec(const std::string& container, const ports::ExecOptions& opts) {
+  std::string cmd;
+  for (const auto& a : opts.cmd) cmd += (cmd.empty() ? "" : " ") + a;
+  f_.hit("exec " + container + ": " + cmd);
+  auto it = containers.find(container);
+  if (it == containers.end() || !it->second.info.running) throw Error("exec: not running: " + container);
+  ports::ExecResult r;
+  r.exit_code = 0;
+  auto has = [&](const std::string& s) { return cmd.find(s) != std::string::npos; };
+  if (has("upgrade.php --is-pending")) r.exit_code = pending_exit;
+  else if (has("upgrade.php")) {
+    r.exit_code = upgrade_exit;
+    r.out = upgrade_exit ? "" : "-->System\n++ Success ++\nCommand line upgrade from 4.4.1 to 4.4.3 completed successfully.\n";
+    if (upgrade_exit) r.err = "Default exception handler: upgrade failed in mod_quiz\n";
+  } else if (has("cron.php --disable-wait")) cron_enabled[container] = false;
+  else if (has("cron.php --enable")) cron_enabled[container] = true;
+  else if (has("cfg.php --name=cron_enabled")) r.out = cron_enabled[container] ? "1" : "0";
+  else if (has("check_database_schema.php")) r.out = "";
+  return r;
+}
+std::string FakeContainers::create_network(const std::string& name, const ports::Labels& labels, bool internal) {
+  f_.hit("containers.create_network " + name);
+  for (const auto& [k, v] : labels)
+    if (v.empty()) throw Error("create_network: empty label value for " + k);
+  networks[name] = {name, name, internal, labels};
+  return name;
+}
+void FakeContainers::connect_network(const std::string& net, const std::string& container, const std::vector<std::string>&) {
+  f_.hit("containers.connect " + net + " " + container);
+  containers.at(container).info.network_ips[net] = "10.8.0." + std::to_string(containers.size() + 2);
+}
+void FakeContainers::remove_network(const std::string& name) {
+  f_.hit("containers.remove_network " + name);
+  networks.erase(name);
+}
+std::optional<ports::NetworkInfo> FakeContainers::network(const std::string& name) {
+  auto it = networks.find(name);
+  if (it == networks.end()) return std::nullopt;
+  return it->second;
+}
+
+// --- commands, HTTP, DB, proxy ---------------------------------------------------------------
+ports::CommandResult FakeCommands::run(const std::vector<std::string>& argv, const std::vector<std::string>&, std::chrono::seconds) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  f_.hit("command " + cmd);
+  return {0, false, ""};
+}
+
+ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, std::chrono::milliseconds) {
+  f_.hit("http.get " + url);
+  ports::HttpResponse r;
+  std::string set;
+  if (url.rfind(proxy_url_, 0) == 0) {
+    set = serving;
+  } else {
+    auto colon = url.rfind(':');
+    int port = std::stoi(url.substr(colon + 1));
+    for (const auto& [n, c] : c_.containers)
+      for (const auto& [cp, hp] : c.info.host_ports)
+        if (hp == port && c.info.running) set = c.info.labels.count("mupgrade.set") ? c.info.labels.at("mupgrade.set") : "";
+  }
+  if (set.empty()) {
+    r.transport_error = "Connection refused";
+    return r;
+  }
+  r.status = 200;
+  r.headers["x-mupgrade-set"] = set;
+  return r;
+}
+
+void FakeDatabase::wait_ready(const ports::DbEndpoint& ep, std::chrono::milliseconds) { f_.hit(fmt::format("db.wait_ready {}", ep.port)); }
+std::string FakeDatabase::server_version(const ports::DbEndpoint& ep) {
+  f_.hit(fmt::format("db.server_version {}", ep.port));
+  return ep.kind == ports::DbKind::mariadb ? "10.11.6-MariaDB" : "15.8";
+}
+std::optional<std::string> FakeDatabase::config_value(const ports::DbEndpoint& ep, const std::string& name) {
+  f_.hit(fmt::format("db.config_value {} {}", ep.port, name));
+  if (name == "version") return live_version;
+  if (name == "release") return live_release;
+  return std::nullopt;
+}
+nlohmann::json FakeDatabase::watermark(const ports::DbEndpoint& ep) {
+  f_.hit(fmt::format("db.watermark {}", ep.port));
+  return {{"logstore_standard_log", 100}, {"forum_posts", 10}};
+}
+ports::WriteCount FakeDatabase::writes_since(const ports::DbEndpoint& ep, const nlohmann::json&) {
+  f_.hit(fmt::format("db.writes_since {}", ep.port));
+  ports::WriteCount w;
+  w.per_table["forum_posts"] = writes_on_green;
+  return w;
+}
+std::optional<long> FakeDatabase::first_course(const ports::DbEndpoint&) { return std::nullopt; }
+std::vector<ports::StoredFile> FakeDatabase::newest_files(const ports::DbEndpoint&, int) { return {}; }
+
+namespace {
+class FakeFreezer : public ports::Freezer {
+public:
+  FakeFreezer(FaultPlan& f, std::map<int, double>& pct, int port) : f_(f), pct_(pct), port_(port) {}
+  nlohmann::json settings() override {
+    f_.hit(fmt::format("freezer.settings {}", port_));
+    return {{"innodb_max_dirty_pages_pct", pct_.count(port_) ? pct_[port_] : 90.0}};
+  }
+  void prepare() override {
+    f_.hit(fmt::format("freezer.prepare {}", port_));
+    pct_[port_] = 0;
+  }
+  ports::FreezeReport freeze(const std::function<void()>& take) override {
+    f_.hit(fmt::format("freezer.freeze {}", port_));
+    take();
+    return {"fake", std::chrono::microseconds(3)};
+  }
+  void restore(const nlohmann::json& s) override {
+    f_.hit(fmt::format("freezer.restore {}", port_));
+    if (s.contains("innodb_max_dirty_pages_pct")) pct_[port_] = s["innodb_max_dirty_pages_pct"].get<double>();
+  }
+
+private:
+  FaultPlan& f_;
+  std::map<int, double>& pct_;
+  int port_;
+};
+}  // namespace
+
+std::unique_ptr<ports::Freezer> FakeDatabase::freezer(const ports::DbEndpoint& ep) {
+  return std::make_unique<FakeFreezer>(f_, dirty_pages_pct, ep.port);
+}
+void FakeDatabase::relax_durability(const ports::DbEndpoint& ep) { f_.hit(fmt::format("db.relax_durability {}", ep.port)); }
+void FakeDatabase::restore_durability(const ports::DbEndpoint& ep) { f_.hit(fmt::format("db.restore_durability {}", ep.port)); }
+std::string FakeDatabase::durability_settings(const ports::DbEndpoint&) { return "fake"; }
+
+void FakeProxy::install(const ports::Backend& initial) {
+  current_ = initial;
+  http_.serving = initial.name;
+}
+void FakeProxy::check_ready() {
+  f_.hit("proxy.check_ready");
+  if (!running) throw ports::ProxyError("the proxy container is not running", "docker start it");
+}
+ports::SwitchReport FakeProxy::switch_to(const ports::Backend& target) {
+  f_.hit("proxy.switch_to " + target.name);
+  if (!running) throw ports::ProxyError("cannot reach the proxy");
+  ports::SwitchReport r;
+  r.previous = current_;
+  current_ = target;
+  http_.serving = target.name;
+  f_.hit("proxy.switched " + target.name);  // a crash here: traffic moved, nothing journaled yet
+  return r;
+}
+std::unique_ptr<ports::Proxy> FakeProxies::open(const ports::ProxySite&) {
+  // A handle on the one proxy: what a switch changes, every later open sees.
+  struct Handle : ports::Proxy {
+    explicit Handle(FakeProxy& p) : p_(p) {}
+    void install(const ports::Backend& b) override { p_.install(b); }
+    std::optional<ports::Backend> current() const override { return p_.current(); }
+    void check_ready() override { p_.check_ready(); }
+    ports::SwitchReport switch_to(const ports::Backend& t) override { return p_.switch_to(t); }
+    std::string kind() const override { return p_.kind(); }
+    FakeProxy& p_;
+  };
+  return std::make_unique<Handle>(p_);
+}
+
+}  // namespace mupgrade::fakes

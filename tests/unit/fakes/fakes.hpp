@@ -1,0 +1,227 @@
+#pragma once
+// Recording fakes of every port (ninja's style): each call is written to one shared log, so a
+// test can assert the order of effects across systems, and a FaultPlan makes the n-th call
+// matching a pattern fail (throw an Error) or crash (throw Crash, which no product code
+// catches: the process "dies" there, its disk state stays, like kill -9).
+
+#include "mupgrade/ports/ports.hpp"
+
+#include <map>
+#include <mutex>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mupgrade::fakes {
+
+/// A simulated kill -9: not a std::exception, so no catch in the product stops it.
+struct Crash {
+  std::string at;
+};
+
+class FaultPlan {
+public:
+  enum class Kind { fail, crash };
+  /// The `nth` call (1-based) whose log line contains `pattern` fails or crashes.
+  void add(std::string pattern, int nth, Kind kind) { rules_.push_back({std::move(pattern), nth, kind, 0}); }
+  /// The `index`-th call of all (0-based) fails or crashes.
+  void at_call(size_t index, Kind kind) {
+    index_ = index;
+    index_kind_ = kind;
+  }
+  void clear() {
+    rules_.clear();
+    index_ = SIZE_MAX;
+    fired.clear();
+  }
+  /// Records `call`; throws when a rule says so.
+  void hit(const std::string& call);
+  std::vector<std::string> log;
+  /// The call at which the last fault fired ("" when none did).
+  std::string fired;
+  /// Position in `log` of the first line containing `pattern` (npos when absent).
+  size_t find(const std::string& pattern, size_t from = 0) const;
+  bool seen(const std::string& pattern) const { return find(pattern) != std::string::npos; }
+
+private:
+  struct Rule {
+    std::string pattern;
+    int nth;
+    Kind kind;
+    int count;
+  };
+  std::vector<Rule> rules_;
+  size_t index_ = SIZE_MAX;
+  Kind index_kind_ = Kind::fail;
+  std::mutex mutex_;  // steps run some calls at once (green's DB and web start together)
+};
+
+class FakeStorage : public ports::Storage {
+public:
+  explicit FakeStorage(FaultPlan& f, std::string btrfs_root) : f_(f), root_(std::move(btrfs_root)) {}
+  bool is_btrfs(const std::string& path) override;
+  bool is_subvolume(const std::string& path) override;
+  void create_subvolume(const std::string& path) override;
+  void snapshot(const std::string& source, const std::string& dest) override;
+  void delete_subvolume(const std::string& path) override;
+  void sync(const std::string& path) override;
+  ports::SpaceInfo space(const std::string& path) override;
+  std::chrono::system_clock::time_point created(const std::string& subvolume) override;
+  std::uint64_t tree_bytes(const std::string& path) override;
+  bool exists(const std::string& path) override;
+  bool is_directory(const std::string& path) override;
+  std::vector<std::string> list_dir(const std::string& path) override;
+  double age_seconds(const std::string& path) override;
+  std::optional<std::string> read_file(const std::string& path) override;
+  void write_file(const std::string& path, const std::string& content, const ports::FileMode& mode) override;
+  std::optional<ports::FileMode> file_mode(const std::string& path) override;
+  void make_dirs(const std::string& path) override;
+  void remove(const std::string& path) override;
+  void remove_tree(const std::string& path) override;
+  void rename(const std::string& from, const std::string& to) override;
+
+  struct Node {
+    enum class Kind { dir, subvolume, file } kind = Kind::dir;
+    std::string content;
+    ports::FileMode mode;
+  };
+  std::map<std::string, Node> nodes;
+  std::uint64_t free_bytes = 50ULL << 30;
+  /// Every path below `root` (for "nothing changed" checks).
+  std::set<std::string> paths_under(const std::string& root) const;
+
+private:
+  void parents(const std::string& path);
+  FaultPlan& f_;
+  std::string root_;
+};
+
+/// Containers plus a fake Moodle answering admin/cli scripts run through exec.
+class FakeContainers : public ports::Containers {
+public:
+  explicit FakeContainers(FaultPlan& f) : f_(f) {}
+  std::optional<ports::ImageInfo> image(const std::string& ref) override;
+  std::string create_container(const ports::ContainerSpec& spec) override;
+  void start_container(const std::string& id) override;
+  void stop_container(const std::string& id, std::chrono::seconds grace) override;
+  void kill_container(const std::string& id, const std::string& signal) override;
+  void remove_container(const std::string& id, bool force) override;
+  std::optional<ports::ContainerInfo> inspect_container(const std::string& id) override;
+  std::vector<ports::ContainerInfo> list_containers(const ports::Labels& labels, bool all) override;
+  int wait_container(const std::string& id, std::chrono::milliseconds timeout) override;
+  std::string logs(const std::string& id, int tail_lines) override;
+  ports::ExecResult exec(const std::string& container, const ports::ExecOptions& opts) override;
+  std::string create_network(const std::string& name, const ports::Labels& labels, bool internal) override;
+  void connect_network(const std::string& network, const std::string& container, const std::vector<std::string>& aliases) override;
+  void remove_network(const std::string& name_or_id) override;
+  std::optional<ports::NetworkInfo> network(const std::string& name_or_id) override;
+
+  struct Container {
+    ports::ContainerSpec spec;
+    ports::ContainerInfo info;
+  };
+  std::map<std::string, Container> containers;
+  std::map<std::string, ports::NetworkInfo> networks;
+  std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15"};
+  std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
+  int upgrade_exit = 0;                      // what upgrade.php answers
+  int pending_exit = 2;                      // what upgrade.php --is-pending answers
+
+private:
+  FaultPlan& f_;
+  int next_port_ = 40000;
+};
+
+class FakeCommands : public ports::Commands {
+public:
+  explicit FakeCommands(FaultPlan& f) : f_(f) {}
+  ports::CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout) override;
+  bool executable(const std::string& path) override { return !missing.count(path); }
+  std::set<std::string> missing;
+
+private:
+  FaultPlan& f_;
+};
+
+class FakeProxy;
+
+/// Answers straight requests at a set's published port, and public ones from the proxy's backend.
+class FakeHttp : public ports::Http {
+public:
+  FakeHttp(FaultPlan& f, FakeContainers& c, std::string proxy_url) : f_(f), c_(c), proxy_url_(std::move(proxy_url)) {}
+  ports::HttpResponse get(const std::string& url, const std::string& host_header, std::chrono::milliseconds timeout) override;
+  std::string serving;  // the set the proxy sends traffic to ("" = proxy down)
+
+private:
+  FaultPlan& f_;
+  FakeContainers& c_;
+  std::string proxy_url_;
+};
+
+class FakeDatabase : public ports::Database {
+public:
+  explicit FakeDatabase(FaultPlan& f) : f_(f) {}
+  void wait_ready(const ports::DbEndpoint& ep, std::chrono::milliseconds deadline) override;
+  std::string server_version(const ports::DbEndpoint& ep) override;
+  std::optional<std::string> config_value(const ports::DbEndpoint& ep, const std::string& name) override;
+  nlohmann::json watermark(const ports::DbEndpoint& ep) override;
+  ports::WriteCount writes_since(const ports::DbEndpoint& ep, const nlohmann::json& watermark) override;
+  std::optional<long> first_course(const ports::DbEndpoint& ep) override;
+  std::vector<ports::StoredFile> newest_files(const ports::DbEndpoint& ep, int count) override;
+  std::unique_ptr<ports::Freezer> freezer(const ports::DbEndpoint& ep) override;
+  void relax_durability(const ports::DbEndpoint& ep) override;
+  void restore_durability(const ports::DbEndpoint& ep) override;
+  std::string durability_settings(const ports::DbEndpoint& ep) override;
+
+  std::string live_version = "2024042201.00", live_release = "4.4.1 (Build: 20240610)";
+  /// The server setting db-prepare changes (per endpoint port), as MariaDB would hold it.
+  std::map<int, double> dirty_pages_pct;
+  long writes_on_green = 0;
+
+private:
+  FaultPlan& f_;
+};
+
+class FakeProxy : public ports::Proxy {
+public:
+  FakeProxy(FaultPlan& f, FakeHttp& http) : f_(f), http_(http) {}
+  void install(const ports::Backend& initial) override;
+  std::optional<ports::Backend> current() const override { return current_; }
+  void check_ready() override;
+  ports::SwitchReport switch_to(const ports::Backend& target) override;
+  std::string kind() const override { return "fake"; }
+  bool running = true;
+
+private:
+  FaultPlan& f_;
+  FakeHttp& http_;
+  std::optional<ports::Backend> current_;
+};
+
+class FakeProxies : public ports::Proxies {
+public:
+  explicit FakeProxies(FakeProxy& p) : p_(p) {}
+  std::unique_ptr<ports::Proxy> open(const ports::ProxySite&) override;
+
+private:
+  FakeProxy& p_;
+};
+
+/// Every fake, wired as the operations' ports.
+struct FakeHost {
+  explicit FakeHost(const std::string& pool, const std::string& proxy_url)
+      : storage(faults, pool), containers(faults), commands(faults), http(faults, containers, proxy_url), db(faults),
+        proxy(faults, http), proxies(proxy) {}
+  FaultPlan faults;
+  FakeStorage storage;
+  FakeContainers containers;
+  FakeCommands commands;
+  FakeHttp http;
+  FakeDatabase db;
+  FakeProxy proxy;
+  FakeProxies proxies;
+  ports::Ports ports() { return {storage, containers, commands, http, db, proxies}; }
+};
+
+}  // namespace mupgrade::fakes

@@ -1,0 +1,397 @@
+// cutover, rollback and resume over recording fakes of every port, on both DB kinds: the
+// happy path, a failure at every call, a crash (kill -9) at every call followed by resume,
+// and the refusals that must change nothing. Seconds, not minutes: the real-component tests
+// in tests/integration stay for what fakes cannot show.
+
+#include "fakes/fakes.hpp"
+
+#include "mupgrade/config/playbook_load.hpp"
+#include "mupgrade/core/site_lock.hpp"
+#include "mupgrade/ops/operations.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+using namespace mupgrade;
+using fakes::Crash;
+using fakes::FaultPlan;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kBlue = "20240101-000000-4.4.1";
+const char* kPool = "/pool/t";
+
+std::string version_php(const std::string& version, const std::string& release) {
+  return "<?php\ndefined('MOODLE_INTERNAL') || die();\n$version  = " + version + ";\n$release  = '" + release +
+         "';\n$branch   = '404';\n$maturity = MATURITY_STABLE;\n";
+}
+
+/// Progress that records the steps and can crash right after one of them ended.
+struct RecordingProgress : ops::Progress {
+  std::vector<std::string> ended;
+  std::string crash_after;
+  void step_started(const core::Step&, size_t, size_t) override {}
+  void step_ended(const core::Step& s, const core::StepTiming& t) override {
+    ended.push_back(s.name + ":" + t.outcome);
+    if (s.name == crash_after && t.outcome == "ok") throw Crash{"after " + s.name};
+  }
+  void upgrade_component(double, const std::string&) override {}
+  void note(const std::string&) override {}
+};
+
+/// A site with a live blue set, its proxy on blue, over fakes; its state dir is real (core's).
+struct World {
+  explicit World(ports::DbKind kind) : host(kPool, "http://127.0.0.1:18080") {
+    state_dir = (fs::temp_directory_path() / fmt::format("mupgrade-unit-ops-{}-{}", ::getpid(), counter++)).string();
+    fs::remove_all(state_dir);
+    fs::create_directories(state_dir);
+    std::ofstream(state_dir + "/pw") << "secret\n";
+    cfg.site = "t";
+    cfg.public_url = "http://moodle.test";
+    cfg.public_host = "moodle.test";
+    cfg.pool = kPool;
+    cfg.state_dir = state_dir;
+    cfg.network = "mupgrade-t";
+    cfg.db.kind = kind == ports::DbKind::mariadb ? "mariadb" : "postgresql";
+    cfg.db.image = kind == ports::DbKind::mariadb ? "mupgrade/mariadb:10.11" : "mupgrade/postgres:15";
+    cfg.db.user = "root";
+    cfg.db.password_file = state_dir + "/pw";
+    cfg.web_image = cfg.target_image = "mupgrade/web:php8.2";
+    cfg.proxy = {"haproxy", "mupgrade-t-proxy", state_dir + "/proxy", "http://127.0.0.1:18080"};
+    cfg.target_code = std::string(kPool) + "/releases/4.4.3";
+    cfg.cron_drain_timeout_s = 10;
+    config::load_playbooks(cfg);
+
+    auto& st = host.storage;
+    for (const auto& sub : {"db", "moodledata", "code"}) st.create_subvolume(fmt::format("{}/sets/{}/{}", kPool, kBlue, sub));
+    std::string code = fmt::format("{}/sets/{}/code", kPool, kBlue);
+    st.write_file(code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});
+    st.write_file(code + "/config.php", "<?php\n$CFG->prefix = 'mdl_';\nrequire_once(__DIR__ . '/lib/setup.php');\n", {33, 33, 0640});
+    st.create_subvolume(cfg.target_code);
+    st.write_file(cfg.target_code + "/version.php", version_php("2024042203.00", "4.4.3 (Build: 20240902)"), {});
+    site = std::make_unique<ops::Site>(cfg, host.ports());
+    site->create_containers(kBlue, cfg.web_image);
+    host.containers.start_container(site->db_container(kBlue));
+    host.containers.start_container(site->web_container(kBlue));
+    host.proxy.install({kBlue, site->web_container(kBlue), "10.8.0.2", 80});
+    blue_db_port = site->db_endpoint(kBlue).port;
+    host.db.dirty_pages_pct[blue_db_port] = 90;
+    core::SiteState s;
+    s.live_set = kBlue;
+    s.live_release = "4.4.1 (Build: 20240610)";
+    site->save_state(s);
+    host.faults.log.clear();
+  }
+  ~World() { fs::remove_all(state_dir); }
+
+  /// A new process over the same disks and daemons (after a crash).
+  void restart() { site = std::make_unique<ops::Site>(cfg, host.ports()); }
+
+  ops::Outcome cutover(RecordingProgress* p = nullptr) {
+    RecordingProgress own;
+    std::ostringstream out;
+    return ops::cutover(*site, {}, p ? *p : own, out);
+  }
+  ops::Outcome resume(bool dry_run = false) {
+    RecordingProgress p;
+    std::ostringstream out;
+    return ops::resume(*site, dry_run, p, out);
+  }
+  std::string green() {
+    for (const auto& n : host.storage.list_dir(std::string(kPool) + "/sets"))
+      if (n != kBlue) return n;
+    return "";
+  }
+  bool blue_in_maintenance() { return site->maintenance_file_present(kBlue); }
+  bool blue_cron_on() { return host.containers.cron_enabled[site->web_container(kBlue)]; }
+  std::string serving() const { return host.http.serving; }
+
+  /// Blue serves as before the operation: traffic, maintenance, cron, production's DB settings.
+  void expect_blue_serves_as_before(const std::string& context) {
+    EXPECT_EQ(serving(), kBlue) << context;
+    EXPECT_FALSE(blue_in_maintenance()) << context;
+    EXPECT_TRUE(blue_cron_on()) << context;
+    EXPECT_EQ(host.db.dirty_pages_pct[blue_db_port], 90) << context << ": production's DB setting left changed";
+    EXPECT_FALSE(host.containers.inspect_container(site->layout().verify_container(green().empty() ? "x" : green())))
+        << context << ": verify-target's throwaway container left behind";
+    EXPECT_EQ(site->state()->live_set, kBlue) << context;
+  }
+
+  static inline int counter = 0;
+  fakes::FakeHost host;
+  core::SiteConfig cfg;
+  std::string state_dir;
+  std::unique_ptr<ops::Site> site;
+  int blue_db_port = 0;
+};
+
+class OperationsTest : public ::testing::TestWithParam<ports::DbKind> {};
+
+/// The calls a successful cutover makes, and where the switch is among them.
+std::vector<std::string> calls_of_a_cutover(ports::DbKind kind) {
+  World w(kind);
+  auto o = w.cutover();
+  EXPECT_TRUE(o.ok) << o.error;
+  return w.host.faults.log;
+}
+
+// Set ids carry the time they were made, and ports go to whichever of two containers started
+// at once started first: equal calls of two runs differ only there.
+std::string timeless(const std::string& call) {
+  static const std::regex stamp("[0-9]{8}-[0-9]{6}"), port("\\b4[0-9]{4}\\b");
+  return std::regex_replace(std::regex_replace(call, stamp, "T"), port, "P");
+}
+
+// The fault fired at call i of the reference run (or a close neighbour: green's DB and web
+// start at once, so their calls interleave differently from run to run).
+bool fired_at(const std::string& fired, const std::vector<std::string>& calls, size_t i) {
+  for (size_t j = i < 3 ? 0 : i - 3; j <= i + 3 && j < calls.size(); ++j)
+    if (!fired.empty() && timeless(fired) == timeless(calls[j])) return true;
+  return false;
+}
+
+size_t index_of(const std::vector<std::string>& log, const std::string& pattern) {
+  for (size_t i = 0; i < log.size(); ++i)
+    if (log[i].find(pattern) != std::string::npos) return i;
+  return std::string::npos;
+}
+
+}  // namespace
+
+TEST_P(OperationsTest, CutoverSwitchesToGreenAndKeepsBlueAsTheRollbackTarget) {
+  World w(GetParam());
+  RecordingProgress p;
+  auto o = w.cutover(&p);
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  std::string green = w.green();
+  EXPECT_EQ(w.serving(), green);
+  EXPECT_EQ(w.site->state()->live_set, green);
+  EXPECT_EQ(w.site->state()->rollback_set, kBlue);
+  EXPECT_TRUE(w.blue_in_maintenance()) << "blue stays idle in maintenance";
+  EXPECT_EQ(w.host.db.dirty_pages_pct[w.blue_db_port], 90) << "production's setting is restored after the snapshot";
+  EXPECT_TRUE(w.host.containers.cron_enabled[w.site->web_container(green)]);
+  // Green got the live site's config.php, with its owner and mode.
+  auto mode = w.host.storage.file_mode(w.site->paths(green).code + "/config.php");
+  ASSERT_TRUE(mode);
+  EXPECT_EQ(mode->uid, 33u);
+  EXPECT_EQ(mode->mode, 0640u);
+}
+
+TEST_P(OperationsTest, ATargetsOwnConfigPhpIsReplacedByTheLiveSitesOne) {
+  World w(GetParam());
+  w.host.storage.write_file(w.cfg.target_code + "/config.php", "<?php // the target's own, for another site\n", {});
+  ASSERT_TRUE(w.cutover().ok);
+  auto text = w.host.storage.read_file(w.site->paths(w.green()).code + "/config.php");
+  EXPECT_EQ(text.value_or(""), "<?php\n$CFG->prefix = 'mdl_';\nrequire_once(__DIR__ . '/lib/setup.php');\n");
+}
+
+TEST_P(OperationsTest, AFailureAtAnyCallBeforeTheSwitchLeavesBlueServingAsBefore) {
+  auto calls = calls_of_a_cutover(GetParam());
+  size_t switch_at = index_of(calls, "proxy.switch_to");
+  ASSERT_NE(switch_at, std::string::npos);
+  for (size_t i = 0; i < switch_at; ++i) {
+    World w(GetParam());
+    w.host.faults.at_call(i, FaultPlan::Kind::fail);
+    std::string context = "failure at call " + std::to_string(i) + " (" + calls[i] + ")";
+    try {
+      auto o = w.cutover();
+      EXPECT_FALSE(o.ok) << context;
+      EXPECT_FALSE(o.switched) << context;
+      EXPECT_TRUE(o.undo_failures.empty()) << context;
+      EXPECT_TRUE(o.blue_serving) << context << ": the outcome must have seen blue serving";
+    } catch (const Error& e) {
+      // A refusal before the journal: nothing may have changed.
+      EXPECT_FALSE(fs::exists(w.state_dir + "/journal")) << context << ": refused (" << e.what() << ") after it had started";
+    }
+    EXPECT_TRUE(fired_at(w.host.faults.fired, calls, i)) << context << ": fired at '" << w.host.faults.fired << "'";
+    w.expect_blue_serves_as_before(context);
+  }
+}
+
+TEST_P(OperationsTest, ACrashAtAnyCallIsRecoveredByResume) {
+  auto calls = calls_of_a_cutover(GetParam());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    World w(GetParam());
+    w.host.faults.at_call(i, FaultPlan::Kind::crash);
+    std::string context = "crash at call " + std::to_string(i) + " (" + calls[i] + ")";
+    EXPECT_THROW(w.cutover(), Crash) << context;
+    EXPECT_TRUE(fired_at(w.host.faults.fired, calls, i)) << context << ": crashed at '" << w.host.faults.fired << "'";
+    w.host.faults.clear();
+    w.restart();
+    auto o = w.resume();
+    EXPECT_TRUE(o.ok) << context << ": " << o.error;
+    bool traffic_moved = w.serving() != kBlue;
+    if (traffic_moved) {
+      EXPECT_EQ(w.site->state()->live_set, w.green()) << context;
+      EXPECT_EQ(w.site->state()->rollback_set, kBlue) << context;
+    } else {
+      w.expect_blue_serves_as_before(context);
+    }
+    // Nothing is left to resume, and a new cutover is not refused.
+    std::ostringstream out;
+    RecordingProgress p;
+    EXPECT_NO_THROW(ops::resume(*w.site, false, p, out)) << context;
+    EXPECT_NE(out.str().find("nothing to resume"), std::string::npos) << context << ": " << out.str();
+  }
+}
+
+TEST_P(OperationsTest, ACrashAfterEveryStepIsRecoveredByResume) {
+  std::vector<std::string> steps;
+  {
+    World w(GetParam());
+    RecordingProgress p;
+    ASSERT_TRUE(w.cutover(&p).ok);
+    for (auto& e : p.ended) steps.push_back(e.substr(0, e.find(':')));
+  }
+  for (const auto& step : steps) {
+    World w(GetParam());
+    RecordingProgress p;
+    p.crash_after = step;
+    EXPECT_THROW(w.cutover(&p), Crash) << step;
+    ASSERT_EQ(p.ended.back(), step + ":ok") << "the crash must come right after " << step;
+    w.restart();
+    auto o = w.resume();
+    EXPECT_TRUE(o.ok) << step << ": " << o.error;
+    bool after_switch = std::find(p.ended.begin(), p.ended.end(), std::string(ops::step::switch_proxy) + ":ok") != p.ended.end();
+    if (after_switch) EXPECT_EQ(w.serving(), w.green()) << step;
+    else w.expect_blue_serves_as_before("crash after " + step);
+  }
+}
+
+TEST_P(OperationsTest, UndoGivesBlueBackBeforeStoppingGreen) {
+  World w(GetParam());
+  w.host.faults.add("db.restore_durability", 1, FaultPlan::Kind::fail);
+  auto o = w.cutover();
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.failed_step, "restore-durability");
+  const auto& log = w.host.faults.log;
+  size_t maintenance_off = index_of(log, "storage.remove " + w.site->paths(kBlue).maintenance_file());
+  size_t green_stopped = index_of(log, "containers.stop " + w.site->web_container(w.green()));
+  ASSERT_NE(maintenance_off, std::string::npos);
+  ASSERT_NE(green_stopped, std::string::npos);
+  EXPECT_LT(maintenance_off, green_stopped) << "users waited for green to stop";
+  w.expect_blue_serves_as_before("failed restore-durability");
+}
+
+TEST_P(OperationsTest, AStoppedProxyIsRefusedBeforeAnyChange) {
+  World w(GetParam());
+  w.host.proxy.running = false;
+  auto before = w.host.storage.paths_under("/");
+  auto containers = w.host.containers.containers.size();
+  try {
+    w.cutover();
+    FAIL() << "expected a refusal";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("proxy"), std::string::npos) << e.what();
+    EXPECT_FALSE(e.hint().empty());
+  }
+  EXPECT_EQ(w.host.storage.paths_under("/"), before);
+  EXPECT_EQ(w.host.containers.containers.size(), containers);
+  EXPECT_FALSE(fs::exists(w.state_dir + "/journal"));
+  EXPECT_FALSE(w.blue_in_maintenance());
+}
+
+TEST_P(OperationsTest, ASameVersionTargetIsRefusedBeforeAnyChangeAsAConfigError) {
+  World w(GetParam());
+  w.host.storage.write_file(w.cfg.target_code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});
+  auto before = w.host.storage.paths_under("/");
+  EXPECT_THROW(w.cutover(), UsageError);
+  EXPECT_EQ(w.host.storage.paths_under("/"), before);
+  EXPECT_FALSE(fs::exists(w.state_dir + "/journal"));
+}
+
+TEST_P(OperationsTest, AMissingHostStepProgramIsRefusedBeforeAnyChange) {
+  World w(GetParam());
+  core::SiteStep st;
+  st.name = "plugins";
+  st.anchor = "prepare-code";
+  st.operations = {"cutover", "rehearse"};
+  st.kind = "host";
+  st.command = {"/usr/local/sbin/no-such-program"};
+  w.cfg.steps.push_back(st);
+  w.restart();
+  w.host.commands.missing.insert(st.command[0]);
+  auto before = w.host.storage.paths_under("/");
+  EXPECT_THROW(w.cutover(), UsageError);
+  EXPECT_EQ(w.host.storage.paths_under("/"), before);
+}
+
+TEST_P(OperationsTest, AnInterruptedSwitchIsNotUndoneOverWritesMadeOnGreen) {
+  World w(GetParam());
+  w.host.faults.add("proxy.switched", 1, FaultPlan::Kind::crash);
+  EXPECT_THROW(w.cutover(), Crash);
+  std::string green = w.green();
+  ASSERT_EQ(w.serving(), green) << "the crash came after the proxy moved";
+  w.host.faults.clear();
+  w.host.db.writes_on_green = 3;  // users wrote on green meanwhile
+  w.restart();
+  auto o = w.resume();
+  EXPECT_FALSE(o.ok) << "moving traffic back would drop the writes";
+  EXPECT_EQ(w.serving(), green);
+  EXPECT_NE(o.undo_failures.at(0).find("writes"), std::string::npos) << o.undo_failures.at(0);
+  // Once the writes are dealt with (none left), a resume finishes the undo.
+  w.host.db.writes_on_green = 0;
+  auto again = w.resume();
+  EXPECT_TRUE(again.ok) << again.error;
+  w.expect_blue_serves_as_before("resume after the writes were dealt with");
+}
+
+TEST_P(OperationsTest, ResumeDryRunChangesNothing) {
+  World w(GetParam());
+  w.host.faults.add("freezer.freeze", 1, FaultPlan::Kind::crash);
+  EXPECT_THROW(w.cutover(), Crash);
+  w.host.faults.clear();
+  w.restart();
+  auto files = w.host.storage.paths_under("/");
+  std::string journal = w.site->last_journal_path();
+  std::string text;
+  std::getline(std::ifstream(journal), text, '\0');
+  w.host.faults.log.clear();
+  auto o = w.resume(true);
+  EXPECT_TRUE(o.ok);
+  EXPECT_EQ(w.host.storage.paths_under("/"), files);
+  std::string after;
+  std::getline(std::ifstream(journal), after, '\0');
+  EXPECT_EQ(after, text);
+  for (const auto& call : w.host.faults.log)
+    EXPECT_TRUE(call.rfind("http.get", 0) == 0 || call.rfind("db.", 0) == 0) << "a dry run made a change: " << call;
+  EXPECT_TRUE(w.blue_in_maintenance()) << "still as the crash left it";
+}
+
+TEST_P(OperationsTest, ResumeIsRefusedWhileAnotherOperationHoldsTheLock) {
+  World w(GetParam());
+  w.host.faults.add("freezer.freeze", 1, FaultPlan::Kind::crash);
+  EXPECT_THROW(w.cutover(), Crash);
+  w.host.faults.clear();
+  core::SiteLock running(w.cfg.lock_path(), "t", "mupgrade cutover");
+  EXPECT_THROW(w.resume(), core::LockHeld);
+  EXPECT_TRUE(w.blue_in_maintenance()) << "the running operation was not undone under its feet";
+}
+
+TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
+  World w(GetParam());
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  w.host.db.writes_on_green = 2;
+  RecordingProgress p;
+  std::ostringstream out;
+  EXPECT_THROW(ops::rollback(*w.site, {false, false}, p, out), Error);
+  EXPECT_EQ(w.serving(), green);
+  auto o = ops::rollback(*w.site, {true, false}, p, out);
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(w.serving(), kBlue);
+  EXPECT_FALSE(w.blue_in_maintenance());
+  EXPECT_EQ(w.site->state()->live_set, kBlue);
+  EXPECT_FALSE(w.site->web_running(green)) << "green is stopped and kept";
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::Values(ports::DbKind::mariadb, ports::DbKind::postgresql),
+                         [](const auto& p) { return std::string(ports::to_string(p.param)); });
