@@ -73,6 +73,13 @@ struct ContainerInfo {
   std::map<int, int> host_ports;                   // container port -> published loopback port
 };
 
+/// A network as GET /networks lists it.
+struct NetworkInfo {
+  std::string id;
+  std::string name;
+  std::map<std::string, std::string> labels;
+};
+
 struct ExecOptions {
   std::vector<std::string> cmd;
   std::string user;
@@ -111,6 +118,7 @@ public:
   void kill_container(const std::string& id, const std::string& signal = "SIGKILL");
   void remove_container(const std::string& id, bool force = false);
   std::optional<ContainerInfo> inspect_container(const std::string& id);
+  /// Containers carrying every one of `labels` (see label_filters: none may be empty).
   std::vector<ContainerInfo> list_containers(const std::map<std::string, std::string>& labels, bool all = true);
   int wait_container(const std::string& id, std::chrono::milliseconds timeout = kApiTimeout);
   std::string logs(const std::string& id, int tail_lines = 100);
@@ -122,6 +130,8 @@ public:
   void connect_network(const std::string& network, const std::string& container,
                        const std::vector<std::string>& aliases = {});
   void remove_network(const std::string& name_or_id);
+  /// Networks carrying every one of `labels` (see label_filters: none may be empty).
+  std::vector<NetworkInfo> list_networks(const std::map<std::string, std::string>& labels);
   std::optional<nlohmann::json> inspect_network(const std::string& name_or_id);
 
 private:
@@ -140,6 +150,18 @@ private:
   std::string socket_;
   std::string api_version_;
 };
+
+/// The `filters` query value (JSON, before URL escaping) selecting objects that carry every one
+/// of `labels` with exactly that value. Throws Error, so that nothing is asked of Docker, for an
+/// empty map, an empty key, a key with '=' or an empty value: Docker reads no label filter as
+/// "every object" and `label=<key>` as "any value of <key>", so a site name that happens to be
+/// empty would select the containers of every site on the host.
+std::string label_filters(const std::map<std::string, std::string>& labels);
+
+/// Throws Error for a label with an empty key, a key with '=' or an empty value on `object`
+/// (e.g. "container mupgrade-x-db") about to be created: such a label could only ever be found
+/// again by the widened filters label_filters refuses. An empty map is allowed.
+void check_labels(const std::map<std::string, std::string>& labels, const std::string& object);
 
 /// Compares "1.41" style versions numerically.
 int compare_api_versions(std::string_view a, std::string_view b);
