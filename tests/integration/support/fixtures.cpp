@@ -25,12 +25,64 @@ std::string test_pool() {
     ADD_FAILURE() << "MUPGRADE_TEST_POOL=" << pool << " is not on btrfs";
     throw std::runtime_error("MUPGRADE_TEST_POOL is not btrfs");
   }
-  return pool;
+  return test_pool_or_empty();  // without a trailing '/', as clean-ups compare paths with it
 }
+
+namespace {
+bool all_of(std::string_view s, bool (*ok)(char)) {
+  for (char c : s)
+    if (!ok(c)) return false;
+  return !s.empty();
+}
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool hex(char c) { return digit(c) || (c >= 'a' && c <= 'f'); }
+bool suffix_char(char c) { return lower_alnum(c) || c == '-' || c == '_' || (c >= 'A' && c <= 'Z'); }
+}  // namespace
 
 std::string unique_name(const std::string& prefix) {
   static std::mt19937_64 rng{std::random_device{}()};
+  if (!all_of(prefix, lower_alnum))
+    ADD_FAILURE() << "unique_name('" << prefix << "'): the prefix must be [a-z0-9]+, or clean-ups will not recognise the name";
   return fmt::format("mupt-{}-{}-{:06x}", prefix, ::getpid(), rng() & 0xffffff);
+}
+
+bool is_own_test_name(std::string_view name, bool allow_suffix) {
+  constexpr std::string_view head = "mupt-";
+  if (name.substr(0, head.size()) != head) return false;
+  name.remove_prefix(head.size());
+  auto dash = name.find('-');
+  if (dash == std::string_view::npos || !all_of(name.substr(0, dash), lower_alnum)) return false;
+  name.remove_prefix(dash + 1);
+  std::string pid = std::to_string(::getpid()) + "-";
+  if (name.substr(0, pid.size()) != pid) return false;
+  name.remove_prefix(pid.size());
+  if (name.size() < 6 || !all_of(name.substr(0, 6), hex)) return false;
+  name.remove_prefix(6);
+  if (name.empty()) return true;
+  return allow_suffix && name.size() > 1 && name[0] == '-' && all_of(name.substr(1), suffix_char);
+}
+
+std::string own_test_path_problem(const std::string& path, const std::string& parent, bool allow_suffix) {
+  std::string dir = parent;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return fmt::format("'{}': the dir it must be in is not known (empty)", path);
+  if (dir.front() != '/' || dir == "/") return fmt::format("'{}': the dir it must be in ('{}') is not an absolute dir below /", path, dir);
+  if (path.empty()) return "an empty path";
+  if (path.size() <= dir.size() + 1 || path.compare(0, dir.size() + 1, dir + "/") != 0)
+    return fmt::format("'{}' is not directly in {}", path, dir);
+  std::string base = path.substr(dir.size() + 1);
+  if (!is_own_test_name(base, allow_suffix))
+    return fmt::format("'{}' is not named mupt-<what>-{}-<random>{}: this test process did not make it", path, ::getpid(),
+                       allow_suffix ? "[-suffix]" : "");
+  return {};
+}
+
+std::string test_pool_or_empty() {
+  const char* pool = std::getenv("MUPGRADE_TEST_POOL");
+  std::string p = pool ? pool : "";
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
 }
 
 docker::DockerEngine& engine() {
@@ -42,9 +94,42 @@ Cleanup::~Cleanup() {
   for (auto it = items_.rbegin(); it != items_.rend(); ++it) {
     try {
       switch (it->kind) {
-        case Kind::container: engine().remove_container(it->what, true); break;
-        case Kind::network: engine().remove_network(it->what); break;
+        case Kind::container: {
+          if (it->what.empty()) {
+            ADD_FAILURE() << "cleanup: refusing to remove a container with an empty id";
+            break;
+          }
+          auto info = engine().inspect_container(it->what);
+          if (!info) break;  // gone already
+          if (!is_own_test_name(info->name)) {
+            ADD_FAILURE() << "cleanup: refusing to remove container " << info->name << " (" << it->what
+                          << "): not named by unique_name in this test process";
+            break;
+          }
+          engine().remove_container(info->id, true);
+          break;
+        }
+        case Kind::network: {
+          if (it->what.empty()) {
+            ADD_FAILURE() << "cleanup: refusing to remove a network with an empty id";
+            break;
+          }
+          auto info = engine().inspect_network(it->what);
+          if (!info) break;
+          std::string name = info->value("Name", "");
+          if (!is_own_test_name(name)) {
+            ADD_FAILURE() << "cleanup: refusing to remove network " << name << " (" << it->what
+                          << "): not named by unique_name in this test process";
+            break;
+          }
+          engine().remove_network(info->value("Id", it->what));
+          break;
+        }
         case Kind::subvolume:
+          if (std::string problem = own_test_path_problem(it->what, test_pool_or_empty(), true); !problem.empty()) {
+            ADD_FAILURE() << "cleanup: refusing to delete subvolume " << problem;
+            break;
+          }
           if (btrfs::is_subvolume(it->what)) btrfs::delete_subvolume(it->what);
           break;
       }
@@ -146,6 +231,8 @@ std::string scratch_dir() {
   fs::create_directories(secrets.path);
   return secrets.path;
 }
+
+std::string scratch_path() { return secrets.path; }
 
 void make_release(const std::string& release, const std::string& dest, const std::vector<std::string>& extra_args) {
   std::string cmd = fmt::format("{}/tests/moodle-standin/make-release {} {}", MUPGRADE_SOURCE_DIR, release, dest);

@@ -8,17 +8,28 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mupgrade::itest {
 
 /// The btrfs path tests may use: $MUPGRADE_TEST_POOL. Missing is a failure, never a skip.
 std::string test_pool();
-/// A name no other run uses: <prefix>-<pid>-<random>.
+/// A name no other run uses: mupt-<prefix>-<pid>-<6 hex digits>. `prefix` is [a-z0-9]+.
 std::string unique_name(const std::string& prefix);
+/// Whether `name` is one unique_name made in this process (its pid), optionally followed by
+/// "-<suffix>" when `allow_suffix` (a snapshot "<name>-rw"). Clean-ups touch nothing else.
+bool is_own_test_name(std::string_view name, bool allow_suffix = false);
+/// Why a clean-up must not delete `path` ("" when it may): it must be <parent>/<own test name>,
+/// `parent` absolute and not "/". Nothing is read from the file system.
+std::string own_test_path_problem(const std::string& path, const std::string& parent, bool allow_suffix = false);
+/// $MUPGRADE_TEST_POOL without trailing '/', "" when unset (never throws: for destructors).
+std::string test_pool_or_empty();
 docker::DockerEngine& engine();
 
-/// Deletes what it was given, in reverse order, when destroyed.
+/// Deletes what it was given, in reverse order, when destroyed: only containers and networks
+/// named by unique_name in this process and subvolumes <test pool>/<such a name>[-suffix].
+/// Anything else is left alone and reported as a test failure.
 class Cleanup {
 public:
   ~Cleanup();
@@ -70,6 +81,8 @@ std::string start_web(Cleanup& cleanup, const std::string& network, const std::s
 
 /// A scratch dir for this test process (/tmp/mupgrade-itest-<pid>), removed when it exits.
 std::string scratch_dir();
+/// Its path, without creating it.
+std::string scratch_path();
 
 /// The whole file ("" when it cannot be read).
 std::string read_file(const std::string& path);
