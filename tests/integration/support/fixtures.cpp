@@ -1,14 +1,17 @@
 #include "fixtures.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/journal.hpp"
 
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 namespace mupgrade::itest {
@@ -155,7 +158,65 @@ int sh(const std::string& command, std::string* out) {
   while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) text.append(buf, n);
   int status = ::pclose(p);
   if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  // A shell that execs the last command of `sh -c` (bash does; Debian 12's dash does not) is
+  // the killed command itself: report it as a shell would.
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+namespace {
+std::map<std::string, std::uintmax_t> journal_sizes(const std::string& dir) {
+  std::map<std::string, std::uintmax_t> sizes;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return sizes;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".jsonl") sizes[e.path().string()] = fs::file_size(e.path(), ec);
+  return sizes;
+}
+}  // namespace
+
+::testing::AssertionResult crashes_after_step(const std::string& state_dir, const std::string& step,
+                                              const std::string& args, std::string* out) {
+  std::string dir = state_dir + "/journal";
+  auto before = journal_sizes(dir);
+  std::string text;
+  int rc = sh(fmt::format("MUPGRADE_CRASH_AFTER_STEP='{}' {} {}", step, MUPGRADE_BINARY, args), &text);
+  if (out) *out = text;
+  auto fail = [&](const std::string& why) {
+    return ::testing::AssertionFailure() << "MUPGRADE_CRASH_AFTER_STEP=" << step << " mupgrade " << args << ": " << why
+                                         << "\n--- its output:\n" << text;
+  };
+  if (rc != 137) return fail(fmt::format("exit status {}, not 137 (killed by SIGKILL): it did not crash as injected", rc));
+
+  // Only the lines this run wrote: a new journal, or what it appended to one.
+  std::vector<std::pair<std::string, core::JournalSummary>> begun;
+  for (const auto& [path, size] : journal_sizes(dir)) {
+    auto old = before.find(path);
+    std::uintmax_t from = old == before.end() ? 0 : old->second;
+    if (old != before.end() && size == from) continue;
+    std::string all = read_file(path);
+    std::string lines = from == 0 || from > all.size() ? all : std::string(core::kJournalHeader) + "\n" + all.substr(from);
+    try {
+      auto summary = core::parse_journal(lines, path);
+      if (!summary.started_at.empty()) begun.emplace_back(path, std::move(summary));
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+  }
+  if (begun.size() != 1) return fail(fmt::format("{} journals under {} began an operation, not one", begun.size(), dir));
+  const auto& [path, journal] = begun.front();
+  std::string steps;
+  for (const auto& r : journal.steps) steps += fmt::format(" {}:{}", r.name, r.ended ? r.outcome : "begun");
+  const core::StepRecord* r = journal.find(step);
+  if (!r) return fail(fmt::format("the journal {} never began step '{}'; its steps:{}", path, step, steps));
+  if (!r->ended || r->outcome != "ok")
+    return fail(fmt::format("step '{}' did not end ok in {}; its steps:{}", step, path, steps));
+  if (journal.steps.back().name != step)
+    return fail(fmt::format("a step after '{}' began in {}; its steps:{}", step, path, steps));
+  if (journal.finished)
+    return fail(fmt::format("the operation ended ({}) in {}: the kill did not cut it short", journal.outcome, path));
+  return ::testing::AssertionSuccess();
 }
 
 namespace {

@@ -87,7 +87,17 @@ std::string scratch_path();
 /// The whole file ("" when it cannot be read).
 std::string read_file(const std::string& path);
 
-/// Runs a shell command on the host; returns its exit code (output captured into `out`).
+/// Runs a shell command on the host; returns its exit code (output captured into `out`), or
+/// 128 + the signal when the shell itself was killed (as a shell reports a killed child: 137
+/// for SIGKILL).
 int sh(const std::string& command, std::string* out = nullptr);
+
+/// Runs the mupgrade binary with `args` and MUPGRADE_CRASH_AFTER_STEP=<step> (output into
+/// *out) and checks that it crashed where it was meant to, not earlier for another reason:
+/// the process died by SIGKILL (status 137), and the one journal it began under
+/// <state_dir>/journal/ shows `step` ended ok, no later step begun and no operation end.
+/// Use as EXPECT_TRUE(crashes_after_step(...)).
+::testing::AssertionResult crashes_after_step(const std::string& state_dir, const std::string& step,
+                                              const std::string& args, std::string* out);
 
 }  // namespace mupgrade::itest
