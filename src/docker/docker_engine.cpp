@@ -26,6 +26,41 @@ int compare_api_versions(std::string_view a, std::string_view b) {
 
 namespace {
 
+// Why a label cannot be used, or "" when it can.
+std::string label_problem(const std::string& key, const std::string& value) {
+  if (key.empty()) return fmt::format("a label with an empty key (value '{}')", value);
+  if (key.find('=') != std::string::npos) return fmt::format("label '{}': a key cannot hold '='", key);
+  if (value.empty()) return fmt::format("label '{}' with an empty value", key);
+  return {};
+}
+
+}  // namespace
+
+std::string label_filters(const std::map<std::string, std::string>& labels) {
+  if (labels.empty())
+    throw Error("refusing to filter Docker objects by no label at all: it would select every object on the host",
+                "name the labels (mupgrade.site=<site>, ...) that select the objects meant");
+  json filter = json::array();
+  for (const auto& [k, v] : labels) {
+    if (std::string problem = label_problem(k, v); !problem.empty())
+      throw Error(fmt::format("refusing to filter Docker objects by {}: Docker would read it as 'any value' and "
+                              "select objects of every site",
+                              problem),
+                  "this is a bug in the caller: the site, set or role it filters by is empty");
+    filter.push_back(k + "=" + v);
+  }
+  return json{{"label", filter}}.dump();
+}
+
+void check_labels(const std::map<std::string, std::string>& labels, const std::string& object) {
+  for (const auto& [k, v] : labels)
+    if (std::string problem = label_problem(k, v); !problem.empty())
+      throw Error(fmt::format("refusing to create {} with {}", object, problem),
+                  "this is a bug in the caller: the site, set or role it labels with is empty");
+}
+
+namespace {
+
 size_t on_data(char* data, size_t size, size_t n, void* user) {
   (*static_cast<std::function<void(std::string_view)>*>(user))(std::string_view(data, size * n));
   return size * n;
@@ -159,6 +194,7 @@ std::optional<json> DockerEngine::inspect_image(const std::string& ref) {
 }
 
 std::string DockerEngine::create_container(const ContainerSpec& spec) {
+  check_labels(spec.labels, "container " + spec.name);
   json env = json::array();
   for (auto& [k, v] : spec.env) env.push_back(k + "=" + v);
   json binds = json::array();
@@ -210,10 +246,7 @@ std::optional<ContainerInfo> DockerEngine::inspect_container(const std::string& 
 }
 
 std::vector<ContainerInfo> DockerEngine::list_containers(const std::map<std::string, std::string>& labels, bool all) {
-  json filter = json::array();
-  for (auto& [k, v] : labels) filter.push_back(v.empty() ? k : k + "=" + v);
-  std::string path = fmt::format("/containers/json?all={}&filters={}", all ? 1 : 0,
-                                 url_escape(json{{"label", filter}}.dump()));
+  std::string path = fmt::format("/containers/json?all={}&filters={}", all ? 1 : 0, url_escape(label_filters(labels)));
   Reply r = expect("GET", path, {200});
   std::vector<ContainerInfo> out;
   for (const json& c : json::parse(r.body)) {
@@ -277,6 +310,7 @@ ExecResult DockerEngine::exec(const std::string& container, const ExecOptions& o
 
 std::string DockerEngine::create_network(const std::string& name, const std::map<std::string, std::string>& labels,
                                          bool internal) {
+  check_labels(labels, "network " + name);
   json body = {{"Name", name}, {"Labels", labels}, {"Internal", internal}, {"CheckDuplicate", true}};
   Reply r = expect("POST", "/networks/create", {201}, &body);
   return json::parse(r.body).at("Id").get<std::string>();
@@ -292,6 +326,20 @@ void DockerEngine::connect_network(const std::string& network, const std::string
 void DockerEngine::remove_network(const std::string& name_or_id) {
   Reply r = call("DELETE", "/networks/" + url_escape(name_or_id));
   if (r.status != 204 && r.status != 404) fail("DELETE", "/networks/" + name_or_id, r);
+}
+
+std::vector<NetworkInfo> DockerEngine::list_networks(const std::map<std::string, std::string>& labels) {
+  Reply r = expect("GET", "/networks?filters=" + url_escape(label_filters(labels)), {200});
+  std::vector<NetworkInfo> out;
+  for (const json& n : json::parse(r.body)) {
+    NetworkInfo info;
+    info.id = n.value("Id", "");
+    info.name = n.value("Name", "");
+    info.internal = n.value("Internal", false);
+    if (n.contains("Labels") && n["Labels"].is_object()) info.labels = n["Labels"].get<std::map<std::string, std::string>>();
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 std::optional<json> DockerEngine::inspect_network(const std::string& name_or_id) {

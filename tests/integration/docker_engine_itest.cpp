@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 using namespace mupgrade;
 using namespace mupgrade::itest;
@@ -44,7 +45,8 @@ TEST(DockerEngineTest, CreatesContainersWithMountsEnvLabelsAndLoopbackPorts) {
   std::ofstream(dir + "/hello.txt") << "from the host\n";
   docker::ContainerSpec spec;
   spec.env = {{"GREETING", "hi"}};
-  spec.labels = {{"mupgrade.site", "dockertest"}, {"mupgrade.role", "web"}};
+  std::string site = unique_name("site");
+  spec.labels = {{"mupgrade.site", site}, {"mupgrade.role", "web"}};
   spec.mounts = {{dir, "/data", true}};
   spec.ports = {{8080, 0, "127.0.0.1"}};
   std::string id = sleeper(cleanup, spec);
@@ -62,7 +64,62 @@ TEST(DockerEngineTest, CreatesContainersWithMountsEnvLabelsAndLoopbackPorts) {
   EXPECT_EQ(r.out, "from the host\nhi\n");
   EXPECT_EQ(r.err, "ro\n");
 
-  auto listed = engine().list_containers({{"mupgrade.site", "dockertest"}});
+  auto listed = engine().list_containers({{"mupgrade.site", site}});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, id);
+}
+
+// Docker reads `label=<key>` (an empty value) as "any value of <key>" and no label filter as
+// "everything": with an empty site name a clean-up once removed every site's containers. The
+// adapter refuses both before it asks Docker anything; a container of this test labelled like
+// a site is neither listed nor touched by the refused calls, and nothing half-labelled is made.
+TEST(DockerEngineTest, RefusesEmptyLabelFiltersAndLabelsBeforeAskingDocker) {
+  Cleanup cleanup;
+  std::string site = unique_name("site");
+  std::string key = "mupt.test." + site;  // a key no other object carries
+  docker::ContainerSpec spec;
+  spec.labels = {{"mupgrade.site", site}, {"mupgrade.role", "web"}, {key, site}};
+  std::string id = sleeper(cleanup, spec);
+
+  // The hazard is real: Docker itself widens an empty value to any value, our container included.
+  std::string out;
+  ASSERT_EQ(sh("docker ps -aq --no-trunc --filter label=" + key, &out), 0) << out;
+  EXPECT_NE(out.find(id), std::string::npos) << out;
+
+  auto refused = [](const std::function<void()>& call, const std::string& names) {
+    try {
+      call();
+      ADD_FAILURE() << "not refused; expected an error naming " << names;
+    } catch (const docker::DockerError& e) {
+      ADD_FAILURE() << "Docker was asked: " << e.what();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(names), std::string::npos) << e.what();
+    }
+  };
+  refused([&] { engine().list_containers({{"mupgrade.site", ""}}); }, "label 'mupgrade.site' with an empty value");  // expect-refused
+  refused([&] { engine().list_containers({{key, ""}}); }, "label '" + key + "' with an empty value");
+  refused([&] { engine().list_containers({{"mupgrade.site", site}, {"mupgrade.role", ""}}); }, "'mupgrade.role'");  // expect-refused
+  refused([&] { engine().list_containers({{"", site}}); }, "empty key (value '" + site + "')");
+  refused([&] { engine().list_containers({}); }, "every object");
+  refused([&] { engine().list_networks({{"mupgrade.site", ""}}); }, "label 'mupgrade.site' with an empty value");  // expect-refused
+  refused([&] { engine().list_networks({}); }, "every object");
+
+  auto info = engine().inspect_container(id);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->running) << "the refused calls left the test's container alone";
+
+  docker::ContainerSpec bad;
+  bad.name = unique_name("bad");
+  bad.image = kImage;
+  bad.labels = {{"mupgrade.site", ""}};  // expect-refused
+  refused([&] { engine().create_container(bad); }, "container " + bad.name + " with label 'mupgrade.site' with an empty value");
+  EXPECT_FALSE(engine().inspect_container(bad.name)) << "no container with an empty site label is made";
+  std::string net = unique_name("net");
+  refused([&] { engine().create_network(net, {{"mupgrade.site", ""}}); }, "network " + net);  // expect-refused
+  EXPECT_FALSE(engine().inspect_network(net)) << "no network with an empty site label is made";
+
+  // The exact filter still finds exactly this container.
+  auto listed = engine().list_containers({{"mupgrade.site", site}});
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].id, id);
 }
@@ -141,7 +198,7 @@ TEST(DockerEngineTest, StopKillWaitLogsAndRemove) {
 TEST(DockerEngineTest, NetworksConnectContainersByAlias) {
   Cleanup cleanup;
   std::string net = unique_name("net");
-  cleanup.network(engine().create_network(net, {{"mupgrade.test", "1"}}));
+  cleanup.network(engine().create_network(net, {{"mupgrade.test", "1"}, {"mupt.net", net}}));
   docker::ContainerSpec a;
   a.network = net;
   a.network_aliases = {"alpha"};
@@ -155,6 +212,12 @@ TEST(DockerEngineTest, NetworksConnectContainersByAlias) {
   auto n = engine().inspect_network(net);
   ASSERT_TRUE(n);
   EXPECT_EQ((*n)["Labels"]["mupgrade.test"], "1");
+  auto listed = engine().list_networks({{"mupgrade.test", "1"}, {"mupt.net", net}});
+  ASSERT_EQ(listed.size(), 1u) << "every label must match, each exactly";
+  EXPECT_EQ(listed[0].name, net);
+  EXPECT_EQ(listed[0].labels["mupt.net"], net);
+  EXPECT_TRUE(engine().list_networks({{"mupgrade.test", "1"}, {"mupt.net", net + "-other"}}).empty());
+
 }
 
 TEST(DockerEngineTest, ErrorsCarryDockersMessageAndStatus) {

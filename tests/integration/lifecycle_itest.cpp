@@ -132,8 +132,7 @@ TEST(LifecycleCrashTest, KillNineAtEveryStepBoundaryIsRecovered) {
     switched = switched || step == "switch-proxy";
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids have one-second resolution
     std::string out;
-    int rc = sh("MUPGRADE_CRASH_AFTER_STEP=" + step + " " + MUPGRADE_BINARY + " cutover --config " + ls->config_file, &out);
-    EXPECT_NE(rc, 0) << step << ": " << out;
+    EXPECT_TRUE(crashes_after_step(ls->cfg.state_dir, step, "cutover --config " + ls->config_file, &out));
     EXPECT_EQ(run_binary("status --config " + ls->config_file, &out), 0);
     bool last = step == names.back();
     if (!last) {
@@ -165,8 +164,7 @@ TEST(LifecycleCrashTest, KillNineAtEveryRollbackStepBoundaryIsRecovered) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids have one-second resolution
     std::string out;
     ASSERT_EQ(run_binary("cutover --config " + ls->config_file, &out), 0) << out;
-    int rc = sh("MUPGRADE_CRASH_AFTER_STEP=" + step + " " + MUPGRADE_BINARY + " rollback --discard-writes --config " + ls->config_file, &out);
-    EXPECT_NE(rc, 0) << step << ": " << out;
+    EXPECT_TRUE(crashes_after_step(ls->cfg.state_dir, step, "rollback --discard-writes --config " + ls->config_file, &out));
     if (step != names.back()) {
       EXPECT_EQ(run_binary("status --config " + ls->config_file, &out), 0);
       EXPECT_NE(out.find("INTERRUPTED"), std::string::npos) << step << ": " << out;
@@ -191,8 +189,7 @@ TEST_P(LifecycleTest, RelaxedDurabilityLosesNoUpgradeWriteWhenTheDbIsKilledAfter
     std::ofstream(ls->config_file) << text;
   }
   std::string out;
-  int rc = sh("MUPGRADE_CRASH_AFTER_STEP=switch-proxy " + std::string(MUPGRADE_BINARY) + " cutover --config " + ls->config_file, &out);
-  EXPECT_NE(rc, 0) << out;
+  EXPECT_TRUE(crashes_after_step(ls->cfg.state_dir, "switch-proxy", "cutover --config " + ls->config_file, &out));
   EXPECT_NE(out.find("relax-durability"), std::string::npos) << out;
   EXPECT_NE(out.find("restore-durability"), std::string::npos) << out;
   std::string green;

@@ -200,8 +200,7 @@ TEST(RehearseTest, ACutoverIsRefusedWhileARehearsalRunsAndAKilledRehearsalIsClea
   // kill -9 after the clone started: status says so, a cutover is not blocked, the next
   // rehearsal removes the leftover clone.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  int rc = sh("MUPGRADE_CRASH_AFTER_STEP=start-green " + std::string(MUPGRADE_BINARY) + " rehearse --config " + ls->config_file, &out);
-  EXPECT_NE(rc, 0) << out;
+  EXPECT_TRUE(crashes_after_step(ls->cfg.state_dir, "start-green", "rehearse --config " + ls->config_file, &out));
   ASSERT_EQ(clones(*ls).size(), 1u);
   std::string leftover = clones(*ls)[0];
   EXPECT_EQ(run_binary("status --config " + ls->config_file, &out), 0);

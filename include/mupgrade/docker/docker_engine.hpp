@@ -40,6 +40,7 @@ using ports::ExecOptions;
 using ports::ExecResult;
 using ports::Mount;
 using ports::PublishedPort;
+using ports::NetworkInfo;
 
 struct EngineVersion {
   std::string server_version;
@@ -65,6 +66,7 @@ public:
   void kill_container(const std::string& id, const std::string& signal = "SIGKILL") override;
   void remove_container(const std::string& id, bool force = false) override;
   std::optional<ContainerInfo> inspect_container(const std::string& id) override;
+  /// Containers carrying every one of `labels` (see label_filters: none may be empty).
   std::vector<ContainerInfo> list_containers(const std::map<std::string, std::string>& labels, bool all = true) override;
   int wait_container(const std::string& id, std::chrono::milliseconds timeout = kApiTimeout) override;
   std::string logs(const std::string& id, int tail_lines = 100) override;
@@ -76,6 +78,8 @@ public:
   void connect_network(const std::string& network, const std::string& container,
                        const std::vector<std::string>& aliases = {}) override;
   void remove_network(const std::string& name_or_id) override;
+  /// Networks carrying every one of `labels` (see label_filters: none may be empty).
+  std::vector<NetworkInfo> list_networks(const std::map<std::string, std::string>& labels);
   std::optional<nlohmann::json> inspect_network(const std::string& name_or_id);
   /// The port's network(): id, name, internal, labels.
   std::optional<ports::NetworkInfo> network(const std::string& name_or_id) override;
@@ -96,6 +100,18 @@ private:
   std::string socket_;
   std::string api_version_;
 };
+
+/// The `filters` query value (JSON, before URL escaping) selecting objects that carry every one
+/// of `labels` with exactly that value. Throws Error, so that nothing is asked of Docker, for an
+/// empty map, an empty key, a key with '=' or an empty value: Docker reads no label filter as
+/// "every object" and `label=<key>` as "any value of <key>", so a site name that happens to be
+/// empty would select the containers of every site on the host.
+std::string label_filters(const std::map<std::string, std::string>& labels);
+
+/// Throws Error for a label with an empty key, a key with '=' or an empty value on `object`
+/// (e.g. "container mupgrade-x-db") about to be created: such a label could only ever be found
+/// again by the widened filters label_filters refuses. An empty map is allowed.
+void check_labels(const std::map<std::string, std::string>& labels, const std::string& object);
 
 /// Compares "1.41" style versions numerically.
 int compare_api_versions(std::string_view a, std::string_view b);

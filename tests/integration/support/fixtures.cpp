@@ -7,14 +7,17 @@
 #include "mupgrade/proxy/proxy.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/journal.hpp"
 
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 namespace mupgrade::itest {
@@ -31,12 +34,64 @@ std::string test_pool() {
     ADD_FAILURE() << "MUPGRADE_TEST_POOL=" << pool << " is not on btrfs";
     throw std::runtime_error("MUPGRADE_TEST_POOL is not btrfs");
   }
-  return pool;
+  return test_pool_or_empty();  // without a trailing '/', as clean-ups compare paths with it
 }
+
+namespace {
+bool all_of(std::string_view s, bool (*ok)(char)) {
+  for (char c : s)
+    if (!ok(c)) return false;
+  return !s.empty();
+}
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool hex(char c) { return digit(c) || (c >= 'a' && c <= 'f'); }
+bool suffix_char(char c) { return lower_alnum(c) || c == '-' || c == '_' || (c >= 'A' && c <= 'Z'); }
+}  // namespace
 
 std::string unique_name(const std::string& prefix) {
   static std::mt19937_64 rng{std::random_device{}()};
+  if (!all_of(prefix, lower_alnum))
+    ADD_FAILURE() << "unique_name('" << prefix << "'): the prefix must be [a-z0-9]+, or clean-ups will not recognise the name";
   return fmt::format("mupt-{}-{}-{:06x}", prefix, ::getpid(), rng() & 0xffffff);
+}
+
+bool is_own_test_name(std::string_view name, bool allow_suffix) {
+  constexpr std::string_view head = "mupt-";
+  if (name.substr(0, head.size()) != head) return false;
+  name.remove_prefix(head.size());
+  auto dash = name.find('-');
+  if (dash == std::string_view::npos || !all_of(name.substr(0, dash), lower_alnum)) return false;
+  name.remove_prefix(dash + 1);
+  std::string pid = std::to_string(::getpid()) + "-";
+  if (name.substr(0, pid.size()) != pid) return false;
+  name.remove_prefix(pid.size());
+  if (name.size() < 6 || !all_of(name.substr(0, 6), hex)) return false;
+  name.remove_prefix(6);
+  if (name.empty()) return true;
+  return allow_suffix && name.size() > 1 && name[0] == '-' && all_of(name.substr(1), suffix_char);
+}
+
+std::string own_test_path_problem(const std::string& path, const std::string& parent, bool allow_suffix) {
+  std::string dir = parent;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return fmt::format("'{}': the dir it must be in is not known (empty)", path);
+  if (dir.front() != '/' || dir == "/") return fmt::format("'{}': the dir it must be in ('{}') is not an absolute dir below /", path, dir);
+  if (path.empty()) return "an empty path";
+  if (path.size() <= dir.size() + 1 || path.compare(0, dir.size() + 1, dir + "/") != 0)
+    return fmt::format("'{}' is not directly in {}", path, dir);
+  std::string base = path.substr(dir.size() + 1);
+  if (!is_own_test_name(base, allow_suffix))
+    return fmt::format("'{}' is not named mupt-<what>-{}-<random>{}: this test process did not make it", path, ::getpid(),
+                       allow_suffix ? "[-suffix]" : "");
+  return {};
+}
+
+std::string test_pool_or_empty() {
+  const char* pool = std::getenv("MUPGRADE_TEST_POOL");
+  std::string p = pool ? pool : "";
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
 }
 
 docker::DockerEngine& engine() {
@@ -57,9 +112,42 @@ Cleanup::~Cleanup() {
   for (auto it = items_.rbegin(); it != items_.rend(); ++it) {
     try {
       switch (it->kind) {
-        case Kind::container: engine().remove_container(it->what, true); break;
-        case Kind::network: engine().remove_network(it->what); break;
+        case Kind::container: {
+          if (it->what.empty()) {
+            ADD_FAILURE() << "cleanup: refusing to remove a container with an empty id";
+            break;
+          }
+          auto info = engine().inspect_container(it->what);
+          if (!info) break;  // gone already
+          if (!is_own_test_name(info->name)) {
+            ADD_FAILURE() << "cleanup: refusing to remove container " << info->name << " (" << it->what
+                          << "): not named by unique_name in this test process";
+            break;
+          }
+          engine().remove_container(info->id, true);
+          break;
+        }
+        case Kind::network: {
+          if (it->what.empty()) {
+            ADD_FAILURE() << "cleanup: refusing to remove a network with an empty id";
+            break;
+          }
+          auto info = engine().inspect_network(it->what);
+          if (!info) break;
+          std::string name = info->value("Name", "");
+          if (!is_own_test_name(name)) {
+            ADD_FAILURE() << "cleanup: refusing to remove network " << name << " (" << it->what
+                          << "): not named by unique_name in this test process";
+            break;
+          }
+          engine().remove_network(info->value("Id", it->what));
+          break;
+        }
         case Kind::subvolume:
+          if (std::string problem = own_test_path_problem(it->what, test_pool_or_empty(), true); !problem.empty()) {
+            ADD_FAILURE() << "cleanup: refusing to delete subvolume " << problem;
+            break;
+          }
           if (btrfs::is_subvolume(it->what)) btrfs::delete_subvolume(it->what);
           break;
       }
@@ -85,7 +173,65 @@ int sh(const std::string& command, std::string* out) {
   while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) text.append(buf, n);
   int status = ::pclose(p);
   if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  // A shell that execs the last command of `sh -c` (bash does; Debian 12's dash does not) is
+  // the killed command itself: report it as a shell would.
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+namespace {
+std::map<std::string, std::uintmax_t> journal_sizes(const std::string& dir) {
+  std::map<std::string, std::uintmax_t> sizes;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return sizes;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".jsonl") sizes[e.path().string()] = fs::file_size(e.path(), ec);
+  return sizes;
+}
+}  // namespace
+
+::testing::AssertionResult crashes_after_step(const std::string& state_dir, const std::string& step,
+                                              const std::string& args, std::string* out) {
+  std::string dir = state_dir + "/journal";
+  auto before = journal_sizes(dir);
+  std::string text;
+  int rc = sh(fmt::format("MUPGRADE_CRASH_AFTER_STEP='{}' {} {}", step, MUPGRADE_BINARY, args), &text);
+  if (out) *out = text;
+  auto fail = [&](const std::string& why) {
+    return ::testing::AssertionFailure() << "MUPGRADE_CRASH_AFTER_STEP=" << step << " mupgrade " << args << ": " << why
+                                         << "\n--- its output:\n" << text;
+  };
+  if (rc != 137) return fail(fmt::format("exit status {}, not 137 (killed by SIGKILL): it did not crash as injected", rc));
+
+  // Only the lines this run wrote: a new journal, or what it appended to one.
+  std::vector<std::pair<std::string, core::JournalSummary>> begun;
+  for (const auto& [path, size] : journal_sizes(dir)) {
+    auto old = before.find(path);
+    std::uintmax_t from = old == before.end() ? 0 : old->second;
+    if (old != before.end() && size == from) continue;
+    std::string all = read_file(path);
+    std::string lines = from == 0 || from > all.size() ? all : std::string(core::kJournalHeader) + "\n" + all.substr(from);
+    try {
+      auto summary = core::parse_journal(lines, path);
+      if (!summary.started_at.empty()) begun.emplace_back(path, std::move(summary));
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+  }
+  if (begun.size() != 1) return fail(fmt::format("{} journals under {} began an operation, not one", begun.size(), dir));
+  const auto& [path, journal] = begun.front();
+  std::string steps;
+  for (const auto& r : journal.steps) steps += fmt::format(" {}:{}", r.name, r.ended ? r.outcome : "begun");
+  const core::StepRecord* r = journal.find(step);
+  if (!r) return fail(fmt::format("the journal {} never began step '{}'; its steps:{}", path, step, steps));
+  if (!r->ended || r->outcome != "ok")
+    return fail(fmt::format("step '{}' did not end ok in {}; its steps:{}", step, path, steps));
+  if (journal.steps.back().name != step)
+    return fail(fmt::format("a step after '{}' began in {}; its steps:{}", step, path, steps));
+  if (journal.finished)
+    return fail(fmt::format("the operation ended ({}) in {}: the kill did not cut it short", journal.outcome, path));
+  return ::testing::AssertionSuccess();
 }
 
 namespace {
@@ -161,6 +307,8 @@ std::string scratch_dir() {
   fs::create_directories(secrets.path);
   return secrets.path;
 }
+
+std::string scratch_path() { return secrets.path; }
 
 void make_release(const std::string& release, const std::string& dest, const std::vector<std::string>& extra_args) {
   std::string cmd = fmt::format("{}/tests/moodle-standin/make-release {} {}", MUPGRADE_SOURCE_DIR, release, dest);

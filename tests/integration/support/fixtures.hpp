@@ -9,19 +9,30 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mupgrade::itest {
 
 /// The btrfs path tests may use: $MUPGRADE_TEST_POOL. Missing is a failure, never a skip.
 std::string test_pool();
-/// A name no other run uses: <prefix>-<pid>-<random>.
+/// A name no other run uses: mupt-<prefix>-<pid>-<6 hex digits>. `prefix` is [a-z0-9]+.
 std::string unique_name(const std::string& prefix);
+/// Whether `name` is one unique_name made in this process (its pid), optionally followed by
+/// "-<suffix>" when `allow_suffix` (a snapshot "<name>-rw"). Clean-ups touch nothing else.
+bool is_own_test_name(std::string_view name, bool allow_suffix = false);
+/// Why a clean-up must not delete `path` ("" when it may): it must be <parent>/<own test name>,
+/// `parent` absolute and not "/". Nothing is read from the file system.
+std::string own_test_path_problem(const std::string& path, const std::string& parent, bool allow_suffix = false);
+/// $MUPGRADE_TEST_POOL without trailing '/', "" when unset (never throws: for destructors).
+std::string test_pool_or_empty();
 docker::DockerEngine& engine();
 /// This host's adapters as the operations' ports.
 ports::Ports host_ports();
 
-/// Deletes what it was given, in reverse order, when destroyed.
+/// Deletes what it was given, in reverse order, when destroyed: only containers and networks
+/// named by unique_name in this process and subvolumes <test pool>/<such a name>[-suffix].
+/// Anything else is left alone and reported as a test failure.
 class Cleanup {
 public:
   ~Cleanup();
@@ -73,11 +84,23 @@ std::string start_web(Cleanup& cleanup, const std::string& network, const std::s
 
 /// A scratch dir for this test process (/tmp/mupgrade-itest-<pid>), removed when it exits.
 std::string scratch_dir();
+/// Its path, without creating it.
+std::string scratch_path();
 
 /// The whole file ("" when it cannot be read).
 std::string read_file(const std::string& path);
 
-/// Runs a shell command on the host; returns its exit code (output captured into `out`).
+/// Runs a shell command on the host; returns its exit code (output captured into `out`), or
+/// 128 + the signal when the shell itself was killed (as a shell reports a killed child: 137
+/// for SIGKILL).
 int sh(const std::string& command, std::string* out = nullptr);
+
+/// Runs the mupgrade binary with `args` and MUPGRADE_CRASH_AFTER_STEP=<step> (output into
+/// *out) and checks that it crashed where it was meant to, not earlier for another reason:
+/// the process died by SIGKILL (status 137), and the one journal it began under
+/// <state_dir>/journal/ shows `step` ended ok, no later step begun and no operation end.
+/// Use as EXPECT_TRUE(crashes_after_step(...)).
+::testing::AssertionResult crashes_after_step(const std::string& state_dir, const std::string& step,
+                                              const std::string& args, std::string* out);
 
 }  // namespace mupgrade::itest

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -49,11 +50,46 @@ std::string LifecycleSite::served_release() {
   }
 
 SiteCleanup::~SiteCleanup() {
-    for (auto& c : engine().list_containers({{"mupgrade.site", site}})) engine().remove_container(c.id, true);
-    std::string out;
-    sh("for n in $(docker network ls -q --filter label=mupgrade.site=" + site + "); do docker network rm $n; done", &out);
-    sh("find '" + pool + "' -mindepth 1 -inum 256 -type d | sort -r | xargs -r btrfs subvolume delete; rm -rf '" + pool + "' '" + state + "'", &out);
+  if (site.empty() && pool.empty() && state.empty()) {
+    // make_site sets all three before it makes anything: it failed before that, nothing to remove.
+    std::fprintf(stderr, "site cleanup: no site was registered, nothing removed\n");
+    return;
   }
+  // Everything below acts on objects selected by these three: refuse unless each is this
+  // process's own, as make_site names them. An empty site would select every site's containers.
+  std::string problem;
+  if (!is_own_test_name(site)) problem = fmt::format("site '{}' is not named mupt-<what>-{}-<random>", site, ::getpid());
+  else if (std::string p = own_test_path_problem(pool, test_pool_or_empty()); !p.empty()) problem = "pool " + p;
+  else if (std::string s = own_test_path_problem(state, scratch_path()); !s.empty()) problem = "state dir " + s;
+  else if (fs::path(pool).filename() != site || fs::path(state).filename() != site)
+    problem = fmt::format("pool '{}' and state dir '{}' are not the site's '{}'", pool, state, site);
+  if (!problem.empty()) {
+    ADD_FAILURE() << "site cleanup: refusing to remove anything: " << problem;
+    return;
+  }
+  // mupgrade names a site's objects mupgrade-<site>[-...]: a second check besides the label.
+  auto owned = [&](const std::string& name) {
+    return name == "mupgrade-" + site || name.rfind("mupgrade-" + site + "-", 0) == 0;
+  };
+  try {
+    for (auto& c : engine().list_containers({{"mupgrade.site", site}})) {
+      if (owned(c.name)) engine().remove_container(c.id, true);
+      else ADD_FAILURE() << "site cleanup: container " << c.name << " carries mupgrade.site=" << site << " but not its name; left alone";
+    }
+    for (auto& n : engine().list_networks({{"mupgrade.site", site}})) {
+      if (owned(n.name)) engine().remove_network(n.id);
+      else ADD_FAILURE() << "site cleanup: network " << n.name << " carries mupgrade.site=" << site << " but not its name; left alone";
+    }
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "site cleanup of " << site << " failed: " << e.what();
+  }
+  // Nested subvolumes first (a subvolume's root dir has inode 256), then the plain dirs.
+  std::string out;
+  if (sh("find '" + pool + "' -mindepth 1 -inum 256 -type d | sort -r | xargs -r btrfs subvolume delete; rm -rf -- '" + pool +
+             "' '" + state + "'",
+         &out) != 0)
+    std::fprintf(stderr, "site cleanup of %s and %s: %s\n", pool.c_str(), state.c_str(), out.c_str());
+}
 
 std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, int port, const std::string& extra_yaml) {
   auto ls = std::make_unique<LifecycleSite>();
