@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <unistd.h>
+#include <random>
 
 namespace mupgrade::ops {
 
@@ -40,7 +40,7 @@ std::pair<int, std::string> run_in_image(Site& site, const std::string& image, s
                                          std::vector<ports::Mount> mounts) {
   auto& engine = site.ports().containers;
   ports::ContainerSpec spec;
-  spec.name = fmt::format("mupgrade-{}-target-{}", site.config().site, ::getpid());
+  spec.name = fmt::format("mupgrade-{}-target-{:08x}", site.config().site, std::random_device{}());
   spec.image = image;
   spec.entrypoint = std::move(argv);
   spec.labels = {{"mupgrade.site", site.config().site}, {"mupgrade.role", "target"}};
