@@ -393,5 +393,27 @@ TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
   EXPECT_FALSE(w.site->web_running(green)) << "green is stopped and kept";
 }
 
+// prune's free-space projection sees what each set holds (it used to see 0 bytes, so with
+// little free space a dry run marked every set for removal).
+TEST_P(OperationsTest, PruneProjectsFreeSpaceFromEachSetsSize) {
+  World w(GetParam());
+  w.cfg.retention.keep_sets = 10;
+  w.cfg.retention.min_free_bytes = 1000;
+  for (const char* id : {"20230101-000000-4.1", "20230201-000000-4.2", "20230301-000000-4.3"}) {
+    std::string dir = fmt::format("{}/sets/{}", kPool, id);
+    for (const auto& sub : {"db", "moodledata", "code"}) w.host.storage.create_subvolume(dir + "/" + sub);
+    w.host.storage.write_file(dir + "/moodledata/file", std::string(600, 'x'), {});
+  }
+  w.host.storage.free_bytes = 500;  // 500 short of the floor: the oldest set (600 bytes) is enough
+  w.restart();
+  std::ostringstream out;
+  EXPECT_EQ(ops::prune(*w.site, {true}, out), 0);
+  std::string text = out.str();
+  EXPECT_NE(text.find("20230101-000000-4.1"), std::string::npos) << text;
+  size_t would = 0;
+  for (size_t at = text.find("would rm"); at != std::string::npos; at = text.find("would rm", at + 1)) ++would;
+  EXPECT_EQ(would, 1u) << "only the oldest set is needed to get above the floor:\n" << text;
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::Values(ports::DbKind::mariadb, ports::DbKind::postgresql),
                          [](const auto& p) { return std::string(ports::to_string(p.param)); });
