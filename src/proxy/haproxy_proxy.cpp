@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace mupgrade::proxy {
 
@@ -50,6 +51,8 @@ std::string render_config(const SlotState& st) {
       "    timeout client 60s\n"
       "    timeout server 600s\n"
       "    timeout http-keep-alive 10s\n"
+      // During a hold (the window) no server is usable: this is what users get.
+      "    errorfile 503 /usr/local/etc/haproxy/maintenance.http\n"
       "frontend public\n"
       "    bind *:80\n"
       "    default_backend moodle\n"
@@ -59,6 +62,17 @@ std::string render_config(const SlotState& st) {
   cfg += server_line("a", st.a, st.active == "a");
   cfg += server_line("b", st.b, st.active == "b");
   return cfg;
+}
+
+// The 503 users get while the proxy holds traffic: what Moodle's CLI maintenance sends.
+std::string maintenance_response() {
+  std::string body =
+      "<!DOCTYPE html><html><head><title>Maintenance</title></head><body>"
+      "<h1>This site is being upgraded and will be back in a moment.</h1></body></html>\n";
+  return fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 300\r\nCache-Control: no-store\r\n"
+      "Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+      body.size(), body);
 }
 
 class HaproxyProxy : public Proxy {
@@ -76,6 +90,33 @@ public:
     auto st = load();
     if (!st) return std::nullopt;
     return st->slot(st->active);
+  }
+
+  bool hold() override {
+    auto st = load();
+    if (!st) throw ProxyError("the HAProxy config dir has no mupgrade state", "install the proxy config first");
+    command(fmt::format("set server moodle/{} state maint", st->active));
+    return true;
+  }
+
+  void release_hold() override {
+    auto st = load();
+    if (!st) return;
+    command(fmt::format("set server moodle/{} state ready", st->active));
+  }
+
+  // scur of the active slot in `show stat` (CSV: pxname,svname,qcur,qmax,scur,...).
+  std::optional<int> in_flight() override {
+    auto st = load();
+    if (!st) return std::nullopt;
+    std::istringstream in(command("show stat"));
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> f;
+      std::istringstream fields(line);
+      for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+      if (f.size() > 4 && f[0] == "moodle" && f[1] == st->active) return std::atoi(f[4].c_str());
+    }
+    return std::nullopt;
   }
 
   void check_ready() override {
@@ -129,6 +170,7 @@ private:
   }
 
   void persist(const SlotState& st) {
+    core::write_file_atomically(site_.config_dir + "/maintenance.http", maintenance_response());
     core::write_file_atomically(site_.config_dir + "/haproxy.cfg", render_config(st));
     nlohmann::json j = {{"kind", "haproxy"}, {"active", st.active},
                         {"a", st.a ? nlohmann::json(*st.a) : nlohmann::json()},

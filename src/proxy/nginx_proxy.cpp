@@ -55,6 +55,12 @@ public:
     return nlohmann::json::parse(in).at("backend").get<Backend>();
   }
 
+  // nginx has no runtime API: a hold would be a reload, and its old workers' requests cannot
+  // be counted. The window relies on Moodle's maintenance page there.
+  bool hold() override { return false; }
+  void release_hold() override {}
+  std::optional<int> in_flight() override { return std::nullopt; }
+
   void check_ready() override {
     require_running(engine_, site_);
     if (!current()) throw ProxyError(fmt::format("{} holds no mupgrade proxy state", site_.config_dir), "run 'mupgrade proxy init' for the live set");

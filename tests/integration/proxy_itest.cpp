@@ -29,6 +29,7 @@ struct Stack {
 proxy::Backend static_backend(Cleanup& cleanup, const std::string& network, const std::string& set) {
   std::string code = make_subvolume(cleanup, "static");
   std::ofstream(code + "/index.html") << "served by " << set << "\n";
+  std::ofstream(code + "/slow.php") << "<?php usleep(1500000); echo 'done';\n";
   std::string web = start_web(cleanup, network, code, code, set);
   auto info = engine().inspect_container(web);
   return {set, web, info->network_ips.at(network), 80};
@@ -150,3 +151,40 @@ TEST_P(ProxyTest, SwitchesAfterARestartWhileTheIdleBackendIsGone) {
 
 INSTANTIATE_TEST_SUITE_P(Drivers, ProxyTest, ::testing::Values("haproxy", "nginx"),
                          [](const auto& p) { return p.param; });
+
+// The window's hold on real HAProxy: users get the proxy's own 503 with Retry-After, a request
+// already running on blue is counted and finishes, and the release gives blue its traffic back.
+TEST(HaproxyHoldTest, HoldsNewRequestsCountsTheOneInFlightAndReleases) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, "haproxy");
+  auto proxy = driver("haproxy", s);
+  http::Response slow;
+  std::thread running([&] { slow = http::get(s.site.public_url + "/slow.php", s.site.public_host, std::chrono::milliseconds(10000)); });
+  // Wait until the slow request is on blue.
+  std::optional<int> n;
+  for (int i = 0; i < 200 && (!n || *n == 0); ++i) {
+    n = proxy->in_flight();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1);
+  ASSERT_TRUE(proxy->hold());
+  auto held = http::get(s.site.public_url + "/", s.site.public_host);
+  EXPECT_EQ(held.status, 503);
+  EXPECT_EQ(held.headers["retry-after"], "300");
+  EXPECT_EQ(proxy->in_flight(), 1) << "the running request is not cut";
+  running.join();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body, "done");
+  EXPECT_EQ(proxy->in_flight(), 0);
+  proxy->release_hold();
+  auto back = http::get(s.site.public_url + "/", s.site.public_host);
+  EXPECT_EQ(back.status, 200);
+  EXPECT_EQ(back.headers["x-mupgrade-set"], s.blue.name);
+  // A switch from a hold ends it on the new backend.
+  ASSERT_TRUE(proxy->hold());
+  proxy->switch_to(s.green);
+  auto green = http::get(s.site.public_url + "/", s.site.public_host);
+  EXPECT_EQ(green.status, 200);
+  EXPECT_EQ(green.headers["x-mupgrade-set"], s.green.name);
+}

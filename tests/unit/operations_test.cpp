@@ -112,7 +112,7 @@ struct World {
   }
   bool blue_in_maintenance() { return site->maintenance_file_present(kBlue); }
   bool blue_cron_on() { return host.containers.cron_enabled[site->web_container(kBlue)]; }
-  std::string serving() const { return host.http.serving; }
+  std::string serving() const { return host.http.held ? "" : host.http.serving; }  // "" = the proxy answers 503
 
   /// Blue serves as before the operation: traffic, maintenance, cron, production's DB settings.
   void expect_blue_serves_as_before(const std::string& context) {
@@ -264,6 +264,20 @@ TEST_P(OperationsTest, ACrashAfterEveryStepIsRecoveredByResume) {
     if (after_switch) EXPECT_EQ(w.serving(), w.green()) << step;
     else w.expect_blue_serves_as_before("crash after " + step);
   }
+}
+
+TEST_P(OperationsTest, TheSnapshotWaitsForBluesRequestsInFlightWhileTheProxyAnswers503) {
+  World w(GetParam());
+  w.host.proxy.requests_in_flight = 3;
+  ASSERT_TRUE(w.cutover().ok);
+  const auto& log = w.host.faults.log;
+  size_t hold = index_of(log, "proxy.hold"), snapshot = index_of(log, "storage.snapshot " + w.site->paths(kBlue).db);
+  ASSERT_NE(hold, std::string::npos);
+  EXPECT_LT(index_of(log, "storage.write_file " + w.site->paths(kBlue).maintenance_file()), hold);
+  size_t polls = 0;
+  for (size_t i = hold; i < snapshot; ++i) polls += log[i] == "proxy.in_flight";
+  EXPECT_EQ(polls, 4u) << "three requests were running: the snapshot waited until none was";
+  EXPECT_EQ(w.host.proxy.requests_in_flight, 0);
 }
 
 TEST_P(OperationsTest, UndoGivesBlueBackBeforeStoppingGreen) {

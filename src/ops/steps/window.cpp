@@ -3,6 +3,8 @@
 
 #include "mupgrade/ops/plans.hpp"
 
+#include "mupgrade/core/poll.hpp"
+
 #include <fmt/format.h>
 
 #include <future>
@@ -111,10 +113,38 @@ void add_window_steps(std::vector<StepDef>& t) {
   t.push_back(d);
 
   d = {};
-  d.name = "watermark";
+  d.name = "hold-traffic";
   d.phase = Phase::window;
   d.operations = {"cutover"};
   d.after = {step::maintenance_on};
+  d.restores_service = true;
+  d.what = "the proxy answers 503 itself (Retry-After, as Moodle does) and waits for blue's requests in flight to finish";
+  d.undo_what = "the proxy sends traffic to blue again";
+  // A write that passed Moodle's maintenance check just before maintenance-on must commit
+  // before the snapshot, or it would be acknowledged to the user and missing on green.
+  d.run = [](Site& s, StepContext&, core::StepRun& r) {
+    auto proxy = s.proxy();
+    r.remember({{"held", true}});
+    if (!proxy->hold()) return json{{"held", false}, {"why", proxy->kind() + " cannot hold traffic: blue's maintenance page answers"}};
+    auto t0 = std::chrono::steady_clock::now();
+    std::optional<int> running;
+    core::poll_until(
+        [&](std::string& why) {
+          running = proxy->in_flight();
+          why = running ? fmt::format("{} request(s) still running on blue", *running) : "";
+          return !running || *running == 0;
+        },
+        kDrainTimeout, "blue's requests in flight did not finish", "a request runs longer than the drain timeout: retry later");
+    return json{{"held", true}, {"drained", running.has_value()}, {"drain_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}};
+  };
+  d.undo = [](Site& s, StepContext&, const json&) { s.proxy()->release_hold(); };
+  t.push_back(d);
+
+  d = {};
+  d.name = "watermark";
+  d.phase = Phase::window;
+  d.operations = {"cutover"};
+  d.after = {step::maintenance_on, "hold-traffic"};
   d.what = "record blue's write high-water marks (logstore and content tables)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     c.watermark = s.ports().db.watermark(s.db_endpoint(c.blue));
@@ -127,7 +157,7 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.phase = Phase::window;
   d.operations = {"cutover", "rehearse"};
   d.required = true;
-  d.after = {step::db_prepare, "sync", step::maintenance_on, "watermark", "drain-cron"};
+  d.after = {step::db_prepare, "sync", step::maintenance_on, "hold-traffic", "watermark", "drain-cron"};
   d.what = "freeze blue's DB, snapshot db + moodledata into green, unfreeze";
   d.what_in_rehearsal = "freeze production's DB for the snapshot instant, snapshot db + moodledata into the clone";
   d.undo_what = "delete green's snapshots unless green is kept for diagnosis";

@@ -255,6 +255,11 @@ ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, st
   ports::HttpResponse r;
   std::string set;
   if (url.rfind(proxy_url_, 0) == 0) {
+    if (held) {
+      r.status = 503;
+      r.headers["retry-after"] = "300";
+      return r;
+    }
     set = serving;
   } else {
     auto colon = url.rfind(':');
@@ -347,9 +352,26 @@ ports::SwitchReport FakeProxy::switch_to(const ports::Backend& target) {
   r.previous = current_;
   current_ = target;
   http_.serving = target.name;
+  http_.held = false;  // the new backend's slot is ready: the hold ends with the switch
   f_.hit("proxy.switched " + target.name);  // a crash here: traffic moved, nothing journaled yet
   return r;
 }
+bool FakeProxy::hold() {
+  f_.hit("proxy.hold");
+  http_.held = true;
+  return true;
+}
+void FakeProxy::release_hold() {
+  f_.hit("proxy.release_hold");
+  http_.held = false;
+}
+std::optional<int> FakeProxy::in_flight() {
+  f_.hit("proxy.in_flight");
+  int now = requests_in_flight;
+  if (requests_in_flight > 0) --requests_in_flight;
+  return now;
+}
+
 std::unique_ptr<ports::Proxy> FakeProxies::open(const ports::ProxySite&) {
   // A handle on the one proxy: what a switch changes, every later open sees.
   struct Handle : ports::Proxy {
@@ -358,6 +380,9 @@ std::unique_ptr<ports::Proxy> FakeProxies::open(const ports::ProxySite&) {
     std::optional<ports::Backend> current() const override { return p_.current(); }
     void check_ready() override { p_.check_ready(); }
     ports::SwitchReport switch_to(const ports::Backend& t) override { return p_.switch_to(t); }
+    bool hold() override { return p_.hold(); }
+    void release_hold() override { p_.release_hold(); }
+    std::optional<int> in_flight() override { return p_.in_flight(); }
     std::string kind() const override { return p_.kind(); }
     FakeProxy& p_;
   };

@@ -152,6 +152,7 @@ public:
   FakeHttp(FaultPlan& f, FakeContainers& c, std::string proxy_url) : f_(f), c_(c), proxy_url_(std::move(proxy_url)) {}
   ports::HttpResponse get(const std::string& url, const std::string& host_header, std::chrono::milliseconds timeout) override;
   std::string serving;  // the set the proxy sends traffic to ("" = proxy down)
+  bool held = false;    // the proxy answers 503 itself
 
 private:
   FaultPlan& f_;
@@ -190,8 +191,13 @@ public:
   std::optional<ports::Backend> current() const override { return current_; }
   void check_ready() override;
   ports::SwitchReport switch_to(const ports::Backend& target) override;
+  bool hold() override;
+  void release_hold() override;
+  std::optional<int> in_flight() override;
   std::string kind() const override { return "fake"; }
   bool running = true;
+  /// Requests still running on the current backend, polled down by one per in_flight() call.
+  int requests_in_flight = 0;
 
 private:
   FaultPlan& f_;
