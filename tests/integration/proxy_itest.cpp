@@ -160,6 +160,12 @@ TEST(HaproxyHoldTest, HoldsNewRequestsCountsTheOneInFlightAndReleases) {
   auto proxy = driver("haproxy", s);
   http::Response slow;
   std::thread running([&] { slow = http::get(s.site.public_url + "/slow.php", s.site.public_host, std::chrono::milliseconds(10000)); });
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{running};
   // Wait until the slow request is on blue.
   std::optional<int> n;
   for (int i = 0; i < 200 && (!n || *n == 0); ++i) {
@@ -178,13 +184,13 @@ TEST(HaproxyHoldTest, HoldsNewRequestsCountsTheOneInFlightAndReleases) {
   EXPECT_EQ(slow.body, "done");
   EXPECT_EQ(proxy->in_flight(), 0);
   proxy->release_hold();
-  auto back = http::get(s.site.public_url + "/", s.site.public_host);
+  auto back = http::get(s.site.public_url + "/index.html", s.site.public_host);
   EXPECT_EQ(back.status, 200);
   EXPECT_EQ(back.headers["x-mupgrade-set"], s.blue.name);
   // A switch from a hold ends it on the new backend.
   ASSERT_TRUE(proxy->hold());
   proxy->switch_to(s.green);
-  auto green = http::get(s.site.public_url + "/", s.site.public_host);
+  auto green = http::get(s.site.public_url + "/index.html", s.site.public_host);
   EXPECT_EQ(green.status, 200);
   EXPECT_EQ(green.headers["x-mupgrade-set"], s.green.name);
 }
