@@ -100,6 +100,18 @@ struct World {
     std::ostringstream out;
     return ops::cutover(*site, {}, p ? *p : own, out);
   }
+  ops::Outcome rehearse() {
+    RecordingProgress p;
+    std::ostringstream out;
+    return ops::rehearse(*site, {}, p, out);
+  }
+  /// Clones on disk or in Docker.
+  size_t clones() {
+    size_t n = host.storage.list_dir(std::string(kPool) + "/clones").size();
+    for (const auto& [name, c] : host.containers.containers) n += name.find("-clone-") != std::string::npos;
+    for (const auto& [name, net] : host.containers.networks) n += name.find("-clone-") != std::string::npos;
+    return n;
+  }
   ops::Outcome resume(bool dry_run = false) {
     RecordingProgress p;
     std::ostringstream out;
@@ -427,6 +439,61 @@ TEST_P(OperationsTest, PruneProjectsFreeSpaceFromEachSetsSize) {
   size_t would = 0;
   for (size_t at = text.find("would rm"); at != std::string::npos; at = text.find("would rm", at + 1)) ++would;
   EXPECT_EQ(would, 1u) << "only the oldest set is needed to get above the floor:\n" << text;
+}
+
+TEST_P(OperationsTest, RehearsalUpgradesAnIsolatedCloneAndLeavesProductionAsItWas) {
+  World w(GetParam());
+  auto o = w.rehearse();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_EQ(w.clones(), 0u) << "the clone is removed";
+  w.expect_blue_serves_as_before("after a rehearsal");
+  EXPECT_EQ(ops::rehearsal_report_files(w.cfg).size(), 1u);
+  EXPECT_FALSE(w.host.faults.seen("storage.write_file " + w.site->paths(kBlue).maintenance_file())) << "production never goes into maintenance";
+  EXPECT_FALSE(w.host.faults.seen("proxy.")) << "a rehearsal never touches the proxy";
+}
+
+TEST_P(OperationsTest, ARehearsalFailingAtAnyCallLeavesProductionAsItWasAndNoClone) {
+  std::vector<std::string> calls;
+  {
+    World w(GetParam());
+    ASSERT_TRUE(w.rehearse().ok);
+    calls = w.host.faults.log;
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    World w(GetParam());
+    w.host.faults.at_call(i, FaultPlan::Kind::fail);
+    std::string context = "failure at call " + std::to_string(i) + " (" + calls[i] + ")";
+    try {
+      auto o = w.rehearse();
+      EXPECT_FALSE(o.ok) << context;
+    } catch (const Error& e) {
+      EXPECT_TRUE(ops::rehearsal_report_files(w.cfg).empty()) << context << ": refused (" << e.what() << ") after it had started";
+    }
+    EXPECT_TRUE(fired_at(w.host.faults.fired, calls, i)) << context << ": fired at '" << w.host.faults.fired << "'";
+    w.expect_blue_serves_as_before(context);
+    EXPECT_EQ(w.clones(), 0u) << context << ": a clone was left behind";
+  }
+}
+
+TEST_P(OperationsTest, ARehearsalKilledAtAnyCallIsCleanedUpByTheNext) {
+  std::vector<std::string> calls;
+  {
+    World w(GetParam());
+    ASSERT_TRUE(w.rehearse().ok);
+    calls = w.host.faults.log;
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    World w(GetParam());
+    w.host.faults.at_call(i, FaultPlan::Kind::crash);
+    std::string context = "crash at call " + std::to_string(i) + " (" + calls[i] + ")";
+    EXPECT_THROW(w.rehearse(), Crash) << context;
+    w.host.faults.clear();
+    w.restart();
+    auto o = w.rehearse();  // cleans the killed one up, then runs
+    EXPECT_TRUE(o.ok) << context << ": " << o.error;
+    w.expect_blue_serves_as_before(context);
+    EXPECT_EQ(w.clones(), 0u) << context;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::Values(ports::DbKind::mariadb, ports::DbKind::postgresql),

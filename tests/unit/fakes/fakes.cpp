@@ -153,7 +153,7 @@ std::string FakeContainers::create_container(const ports::ContainerSpec& spec) {
   c.info.image = spec.image;
   c.info.status = "created";
   c.info.labels = spec.labels;
-  if (!spec.network.empty()) c.info.network_ips[spec.network] = "10.9.0." + std::to_string(containers.size() + 2);
+  if (!spec.network.empty()) c.info.network_ips[spec.network] = fmt::format("10.9.{}.{}", next_ip_ / 250, next_ip_ % 250 + 2), ++next_ip_;
   containers[spec.name] = c;
   if (spec.labels.count("mupgrade.role") && spec.labels.at("mupgrade.role") == "web") cron_enabled.emplace(spec.name, true);
   return spec.name;
@@ -213,14 +213,52 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   if (has("upgrade.php --is-pending")) r.exit_code = pending_exit;
   else if (has("upgrade.php")) {
     r.exit_code = upgrade_exit;
+    if (!upgrade_exit) upgraded_sets.insert(it->second.info.labels["mupgrade.set"]);
     r.out = upgrade_exit ? "" : "-->System\n++ Success ++\nCommand line upgrade from 4.4.1 to 4.4.3 completed successfully.\n";
     if (upgrade_exit) r.err = "Default exception handler: upgrade failed in mod_quiz\n";
   } else if (has("cron.php --disable-wait")) cron_enabled[container] = false;
   else if (has("cron.php --enable")) cron_enabled[container] = true;
-  else if (has("cfg.php --name=cron_enabled")) r.out = cron_enabled[container] ? "1" : "0";
+  else if (has("upgrade.php") == false && has("cfg.php --name=")) {
+    std::string name = cmd.substr(cmd.find("--name=") + 7);
+    name = name.substr(0, name.find(' '));
+    if (auto v = config_php_setting(it->second, name)) r.out = *v;
+    else if (name == "cron_enabled") r.out = cron_enabled[container] ? "1" : "0";
+    else r.exit_code = 3;  // no such setting
+  }
   else if (has("check_database_schema.php")) r.out = "";
   return r;
 }
+std::optional<std::string> FakeContainers::config_php_setting(const Container& c, const std::string& name) {
+  for (const auto& m : c.spec.mounts) {
+    if (m.container_path != "/var/www/moodle") continue;
+    auto text = storage_.read_file(m.host_path + "/config.php");
+    if (!text) return std::nullopt;
+    std::optional<std::string> value;
+    std::string key = "$CFG->" + name + " = ";
+    for (size_t at = text->find(key); at != std::string::npos; at = text->find(key, at + 1)) {
+      std::string v = text->substr(at + key.size(), text->find(';', at) - at - key.size());
+      if (v.size() >= 2 && v.front() == '\'') v = v.substr(1, v.size() - 2);
+      value = v == "true" ? "1" : v == "false" ? "0" : v;
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
+std::string FakeContainers::set_at(const std::string& host, int port) const {
+  for (const auto& [n, c] : containers) {
+    if (!c.info.running) continue;
+    bool match = false;
+    if (host == "127.0.0.1") {
+      for (const auto& [cp, hp] : c.info.host_ports) match = match || hp == port;
+    } else {
+      for (const auto& [net, ip] : c.info.network_ips) match = match || ip == host;
+    }
+    if (match) return c.info.labels.count("mupgrade.set") ? c.info.labels.at("mupgrade.set") : "";
+  }
+  return "";
+}
+
 std::string FakeContainers::create_network(const std::string& name, const ports::Labels& labels, bool internal) {
   f_.hit("containers.create_network " + name);
   for (const auto& [k, v] : labels)
@@ -230,7 +268,8 @@ std::string FakeContainers::create_network(const std::string& name, const ports:
 }
 void FakeContainers::connect_network(const std::string& net, const std::string& container, const std::vector<std::string>&) {
   f_.hit("containers.connect " + net + " " + container);
-  containers.at(container).info.network_ips[net] = "10.8.0." + std::to_string(containers.size() + 2);
+  containers.at(container).info.network_ips[net] = fmt::format("10.8.{}.{}", next_ip_ / 250, next_ip_ % 250 + 2);
+  ++next_ip_;
 }
 void FakeContainers::remove_network(const std::string& name) {
   f_.hit("containers.remove_network " + name);
@@ -262,11 +301,10 @@ ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, st
     }
     set = serving;
   } else {
-    auto colon = url.rfind(':');
-    int port = std::stoi(url.substr(colon + 1));
-    for (const auto& [n, c] : c_.containers)
-      for (const auto& [cp, hp] : c.info.host_ports)
-        if (hp == port && c.info.running) set = c.info.labels.count("mupgrade.set") ? c.info.labels.at("mupgrade.set") : "";
+    std::string rest = url.substr(url.find("://") + 3);
+    std::string host = rest.substr(0, rest.find(':'));
+    int port = std::stoi(rest.substr(rest.find(':') + 1));
+    set = c_.set_at(host, port);
   }
   if (set.empty()) {
     r.transport_error = "Connection refused";
@@ -284,8 +322,9 @@ std::string FakeDatabase::server_version(const ports::DbEndpoint& ep) {
 }
 std::optional<std::string> FakeDatabase::config_value(const ports::DbEndpoint& ep, const std::string& name) {
   f_.hit(fmt::format("db.config_value {} {}", ep.port, name));
-  if (name == "version") return live_version;
-  if (name == "release") return live_release;
+  bool upgraded = c_.upgraded_sets.count(c_.set_at(ep.host, ep.port)) > 0;
+  if (name == "version") return upgraded ? target_version : live_version;
+  if (name == "release") return upgraded ? target_release : live_release;
   return std::nullopt;
 }
 nlohmann::json FakeDatabase::watermark(const ports::DbEndpoint& ep) {

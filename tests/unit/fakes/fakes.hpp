@@ -97,10 +97,11 @@ private:
   std::string root_;
 };
 
-/// Containers plus a fake Moodle answering admin/cli scripts run through exec.
+/// Containers plus a fake Moodle answering admin/cli scripts run through exec (it reads the
+/// config.php of the code mounted in the container from the fake storage, as Moodle would).
 class FakeContainers : public ports::Containers {
 public:
-  explicit FakeContainers(FaultPlan& f) : f_(f) {}
+  FakeContainers(FaultPlan& f, FakeStorage& storage) : f_(f), storage_(storage) {}
   std::optional<ports::ImageInfo> image(const std::string& ref) override;
   std::string create_container(const ports::ContainerSpec& spec) override;
   void start_container(const std::string& id) override;
@@ -127,10 +128,16 @@ public:
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
   int upgrade_exit = 0;                      // what upgrade.php answers
   int pending_exit = 2;                      // what upgrade.php --is-pending answers
+  std::set<std::string> upgraded_sets;        // sets whose DB upgrade.php upgraded
+  /// The set whose container answers at `host` (127.0.0.1 + a published port, or a network address).
+  std::string set_at(const std::string& host, int port) const;
 
 private:
+  std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
   FaultPlan& f_;
+  FakeStorage& storage_;
   int next_port_ = 40000;
+  int next_ip_ = 0;
 };
 
 class FakeCommands : public ports::Commands {
@@ -162,7 +169,7 @@ private:
 
 class FakeDatabase : public ports::Database {
 public:
-  explicit FakeDatabase(FaultPlan& f) : f_(f) {}
+  FakeDatabase(FaultPlan& f, FakeContainers& c) : f_(f), c_(c) {}
   void wait_ready(const ports::DbEndpoint& ep, std::chrono::milliseconds deadline) override;
   std::string server_version(const ports::DbEndpoint& ep) override;
   std::optional<std::string> config_value(const ports::DbEndpoint& ep, const std::string& name) override;
@@ -176,12 +183,14 @@ public:
   std::string durability_settings(const ports::DbEndpoint& ep) override;
 
   std::string live_version = "2024042201.00", live_release = "4.4.1 (Build: 20240610)";
+  std::string target_version = "2024042203.00", target_release = "4.4.3 (Build: 20240902)";
   /// The server setting db-prepare changes (per endpoint port), as MariaDB would hold it.
   std::map<int, double> dirty_pages_pct;
   long writes_on_green = 0;
 
 private:
   FaultPlan& f_;
+  FakeContainers& c_;
 };
 
 class FakeProxy : public ports::Proxy {
@@ -217,7 +226,7 @@ private:
 /// Every fake, wired as the operations' ports.
 struct FakeHost {
   explicit FakeHost(const std::string& pool, const std::string& proxy_url)
-      : storage(faults, pool), containers(faults), commands(faults), http(faults, containers, proxy_url), db(faults),
+      : storage(faults, pool), containers(faults, storage), commands(faults), http(faults, containers, proxy_url), db(faults, containers),
         proxy(faults, http), proxies(proxy) {}
   FaultPlan faults;
   FakeStorage storage;
