@@ -323,6 +323,14 @@ void DockerEngine::connect_network(const std::string& network, const std::string
   expect("POST", "/networks/" + url_escape(network) + "/connect", {200}, &body);
 }
 
+void DockerEngine::disconnect_network(const std::string& network, const std::string& container) {
+  json body = {{"Container", container}, {"Force", true}};
+  Reply r = call("POST", "/networks/" + url_escape(network) + "/disconnect", &body);
+  // 404: no such network or container; 500 "is not connected": already detached.
+  if (r.status == 200 || r.status == 404 || (r.status == 500 && r.body.find("not connected") != std::string::npos)) return;
+  fail("POST", "/networks/" + network + "/disconnect", r);
+}
+
 void DockerEngine::remove_network(const std::string& name_or_id) {
   Reply r = call("DELETE", "/networks/" + url_escape(name_or_id));
   if (r.status != 204 && r.status != 404) fail("DELETE", "/networks/" + name_or_id, r);

@@ -172,6 +172,7 @@ void Site::wait_web_ready(const std::string& set) {
 
 SetStartTimes Site::start_set(const std::string& set, const std::string& web_image) {
   create_containers(set, web_image);
+  attach_set_network(set);
   require_data(set);
   auto t0 = Clock::now();
   // The web server does not need the DB to start, so both containers start at once and the DB's
@@ -199,10 +200,32 @@ void Site::stop_set(const std::string& set) {
     auto info = ports_.containers.inspect_container(c);
     if (info && info->running) ports_.containers.stop_container(c, kStopGrace);
   }
+  release_set_network(set);
+}
+
+// A stopped set holds no network: Docker's default address pools give a host room for about
+// thirty, shared with everything else on it. start_set makes it again.
+void Site::release_set_network(const std::string& set) {
+  if (!ports_.containers.network(set_network(set))) return;
+  for (const auto& c : {layout_.verify_container(set), web_container(set), db_container(set)})
+    if (auto info = ports_.containers.inspect_container(c); info && info->network_ips.count(set_network(set)))
+      ports_.containers.disconnect_network(set_network(set), c);
+  ports_.containers.remove_network(set_network(set));
+}
+
+// A set stopped before holds its containers but not their network: attach them again.
+void Site::attach_set_network(const std::string& set) {
+  ensure_set_network(set);
+  for (const auto& [c, aliases] : {std::pair{db_container(set), std::vector<std::string>{"db"}}, std::pair{web_container(set), std::vector<std::string>{}}})
+    if (auto info = ports_.containers.inspect_container(c); info && !info->network_ips.count(set_network(set)))
+      ports_.containers.connect_network(set_network(set), c, aliases);
 }
 
 void Site::remove_containers(const std::string& set) {
-  stop_set(set);
+  for (const auto& c : {web_container(set), db_container(set)}) {
+    auto info = ports_.containers.inspect_container(c);
+    if (info && info->running) ports_.containers.stop_container(c, kStopGrace);
+  }
   for (const auto& n : {layout_.verify_container(set), web_container(set), db_container(set)})
     if (ports_.containers.inspect_container(n)) ports_.containers.remove_container(n, true);
   if (ports_.containers.network(set_network(set))) ports_.containers.remove_network(set_network(set));

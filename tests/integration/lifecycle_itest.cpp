@@ -12,6 +12,7 @@
 #include "mupgrade/ops/plans.hpp"
 #include "mupgrade/db/durability.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -213,4 +214,29 @@ TEST_P(LifecycleTest, RelaxedDurabilityLosesNoUpgradeWriteWhenTheDbIsKilledAfter
       << "durability restored";
   EXPECT_EQ(run_binary("cutover --resume --config " + ls->config_file, &out), 0) << out;
   EXPECT_EQ(ls->served_release(), "4.4.3 (Build: 20240902)");
+}
+
+// Docker's default address pools leave a host room for about thirty networks: kept sets must
+// not hold one each. Fifty stopped sets leave the site with its own network only, and a
+// cutover and rollback still work.
+TEST(LifecycleScaleTest, FiftyKeptSetsHoldNoNetworkAndNeverBlockACutover) {
+  SiteCleanup cleanup;
+  auto ls = make_site(cleanup, db::Kind::mariadb, 18250);
+  auto& site = *ls->site;
+  for (int i = 0; i < 50; ++i) {
+    std::string set = fmt::format("kept-{:02}", i);
+    auto p = site.paths(set);
+    fs::create_directories(p.dir);
+    for (const auto& sub : {p.db, p.moodledata, p.code}) btrfs::create_subvolume(sub);
+    site.create_containers(set, ls->cfg.web_image);
+    site.stop_set(set);
+  }
+  size_t networks = engine().list_networks({{"mupgrade.site", ls->cfg.site}}).size();
+  EXPECT_EQ(networks, 2u) << "the site's network and the live set's, nothing for stopped sets";
+  std::string out;
+  EXPECT_EQ(run_binary("cutover --config " + ls->config_file, &out), 0) << out;
+  EXPECT_EQ(run_binary("rollback --discard-writes --config " + ls->config_file, &out), 0) << out;
+  EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)");
+  // The rolled-back green is stopped and holds no network either; blue serves.
+  EXPECT_EQ(engine().list_networks({{"mupgrade.site", ls->cfg.site}}).size(), 2u);
 }

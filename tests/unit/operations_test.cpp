@@ -441,6 +441,20 @@ TEST_P(OperationsTest, PruneProjectsFreeSpaceFromEachSetsSize) {
   EXPECT_EQ(would, 1u) << "only the oldest set is needed to get above the floor:\n" << text;
 }
 
+TEST_P(OperationsTest, AStoppedSetHoldsNoNetworkAndStartsAgain) {
+  World w(GetParam());
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  RecordingProgress p;
+  std::ostringstream out;
+  ASSERT_TRUE(ops::rollback(*w.site, {false, false}, p, out).ok);
+  EXPECT_FALSE(w.host.containers.network(w.site->set_network(green))) << "green is stopped: its network is gone";
+  w.site->start_set(green, w.cfg.target_image);
+  EXPECT_TRUE(w.host.containers.network(w.site->set_network(green)));
+  EXPECT_TRUE(w.site->web_running(green));
+  EXPECT_TRUE(w.host.containers.inspect_container(w.site->db_container(green))->network_ips.count(w.site->set_network(green)));
+}
+
 TEST_P(OperationsTest, RehearsalUpgradesAnIsolatedCloneAndLeavesProductionAsItWas) {
   World w(GetParam());
   auto o = w.rehearse();

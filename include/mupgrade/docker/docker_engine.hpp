@@ -77,6 +77,7 @@ public:
                              bool internal = false) override;
   void connect_network(const std::string& network, const std::string& container,
                        const std::vector<std::string>& aliases = {}) override;
+  void disconnect_network(const std::string& network, const std::string& container) override;
   void remove_network(const std::string& name_or_id) override;
   /// Networks carrying every one of `labels` (see label_filters: none may be empty).
   std::vector<NetworkInfo> list_networks(const std::map<std::string, std::string>& labels);

@@ -71,6 +71,7 @@ public:
   /// Starts both containers at once and waits until the DB accepts connections and the web
   /// answers. Refuses when the set's data is missing.
   SetStartTimes start_set(const std::string& set, const std::string& web_image);
+  /// Stops the set's containers and removes its network (a stopped set holds none).
   void stop_set(const std::string& set);
   /// Stops and removes the set's containers and its network; its subvolumes stay.
   void remove_containers(const std::string& set);
@@ -111,6 +112,8 @@ public:
 private:
   std::string secrets_file();
   void ensure_set_network(const std::string& set);  // internal (no route out) for clones
+  void release_set_network(const std::string& set);
+  void attach_set_network(const std::string& set);
   void create_db(const std::string& set);
   void create_web(const std::string& set, const std::string& image);
   void require_data(const std::string& set);

@@ -111,6 +111,8 @@ public:
   virtual std::string create_network(const std::string& name, const Labels& labels, bool internal) = 0;
   virtual void connect_network(const std::string& network, const std::string& container,
                                const std::vector<std::string>& aliases) = 0;
+  /// Detaches a container (running or stopped) from a network; nothing when it is not attached.
+  virtual void disconnect_network(const std::string& network, const std::string& container) = 0;
   virtual void remove_network(const std::string& name_or_id) = 0;
   virtual std::optional<NetworkInfo> network(const std::string& name_or_id) = 0;
 };

@@ -161,6 +161,8 @@ std::string FakeContainers::create_container(const ports::ContainerSpec& spec) {
 void FakeContainers::start_container(const std::string& id) {
   f_.hit("containers.start " + id);
   auto& c = containers.at(id);
+  for (const auto& [net, ip] : c.info.network_ips)
+    if (!networks.count(net) && net != "mupgrade-t") throw Error("start: network " + net + " not found");
   c.info.running = true;
   c.info.status = "running";
   for (const auto& p : c.spec.ports) c.info.host_ports[p.container_port] = next_port_++;
@@ -271,8 +273,14 @@ void FakeContainers::connect_network(const std::string& net, const std::string& 
   containers.at(container).info.network_ips[net] = fmt::format("10.8.{}.{}", next_ip_ / 250, next_ip_ % 250 + 2);
   ++next_ip_;
 }
+void FakeContainers::disconnect_network(const std::string& net, const std::string& container) {
+  f_.hit("containers.disconnect " + net + " " + container);
+  if (auto it = containers.find(container); it != containers.end()) it->second.info.network_ips.erase(net);
+}
 void FakeContainers::remove_network(const std::string& name) {
   f_.hit("containers.remove_network " + name);
+  for (const auto& [n, c] : containers)
+    if (c.info.network_ips.count(name)) throw Error("remove_network: " + name + " has endpoints (" + n + ")");
   networks.erase(name);
 }
 std::optional<ports::NetworkInfo> FakeContainers::network(const std::string& name) {

@@ -115,6 +115,7 @@ public:
   ports::ExecResult exec(const std::string& container, const ports::ExecOptions& opts) override;
   std::string create_network(const std::string& name, const ports::Labels& labels, bool internal) override;
   void connect_network(const std::string& network, const std::string& container, const std::vector<std::string>& aliases) override;
+  void disconnect_network(const std::string& network, const std::string& container) override;
   void remove_network(const std::string& name_or_id) override;
   std::optional<ports::NetworkInfo> network(const std::string& name_or_id) override;
 
