@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <ostream>
+#include <set>
 
 namespace mupgrade::ops {
 
@@ -35,6 +36,37 @@ void mark_in_use(Site& site, const std::string& pointer, std::vector<core::Retai
     if (it.id == j.args.value("green", "") || it.id == j.args.value("blue", "") || it.id == j.args.value("from", "") ||
         it.id == j.args.value("to", ""))
       it.in_use_by = "the interrupted " + j.operation;
+}
+
+// Containers and networks of this site (found by its own, non-empty label) that no set on disk
+// accounts for, or throwaway ones (verify-target, target extraction) a killed run left: never
+// those of a set an interrupted operation still names.
+struct Orphans {
+  std::vector<std::string> containers, networks;
+};
+
+Orphans find_orphans(Site& site, const std::vector<core::Retainable>& items) {
+  const auto& cfg = site.config();
+  auto& storage = site.ports().storage;
+  std::set<std::string> protected_sets;
+  for (const auto& it : items)
+    if (!it.in_use_by.empty()) protected_sets.insert(it.id);
+  auto accounted = [&](const std::string& set) {
+    return protected_sets.count(set) || storage.is_directory(site.paths(set).dir);
+  };
+  Orphans o;
+  for (const auto& c : site.ports().containers.list_containers({{"mupgrade.site", cfg.site}}, true)) {
+    std::string set = c.labels.count("mupgrade.set") ? c.labels.at("mupgrade.set") : "";
+    std::string role = c.labels.count("mupgrade.role") ? c.labels.at("mupgrade.role") : "";
+    if (role == "proxy" || c.name == cfg.proxy.container) continue;
+    bool throwaway = role == "verify" || role == "target";
+    if ((throwaway && !protected_sets.count(set)) || (!set.empty() && !accounted(set))) o.containers.push_back(c.name);
+  }
+  for (const auto& n : site.ports().containers.list_networks({{"mupgrade.site", cfg.site}})) {
+    std::string set = n.labels.count("mupgrade.set") ? n.labels.at("mupgrade.set") : "";
+    if (!set.empty() && !accounted(set)) o.networks.push_back(n.name);
+  }
+  return o;
 }
 
 }  // namespace
@@ -88,15 +120,30 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
 
   unsigned long long free = free_bytes(site);
   auto plan = core::decide_prune(items, cfg.retention, free);
+  auto orphans = find_orphans(site, items);
   out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "kind", "id", "age", "action", "why");
   for (const auto& d : plan.decisions)
     out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", core::to_string(d.item.kind), d.item.id, human_age(d.item.age_s),
                        d.remove ? (opts.dry_run ? "would rm" : "remove") : "keep", d.reason);
+  for (const auto& [kind, names] : {std::pair{"orphan container", &orphans.containers}, std::pair{"orphan network", &orphans.networks}})
+    for (const auto& n : *names)
+      out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "orphan", n, "", opts.dry_run ? "would rm" : "remove",
+                         std::string(kind) + ": no set on disk names it, or a killed run's throwaway");
   if (opts.dry_run) {
     out << "dry run: nothing removed.\n";
     return 0;
   }
   int removed = 0;
+  for (const auto& c : orphans.containers) {
+    site.ports().containers.remove_container(c, true);
+    ++removed;
+  }
+  for (const auto& n : orphans.networks) {
+    for (const auto& c : site.ports().containers.list_containers({{"mupgrade.site", cfg.site}}, true))
+      if (c.network_ips.count(n)) site.ports().containers.disconnect_network(n, c.name);
+    site.ports().containers.remove_network(n);
+    ++removed;
+  }
   for (auto it = plan.decisions.rbegin(); it != plan.decisions.rend(); ++it) {  // oldest first
     const auto& d = *it;
     if (!d.remove) continue;

@@ -441,6 +441,29 @@ TEST_P(OperationsTest, PruneProjectsFreeSpaceFromEachSetsSize) {
   EXPECT_EQ(would, 1u) << "only the oldest set is needed to get above the floor:\n" << text;
 }
 
+TEST_P(OperationsTest, PruneRemovesOrphansOfThisSiteOnly) {
+  World w(GetParam());
+  auto& c = w.host.containers;
+  // A killed verify-target's throwaway, and a set whose subvolumes are gone.
+  c.create_container({.name = "mupgrade-t-x-web-verify", .image = "mupgrade/web:php8.2", .labels = {{"mupgrade.site", "t"}, {"mupgrade.set", "x"}, {"mupgrade.role", "verify"}}});
+  c.create_network("mupgrade-t-gone", {{"mupgrade.site", "t"}, {"mupgrade.set", "gone"}}, false);
+  c.create_container({.name = "mupgrade-t-gone-db", .image = "mupgrade/mariadb:10.11", .labels = {{"mupgrade.site", "t"}, {"mupgrade.set", "gone"}, {"mupgrade.role", "db"}},
+                      .network = "mupgrade-t-gone"});
+  // Another site's, with the same shape: never touched.
+  c.create_container({.name = "mupgrade-other-gone-db", .image = "mupgrade/mariadb:10.11", .labels = {{"mupgrade.site", "other"}, {"mupgrade.set", "gone"}}});
+  std::ostringstream out;
+  EXPECT_EQ(ops::prune(*w.site, {true}, out), 0);
+  EXPECT_NE(out.str().find("mupgrade-t-gone-db"), std::string::npos) << out.str();
+  EXPECT_TRUE(c.inspect_container("mupgrade-t-gone-db")) << "a dry run removes nothing";
+  EXPECT_EQ(ops::prune(*w.site, {false}, out), 0);
+  EXPECT_FALSE(c.inspect_container("mupgrade-t-x-web-verify"));
+  EXPECT_FALSE(c.inspect_container("mupgrade-t-gone-db"));
+  EXPECT_FALSE(c.network("mupgrade-t-gone"));
+  EXPECT_TRUE(c.inspect_container("mupgrade-other-gone-db")) << "another site's container";
+  EXPECT_TRUE(c.inspect_container(w.site->web_container(kBlue))) << "the live set";
+  EXPECT_TRUE(c.network(w.site->set_network(kBlue)));
+}
+
 TEST_P(OperationsTest, AStoppedSetHoldsNoNetworkAndStartsAgain) {
   World w(GetParam());
   ASSERT_TRUE(w.cutover().ok);

@@ -80,7 +80,7 @@ public:
   void disconnect_network(const std::string& network, const std::string& container) override;
   void remove_network(const std::string& name_or_id) override;
   /// Networks carrying every one of `labels` (see label_filters: none may be empty).
-  std::vector<NetworkInfo> list_networks(const std::map<std::string, std::string>& labels);
+  std::vector<NetworkInfo> list_networks(const std::map<std::string, std::string>& labels) override;
   std::optional<nlohmann::json> inspect_network(const std::string& name_or_id);
   /// The port's network(): id, name, internal, labels.
   std::optional<ports::NetworkInfo> network(const std::string& name_or_id) override;

@@ -115,6 +115,8 @@ public:
   virtual void disconnect_network(const std::string& network, const std::string& container) = 0;
   virtual void remove_network(const std::string& name_or_id) = 0;
   virtual std::optional<NetworkInfo> network(const std::string& name_or_id) = 0;
+  /// Networks carrying every one of `labels`; an empty key, value or map is refused.
+  virtual std::vector<NetworkInfo> list_networks(const Labels& labels) = 0;
 };
 
 }  // namespace mupgrade::ports

@@ -283,6 +283,20 @@ void FakeContainers::remove_network(const std::string& name) {
     if (c.info.network_ips.count(name)) throw Error("remove_network: " + name + " has endpoints (" + n + ")");
   networks.erase(name);
 }
+std::vector<ports::NetworkInfo> FakeContainers::list_networks(const ports::Labels& labels) {
+  if (labels.empty()) throw Error("list_networks: no label filter");
+  std::vector<ports::NetworkInfo> out;
+  for (const auto& [n, net] : networks) {
+    bool all = true;
+    for (const auto& [k, v] : labels) {
+      if (v.empty()) throw Error("list_networks: empty label value for " + k);
+      all = all && net.labels.count(k) && net.labels.at(k) == v;
+    }
+    if (all) out.push_back(net);
+  }
+  return out;
+}
+
 std::optional<ports::NetworkInfo> FakeContainers::network(const std::string& name) {
   auto it = networks.find(name);
   if (it == networks.end()) return std::nullopt;

@@ -118,6 +118,7 @@ public:
   void disconnect_network(const std::string& network, const std::string& container) override;
   void remove_network(const std::string& name_or_id) override;
   std::optional<ports::NetworkInfo> network(const std::string& name_or_id) override;
+  std::vector<ports::NetworkInfo> list_networks(const ports::Labels& labels) override;
 
   struct Container {
     ports::ContainerSpec spec;
