@@ -2,6 +2,8 @@
 
 #include "clients.hpp"
 
+#include "mupgrade/core/poll.hpp"
+
 #include <fmt/format.h>
 
 #include <thread>
@@ -23,15 +25,19 @@ std::unique_ptr<SqlClient> connect(const Endpoint& ep) {
 }
 
 std::unique_ptr<SqlClient> connect_when_ready(const Endpoint& ep, std::chrono::milliseconds deadline) {
-  auto until = Clock::now() + deadline;
-  for (;;) {
-    try {
-      return connect(ep);
-    } catch (const DbError&) {
-      if (Clock::now() >= until) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  std::unique_ptr<SqlClient> client;
+  core::poll_until(
+      [&](std::string& why) {
+        try {
+          client = connect(ep);
+          return true;
+        } catch (const DbError& e) {
+          why = e.what();
+          return false;
+        }
+      },
+      deadline, fmt::format("the {} server on port {} did not accept connections", to_string(ep.kind), ep.port));
+  return client;
 }
 
 namespace {

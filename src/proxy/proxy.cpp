@@ -1,5 +1,6 @@
 #include "mupgrade/proxy/proxy.hpp"
 
+#include "mupgrade/core/poll.hpp"
 #include "mupgrade/http/http_client.hpp"
 
 #include <fmt/format.h>
@@ -24,18 +25,20 @@ void require_running(docker::DockerEngine& engine, const ProxySite& site) {
 std::chrono::microseconds confirm_backend(const ProxySite& site, const std::string& name,
                                           std::chrono::milliseconds timeout) {
   auto start = Clock::now();
-  std::string last = "no answer";
-  while (Clock::now() - start < timeout) {
-    auto r = http::get(site.public_url + "/", site.public_host, std::chrono::milliseconds(2000));
-    auto it = r.headers.find("x-mupgrade-set");
-    if (r.status > 0 && it != r.headers.end() && it->second == name)
-      return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-    last = r.status == 0 ? r.transport_error
-                         : fmt::format("HTTP {} from backend '{}'", r.status, it == r.headers.end() ? "?" : it->second);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  try {
+    core::poll_until(
+        [&](std::string& last) {
+          auto r = http::get(site.public_url + "/", site.public_host, std::chrono::milliseconds(2000));
+          auto it = r.headers.find("x-mupgrade-set");
+          if (r.status > 0 && it != r.headers.end() && it->second == name) return true;
+          last = r.status == 0 ? r.transport_error : fmt::format("last: HTTP {} from backend '{}'", r.status, it == r.headers.end() ? "?" : it->second);
+          return false;
+        },
+        timeout, fmt::format("proxy did not send traffic to {}", name), {}, std::chrono::milliseconds(2));
+  } catch (const Error& e) {
+    throw ProxyError(e.what(), "check the proxy container's logs and that the set's web container is on the proxy's network");
   }
-  throw ProxyError(fmt::format("proxy did not send traffic to {} within {} ms (last: {})", name, timeout.count(), last),
-                   "check the proxy container's logs and that the set's web container is on the proxy's network");
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
 }
 
 }  // namespace mupgrade::proxy
