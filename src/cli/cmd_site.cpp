@@ -3,6 +3,7 @@
 // operation in src/ops/ and renders its outcome.
 
 #include "app.hpp"
+#include "render.hpp"
 
 #include "mupgrade/btrfs/local_storage.hpp"
 #include "mupgrade/config/load.hpp"
@@ -89,8 +90,8 @@ int site_command(const std::string& command, const SiteOptions& o) {
   HostAdapters host(o.docker_socket);
   ops::Site site(cfg, host.ports());
   ops::TextProgress progress(std::cout);
-  if (command == "plan") return ops::plan(site, o.target, o.json, std::cout);
-  if (command == "status") return ops::status(site, o.json, std::cout);
+  if (command == "plan") return render_plan(ops::plan(site, o.target), o.json, std::cout);
+  if (command == "status") return render_status(ops::status(site), o.json, std::cout);
   if (command == "adopt") return ops::adopt(site, o.set, std::cout);
   if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, std::cout), std::cout);
   if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, std::cout), std::cout);

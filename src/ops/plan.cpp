@@ -42,78 +42,70 @@ std::optional<double> last_window(Site& site) {
 }
 }  // namespace
 
-int plan(Site& site, const std::string& target_override, bool as_json, std::ostream& out) {
+PlanReport plan(Site& site, const std::string& target_override) {
   const auto& cfg = site.config();
   auto pre = preflight(site, target_override, "cutover");
-  auto checks = pre.checks;
-  std::string live = pre.state ? pre.state->live_set : "";
-  json facts;
-  facts["live_set"] = live;
-  facts["live_release"] = pre.live_release;
-  facts["db_server_version"] = pre.db_server;
+  PlanReport r;
+  r.checks = pre.checks;
+  r.live_set = pre.state ? pre.state->live_set : "";
+  r.live_release = pre.live_release;
+  r.db_server_version = pre.db_server;
   const auto& target = pre.target;
-  const auto& release = pre.release;
   if (target) {
-    facts["target_release"] = target->release;
-    facts["target_version"] = target->version->str();
+    r.target_release = target->release;
+    r.target_version = target->version->str();
   }
-  std::vector<core::Step> steps;
-  if (target && !live.empty()) {
+  if (target && !r.live_set.empty()) {
     StepContext ctx;
-    ctx.blue = live;
+    ctx.blue = r.live_set;
     ctx.green = core::make_set_id(target->release, core::utc_compact_now());
-    ctx.target_code = release->code_dir;
-    steps = compose_steps(site, ctx);
+    ctx.target_code = pre.release->code_dir;
+    for (const auto& s : compose_steps(site, ctx)) r.steps.push_back({s.name, std::string(core::to_string(s.phase)), s.what, s.undo_what});
   }
   // The last rehearsal: how old, its verdict, its measured upgrade and window.
-  auto rehearsal = last_rehearsal(cfg);
-  std::optional<double> window;
-  std::string window_source;
-  if (rehearsal) {
-    double age_h = (std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() - rehearsal->started_epoch) / 3600;
-    bool same_target = target && rehearsal->target_release == target->release;
-    std::string detail = fmt::format("{} {:.1f} h ago, {} -> {}{}", rehearsal->ok ? "passed" : "FAILED", age_h, rehearsal->from_release,
-                                     rehearsal->target_release,
-                                     rehearsal->ok ? fmt::format(", upgrade.php {:.1f} s, window {:.1f} s", rehearsal->upgrade_s, rehearsal->window_estimate_s)
-                                                   : fmt::format(" at '{}': {}", rehearsal->failed_step, one_line(rehearsal->error)));
+  r.last_rehearsal = last_rehearsal(cfg);
+  if (const auto& rh = r.last_rehearsal) {
+    r.rehearsal_age_h = (std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() - rh->started_epoch) / 3600;
+    bool same_target = target && rh->target_release == target->release;
+    // A rehearsal made before the last cutover rehearsed other data and another live release.
+    bool before_cutover = pre.state && !pre.state->cutover_at.empty() && rh->started_at < pre.state->cutover_at;
+    std::string detail = fmt::format("{} {:.1f} h ago, {} -> {}{}", rh->ok ? "passed" : "FAILED", r.rehearsal_age_h, rh->from_release, rh->target_release,
+                                     rh->ok ? fmt::format(", upgrade.php {:.1f} s, window {:.1f} s", rh->upgrade_s, rh->window_estimate_s)
+                                            : fmt::format(" at '{}': {}", rh->failed_step, one_line(rh->error)));
     // A failed rehearsal of this very target predicts a failed cutover: not ready.
-    CheckStatus verdict = !rehearsal->ok ? (same_target ? CheckStatus::fail : CheckStatus::warn) : age_h > 24 ? CheckStatus::warn : !same_target ? CheckStatus::warn : CheckStatus::ok;
-    std::string fix = !rehearsal->ok ? "fix what failed and run 'mupgrade rehearse' again before the cutover"
-                      : age_h > 24   ? "older than a day: run 'mupgrade rehearse' (the nightly timer does)"
-                      : !same_target ? "it rehearsed another release: run 'mupgrade rehearse' for this target"
-                                     : "";
-    checks.push_back({"last rehearsal", verdict, detail, fix});
-    if (rehearsal->ok && same_target) {
-      window = rehearsal->window_estimate_s;
-      window_source = fmt::format("rehearsal of {}", rehearsal->started_at);
+    CheckStatus verdict = !rh->ok ? (same_target && !before_cutover ? CheckStatus::fail : CheckStatus::warn)
+                          : r.rehearsal_age_h > 24 || !same_target || before_cutover ? CheckStatus::warn
+                                                                                     : CheckStatus::ok;
+    std::string fix = !rh->ok               ? "fix what failed and run 'mupgrade rehearse' again before the cutover"
+                      : before_cutover      ? "it ran before the last cutover: run 'mupgrade rehearse' on today's live set"
+                      : r.rehearsal_age_h > 24 ? "older than a day: run 'mupgrade rehearse' (the nightly timer does)"
+                      : !same_target        ? "it rehearsed another release: run 'mupgrade rehearse' for this target"
+                                            : "";
+    r.checks.push_back({"last rehearsal", verdict, detail, fix});
+    if (rh->ok && same_target && !before_cutover) {
+      r.expected_window_s = rh->window_estimate_s;
+      r.expected_window_source = fmt::format("rehearsal of {}", rh->started_at);
     }
-    facts["last_rehearsal"] = {{"at", rehearsal->started_at}, {"age_h", age_h}, {"verdict", rehearsal->ok ? "ok" : "failed"},
-                               {"target_release", rehearsal->target_release}, {"upgrade_s", rehearsal->upgrade_s},
-                               {"window_estimate_s", rehearsal->window_estimate_s}, {"failed_step", rehearsal->failed_step}, {"error", rehearsal->error}};
   } else {
-    checks.push_back({"last rehearsal", CheckStatus::warn, "none", "run 'mupgrade rehearse' to measure the window and prove the upgrade on a clone"});
-    facts["last_rehearsal"] = nullptr;
+    r.checks.push_back({"last rehearsal", CheckStatus::warn, "none", "run 'mupgrade rehearse' to measure the window and prove the upgrade on a clone"});
   }
-  if (!window && (window = last_window(site))) window_source = "last cutover";
-  bool ok = core::all_passed(checks);
-  if (as_json) {
-    json js = json::array();
-    for (const auto& s : steps) js.push_back({{"step", s.name}, {"phase", std::string(core::to_string(s.phase))}, {"what", s.what}, {"undo", s.undo_what}});
-    facts["ok"] = ok;
-    facts["checks"] = core::checks_to_json(checks);
-    facts["steps"] = js;
-    facts["expected_window_s"] = window ? json(*window) : json(nullptr);
-    facts["expected_window_source"] = window ? window_source : "none: no rehearsal or cutover measured yet";
-    out << facts.dump(2) << "\n";
-    return ok ? 0 : 1;
-  }
-  out << "preflight:\n" << core::render_checks(checks);
-  if (!steps.empty()) {
-    out << "\ncutover steps:\n" << core::render_plan(steps);
-  }
-  out << "\nexpected window: " << (window ? fmt::format("{:.1f} s ({})", *window, window_source) : std::string("unknown: no rehearsal or cutover measured yet")) << "\n";
-  out << (ok ? "plan: ready for 'mupgrade cutover'\n" : "plan: NOT ready (see FAIL lines)\n");
-  return ok ? 0 : 1;
+  if (!r.expected_window_s && (r.expected_window_s = last_window(site))) r.expected_window_source = "last cutover";
+  return r;
+}
+
+json PlanReport::to_json() const {
+  json steps_json = json::array();
+  for (const auto& s : steps) steps_json.push_back({{"step", s.name}, {"phase", s.phase}, {"what", s.what}, {"undo", s.undo}});
+  json rh = nullptr;
+  if (last_rehearsal)
+    rh = {{"at", last_rehearsal->started_at}, {"age_h", rehearsal_age_h}, {"verdict", last_rehearsal->ok ? "ok" : "failed"},
+          {"target_release", last_rehearsal->target_release}, {"upgrade_s", last_rehearsal->upgrade_s},
+          {"window_estimate_s", last_rehearsal->window_estimate_s}, {"failed_step", last_rehearsal->failed_step}, {"error", last_rehearsal->error}};
+  return {{"ok", ready()}, {"live_set", live_set}, {"live_release", live_release}, {"db_server_version", db_server_version},
+          {"target_release", target_release}, {"target_version", target_version}, {"checks", core::checks_to_json(checks)},
+          {"steps", steps_json}, {"last_rehearsal", rh},
+          {"expected_window_s", expected_window_s ? json(*expected_window_s) : json(nullptr)},
+          {"expected_window_source", expected_window_s ? expected_window_source : "none: no rehearsal or cutover measured yet"}};
 }
 
 }  // namespace mupgrade::ops

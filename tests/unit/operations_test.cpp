@@ -334,6 +334,31 @@ TEST_P(OperationsTest, ASameVersionTargetIsRefusedBeforeAnyChangeAsAConfigError)
   EXPECT_FALSE(fs::exists(w.state_dir + "/journal"));
 }
 
+TEST_P(OperationsTest, PlanAndCutoverAgreeOnATargetWithNothingToUpgrade) {
+  World w(GetParam());
+  w.host.storage.write_file(w.cfg.target_code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});
+  auto report = ops::plan(*w.site, "");
+  EXPECT_FALSE(report.ready());
+  bool target_failed = false;
+  for (const auto& c : report.checks) target_failed = target_failed || (c.name == "target" && c.status == core::CheckStatus::fail);
+  EXPECT_TRUE(target_failed);
+  EXPECT_THROW(w.cutover(), UsageError);
+}
+
+TEST_P(OperationsTest, PlanNeverQuotesARehearsalMadeBeforeTheLastCutover) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  auto before = ops::plan(*w.site, "");
+  ASSERT_TRUE(before.expected_window_s);
+  EXPECT_NE(before.expected_window_source.find("rehearsal"), std::string::npos);
+  ASSERT_TRUE(w.cutover().ok);
+  auto after = ops::plan(*w.site, "");
+  EXPECT_EQ(after.expected_window_source.find("rehearsal"), std::string::npos) << after.expected_window_source;
+  bool stale = false;
+  for (const auto& c : after.checks) stale = stale || (c.name == "last rehearsal" && c.fix.find("before the last cutover") != std::string::npos);
+  EXPECT_TRUE(stale);
+}
+
 TEST_P(OperationsTest, AMissingHostStepProgramIsRefusedBeforeAnyChange) {
   World w(GetParam());
   core::SiteStep st;

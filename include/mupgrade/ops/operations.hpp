@@ -2,7 +2,9 @@
 // The user-facing operations, each a plan of journaled steps run under the site lock. They
 // return typed outcomes; the CLI renders them (src/cli).
 
+#include "mupgrade/core/check.hpp"
 #include "mupgrade/core/executor.hpp"
+#include "mupgrade/core/site_lock.hpp"
 #include "mupgrade/core/rehearsal_report.hpp"
 #include "mupgrade/core/retention.hpp"
 #include "mupgrade/ops/plans.hpp"
@@ -59,8 +61,51 @@ Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std:
 Outcome rollback(Site& site, const RollbackOptions& opts, Progress& progress, std::ostream& out);
 /// Finishes or undoes an operation interrupted by a crash, from its journal. Holds the lock.
 Outcome resume(Site& site, bool dry_run, Progress& progress, std::ostream& out);
-int status(Site& site, bool json, std::ostream& out);
-int plan(Site& site, const std::string& target_override, bool json, std::ostream& out);
+/// What `plan` found: every preflight check, the steps a cutover would run, the expected
+/// window. Read-only; the CLI renders it as text or JSON.
+struct PlanReport {
+  struct PlannedStep {
+    std::string name, phase, what, undo;
+  };
+  std::vector<core::CheckResult> checks;
+  std::string live_set, live_release, db_server_version, target_release, target_version;
+  std::optional<core::RehearsalReport> last_rehearsal;
+  double rehearsal_age_h = 0;
+  std::vector<PlannedStep> steps;
+  std::optional<double> expected_window_s;
+  std::string expected_window_source;  // which measurement it comes from
+  bool ready() const { return core::all_passed(checks); }
+  nlohmann::json to_json() const;
+};
+PlanReport plan(Site& site, const std::string& target_override);
+
+/// One set as `status` sees it.
+struct SetStatus {
+  std::string id, release, role, created, web, db;
+  bool maintenance = false;
+};
+/// The last operation, from its journal.
+struct OperationStatus {
+  std::string operation, started, journal, outcome;
+  bool finished = false;
+  std::vector<core::StepTiming> steps;  // outcome INTERRUPTED for a step begun but not ended
+  std::vector<std::string> undone;      // steps whose undo ran
+  std::string interrupted_step, interrupted_after;
+  std::vector<std::string> left_to_undo;
+};
+/// What `status` found; the CLI renders it as text or JSON.
+struct StatusReport {
+  std::string site, public_url, live_set, live_release, rollback_set, since;
+  std::string proxy_kind, proxy_backend;  // what the proxy's saved state names
+  std::string serving;                    // the set the public URL answers from ("" = neither)
+  std::string public_answer;              // what the public URL answered
+  std::vector<SetStatus> sets;
+  std::optional<OperationStatus> last_operation, last_rehearsal_run;
+  std::optional<core::RehearsalReport> last_rehearsal;
+  std::optional<core::LockHolder> lock;
+  nlohmann::json to_json() const;
+};
+StatusReport status(Site& site);
 /// Upgrades an isolated clone of production; writes a report and the Prometheus textfile.
 Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, std::ostream& out);
 /// Removes old sets, clones and reports by the site's retention policy.

@@ -1,0 +1,78 @@
+#include "render.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+namespace mupgrade::cli {
+
+namespace {
+
+void render_steps(const std::vector<ops::PlanReport::PlannedStep>& steps, std::ostream& out) {
+  size_t i = 0;
+  for (const auto& s : steps)
+    out << fmt::format("  {:>2}. {:<7} {:<22} {}{}\n", ++i, s.phase, s.name, s.what, s.undo.empty() ? "" : "  [undo: " + s.undo + "]");
+}
+
+void render_operation(const ops::OperationStatus& op, std::ostream& out) {
+  out << fmt::format("last operation   {} {} ({})\n", op.operation, op.outcome, op.journal);
+  if (!op.interrupted_step.empty())
+    out << fmt::format("  INTERRUPTED at step '{}': run 'mupgrade cutover --resume' or 'mupgrade rollback'\n", op.interrupted_step);
+  else if (!op.interrupted_after.empty())
+    out << fmt::format("  INTERRUPTED after step '{}': run 'mupgrade cutover --resume' or 'mupgrade rollback'\n", op.interrupted_after);
+  if (!op.left_to_undo.empty()) out << fmt::format("  left to undo: {}: run 'mupgrade cutover --resume'\n", fmt::join(op.left_to_undo, ", "));
+  for (const auto& s : op.steps)
+    out << fmt::format("  {:<24} {:>9.3f} s  {}{}\n", s.name, s.seconds, s.outcome,
+                       std::find(op.undone.begin(), op.undone.end(), s.name) != op.undone.end() ? " (undone)" : "");
+}
+
+}  // namespace
+
+int render_plan(const ops::PlanReport& r, bool json, std::ostream& out) {
+  int rc = r.ready() ? 0 : 1;
+  if (json) {
+    out << r.to_json().dump(2) << "\n";
+    return rc;
+  }
+  out << "preflight:\n" << core::render_checks(r.checks);
+  if (!r.steps.empty()) {
+    out << "\ncutover steps:\n";
+    render_steps(r.steps, out);
+  }
+  out << "\nexpected window: "
+      << (r.expected_window_s ? fmt::format("{:.1f} s ({})", *r.expected_window_s, r.expected_window_source)
+                              : std::string("unknown: no rehearsal or cutover measured yet"))
+      << "\n";
+  out << (rc == 0 ? "plan: ready for 'mupgrade cutover'\n" : "plan: NOT ready (see FAIL lines)\n");
+  return rc;
+}
+
+int render_status(const ops::StatusReport& r, bool json, std::ostream& out) {
+  if (json) {
+    out << r.to_json().dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("site {}  ({})\n", r.site, r.public_url);
+  out << fmt::format("live set         {}  {}  since {}\n", r.live_set.empty() ? "(none)" : r.live_set, r.live_release, r.since);
+  out << fmt::format("rollback target  {}\n", r.rollback_set.empty() ? "(none)" : r.rollback_set);
+  out << fmt::format("proxy            {} -> {} (public URL served by {})\n", r.proxy_kind, r.proxy_backend.empty() ? "(not set up)" : r.proxy_backend,
+                     r.serving.empty() ? "neither the live set nor the rollback target: " + r.public_answer : r.serving);
+  if (!r.serving.empty() && r.serving != r.live_set)
+    out << "WARNING: the public URL is served by " << r.serving << ", not by the live set recorded in site.json\n";
+  else if (!r.proxy_backend.empty() && r.proxy_backend != r.live_set)
+    out << "WARNING: the proxy's saved state does not name the live set recorded in site.json\n";
+  out << fmt::format("lock             {}\n", r.lock ? fmt::format("held by '{}' (pid {}) since {}", r.lock->command, r.lock->pid, r.lock->since) : "free");
+  out << "sets:\n";
+  for (const auto& s : r.sets)
+    out << fmt::format("  {:<32} {:<26} {:<16} web {:<8} db {:<8}{}\n", s.id, s.release, s.role, s.web, s.db, s.maintenance ? "  (maintenance)" : "");
+  if (r.last_operation) render_operation(*r.last_operation, out);
+  if (const auto& rh = r.last_rehearsal)
+    out << fmt::format("last rehearsal   {} -> {} at {}: {}\n", rh->ok ? "ok" : "failed", rh->target_release, rh->started_at,
+                       rh->ok ? fmt::format("upgrade {:.1f} s, window {:.1f} s", rh->upgrade_s, rh->window_estimate_s) : "failed at '" + rh->failed_step + "'");
+  if (r.last_rehearsal_run && !r.last_rehearsal_run->finished)
+    out << "  the last rehearsal was INTERRUPTED: the next 'mupgrade rehearse' or 'mupgrade prune' removes its clone\n";
+  return 0;
+}
+
+}  // namespace mupgrade::cli
