@@ -12,7 +12,7 @@ namespace mupgrade::cli {
 
 int proxy_init(const ProxyInitOptions& opts) {
   docker::DockerEngine engine;  // unused by install, which only writes files
-  proxy::ProxySite site{opts.kind, "", opts.config_dir, "", ""};
+  proxy::ProxySite site{core::proxy_kind_named(opts.kind).value_or(core::ProxyKind::haproxy), "", opts.config_dir, "", ""};
   auto p = opts.kind == "haproxy" ? proxy::make_haproxy(engine, site) : proxy::make_nginx(engine, site);
   if (auto current = p->current())
     throw Error(fmt::format("{} already holds a mupgrade proxy config (live backend {})", opts.config_dir, current->name),

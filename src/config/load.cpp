@@ -117,12 +117,13 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
 
   YAML::Node db = r.map(root, "db", true);
   r.only_keys(db, {"kind", "image", "name", "user", "password_file", "password_env", "relaxed_durability", "prefix"}, "db");
-  c.db.kind = r.str(db, "kind", false, "mariadb");
-  if (c.db.kind != "mariadb" && c.db.kind != "postgresql") r.fail(db["kind"], "'kind' must be mariadb or postgresql");
-  bool maria = c.db.kind == "mariadb";
-  c.db.image = r.str(db, "image", false, maria ? "mupgrade/mariadb:10.11" : "mupgrade/postgres:15");
+  auto db_kind = core::db_kind_named(r.str(db, "kind", false, "mariadb"));
+  if (!db_kind) r.fail(db["kind"], "'kind' must be mariadb or postgresql");
+  c.db.kind = *db_kind;
+  const auto& engine = core::engine_of(c.db.kind);
+  c.db.image = r.str(db, "image", false, std::string(engine.image));
   c.db.name = r.str(db, "name", false, "moodle");
-  c.db.user = r.str(db, "user", false, maria ? "root" : "postgres");
+  c.db.user = r.str(db, "user", false, std::string(engine.user));
   c.db.password_file = r.str(db, "password_file", false);
   c.db.password_env = r.str(db, "password_env", false);
   if (c.db.password_file.empty() == c.db.password_env.empty())
@@ -140,8 +141,9 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
 
   YAML::Node proxy = r.map(root, "proxy", true);
   r.only_keys(proxy, {"kind", "container", "config_dir", "url"}, "proxy");
-  c.proxy.kind = r.str(proxy, "kind", false, "haproxy");
-  if (c.proxy.kind != "haproxy" && c.proxy.kind != "nginx") r.fail(proxy["kind"], "'kind' must be haproxy or nginx");
+  auto proxy_kind = core::proxy_kind_named(r.str(proxy, "kind", false, "haproxy"));
+  if (!proxy_kind) r.fail(proxy["kind"], "'kind' must be haproxy or nginx");
+  c.proxy.kind = *proxy_kind;
   c.proxy.container = r.str(proxy, "container", true);
   c.proxy.config_dir = r.str(proxy, "config_dir", true);
   r.absolute(proxy, "config_dir", c.proxy.config_dir);

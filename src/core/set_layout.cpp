@@ -35,8 +35,8 @@ std::string SetLayout::host_header(const std::string& set) const {
   return is_clone(set) ? host_of_url(clone_url()) : cfg_.public_host;
 }
 
-int SetLayout::db_port() const { return cfg_.db.kind == "mariadb" ? 3306 : 5432; }
+int SetLayout::db_port() const { return engine_of(cfg_.db.kind).port; }
 
-std::string SetLayout::db_data_dir() const { return cfg_.db.kind == "mariadb" ? "/var/lib/mysql" : "/var/lib/postgresql/data"; }
+std::string SetLayout::db_data_dir() const { return std::string(engine_of(cfg_.db.kind).data_dir); }
 
 }  // namespace mupgrade::core

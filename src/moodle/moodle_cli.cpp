@@ -14,7 +14,7 @@ MoodleCli::MoodleCli(ports::Containers& engine, std::string container, CodeLayou
 CodeLayout MoodleCli::detect_layout(ports::Containers& engine, const std::string& container,
                                     const std::string& code_root) {
   ports::ExecOptions opts;
-  opts.cmd = {"test", "-f", code_root + "/public/version.php"};
+  opts.cmd = {"test", "-f", code_root + "/" + core::CodeLayout{true}.version_file()};
   opts.timeout = std::chrono::seconds(10);
   auto r = engine.exec(container, opts);
   return CodeLayout{code_root, r.exit_code == 0};

@@ -30,9 +30,9 @@ void check_live_db(Site& site, Preflight& p) {
     auto ep = site.db_endpoint(live);
     p.db_server = site.ports().db.server_version(ep);
     bool says_mariadb = p.db_server.find("MariaDB") != std::string::npos;
-    if (says_mariadb != (cfg.db.kind == "mariadb")) {
+    if (says_mariadb != (cfg.db.kind == core::DbKind::mariadb)) {
       p.checks.push_back({"config", CheckStatus::fail,
-                          fmt::format("db.kind is {}, but the live DB server is {}", cfg.db.kind, p.db_server),
+                          fmt::format("db.kind is {}, but the live DB server is {}", core::to_string(cfg.db.kind), p.db_server),
                           "set db.kind to the live DB's engine"});
       return;
     }
@@ -40,7 +40,7 @@ void check_live_db(Site& site, Preflight& p) {
     p.live_release = site.db_config_value(live, "release");
     if (p.live_version.empty())
       throw Error(fmt::format("no Moodle version in {}config", cfg.db.prefix), "check db.name and db.prefix in the site config");
-    p.checks.push_back({"live set", CheckStatus::ok, fmt::format("{}: Moodle {} ({}), {} {}", live, p.live_release, p.live_version, cfg.db.kind, p.db_server), ""});
+    p.checks.push_back({"live set", CheckStatus::ok, fmt::format("{}: Moodle {} ({}), {} {}", live, p.live_release, p.live_version, core::to_string(cfg.db.kind), p.db_server), ""});
   } catch (const std::exception& e) {
     p.checks.push_back({"live set", CheckStatus::fail, e.what(), "mupgrade status; start the live set's containers"});
   }
@@ -118,8 +118,8 @@ void check_proxy(Site& site, Preflight& p) {
     auto backend = proxy->current();
     std::string live = p.state ? p.state->live_set : "";
     p.checks.push_back(backend && backend->name == live
-                           ? CheckResult{"proxy", CheckStatus::ok, fmt::format("{} -> {}, runtime API answers", cfg.proxy.kind, backend->name), ""}
-                           : CheckResult{"proxy", CheckStatus::fail, fmt::format("{} -> {}", cfg.proxy.kind, backend ? backend->name : "(not set up)"),
+                           ? CheckResult{"proxy", CheckStatus::ok, fmt::format("{} -> {}, runtime API answers", core::to_string(cfg.proxy.kind), backend->name), ""}
+                           : CheckResult{"proxy", CheckStatus::fail, fmt::format("{} -> {}", core::to_string(cfg.proxy.kind), backend ? backend->name : "(not set up)"),
                                          "the proxy must point at the live set: mupgrade status"});
   } catch (const Error& e) {
     p.checks.push_back({"proxy", CheckStatus::fail, e.what(), e.hint()});

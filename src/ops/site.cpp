@@ -54,7 +54,7 @@ ports::DbEndpoint Site::db_endpoint(const std::string& set) {
   if (!info || !info->running)
     throw Error(fmt::format("the DB container of set {} is not running", set), "mupgrade status shows the sets; docker start " + db_container(set));
   ports::DbEndpoint ep;
-  ep.kind = cfg_.db.kind == "mariadb" ? ports::DbKind::mariadb : ports::DbKind::postgresql;
+  ep.kind = cfg_.db.kind;
   int port = layout_.db_port();
   if (is_clone(set)) {
     // A clone's network is internal: nothing is published, the host reaches it on the bridge.
@@ -86,7 +86,7 @@ ports::Backend Site::backend(const std::string& set) {
 }
 
 core::CodeLayout Site::code_layout(const std::string& code_dir) {
-  return core::CodeLayout{ports_.storage.exists(code_dir + "/public/version.php")};
+  return core::CodeLayout{ports_.storage.exists(code_dir + "/" + core::CodeLayout{true}.version_file())};
 }
 
 moodle::MoodleCli Site::cli(const std::string& set) {
@@ -100,7 +100,7 @@ void Site::ensure_set_network(const std::string& set) {
 }
 
 void Site::create_db(const std::string& set) {
-  bool maria = cfg_.db.kind == "mariadb";
+  bool maria = cfg_.db.kind == core::DbKind::mariadb;
   ensure_set_network(set);
   if (ports_.containers.inspect_container(db_container(set))) return;
   ports::ContainerSpec spec;
@@ -113,7 +113,7 @@ void Site::create_db(const std::string& set) {
   if (maria) spec.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/db_password"}, {"MARIADB_DATABASE", cfg_.db.name}};
   else spec.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/db_password"}, {"POSTGRES_DB", cfg_.db.name}};
   if (!is_clone(set)) spec.ports = {{layout_.db_port(), 0, "127.0.0.1"}};
-  spec.stop_signal = maria ? "SIGTERM" : "SIGINT";
+  spec.stop_signal = core::engine_of(cfg_.db.kind).stop_signal;
   spec.stop_timeout_s = 60;
   ports_.containers.create_container(spec);
 }

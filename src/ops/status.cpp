@@ -85,7 +85,7 @@ StatusReport status(Site& site) {
   r.live_release = st.live_release;
   r.rollback_set = st.rollback_set;
   r.since = st.cutover_at;
-  r.proxy_kind = cfg.proxy.kind;
+  r.proxy_kind = core::to_string(cfg.proxy.kind);
   if (auto backend = site.proxy()->current()) r.proxy_backend = backend->name;
   // What the proxy serves, asked through the public URL: the truth, whatever was persisted.
   if (!st.live_set.empty() && site.serves_publicly(st.live_set, &r.public_answer)) r.serving = st.live_set;

@@ -118,7 +118,7 @@ core::VersionFile target_version(Site& site, const TargetRelease& t) {
   if (t.source == TargetRelease::Source::code || t.extracted()) return site.code_version(t.code_dir);
   std::string text, where;
   if (t.source == TargetRelease::Source::git) {
-    for (const char* file : {"public/version.php", "version.php"}) {
+    for (const auto& file : {core::CodeLayout{true}.version_file(), core::CodeLayout{false}.version_file()}) {
       auto r = git(site, t.repo, {"show", t.commit + ":" + file});
       if (r.exit_code == 0) {
         text = r.output;
@@ -128,7 +128,10 @@ core::VersionFile target_version(Site& site, const TargetRelease& t) {
     }
     if (where.empty()) throw Error(fmt::format("{} of {} holds no Moodle code (no version.php)", t.ref, t.repo), "point target.git.ref at a Moodle release");
   } else {
-    auto [code, out] = run_in_image(site, t.image, {"/bin/sh", "-c", "cat \"$0/public/version.php\" 2>/dev/null || cat \"$0/version.php\"", t.image_code}, {});
+    auto [code, out] = run_in_image(site, t.image,
+                                    {"/bin/sh", "-c", fmt::format("cat \"$0/{}\" 2>/dev/null || cat \"$0/{}\"", core::CodeLayout{true}.version_file(), core::CodeLayout{false}.version_file()),
+                                     t.image_code},
+                                    {});
     if (code != 0) throw Error(fmt::format("image {} holds no Moodle code at {} (no version.php)", t.image, t.image_code), "set target.image_code to where the image keeps Moodle");
     text = out;
     where = fmt::format("{}:{}/version.php", t.image, t.image_code);

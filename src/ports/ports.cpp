@@ -6,14 +6,6 @@
 
 namespace mupgrade::ports {
 
-std::string_view to_string(DbKind k) { return k == DbKind::mariadb ? "mariadb" : "postgresql"; }
-
-std::optional<DbKind> db_kind_from_string(std::string_view s) {
-  if (s == "mariadb" || s == "mysqli" || s == "mysql") return DbKind::mariadb;
-  if (s == "postgresql" || s == "pgsql" || s == "postgres") return DbKind::postgresql;
-  return std::nullopt;
-}
-
 long WriteCount::total() const {
   long n = logstore_writes;
   for (auto& [t, v] : per_table.items()) n += v.get<long>();

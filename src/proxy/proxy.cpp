@@ -12,7 +12,7 @@ namespace mupgrade::proxy {
 using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<Proxy> DockerProxies::open(const ProxySite& site) {
-  return site.kind == "nginx" ? make_nginx(engine_, site) : make_haproxy(engine_, site);
+  return site.kind == core::ProxyKind::nginx ? make_nginx(engine_, site) : make_haproxy(engine_, site);
 }
 
 void require_running(docker::DockerEngine& engine, const ProxySite& site) {

@@ -60,12 +60,12 @@ struct World {
     cfg.pool = kPool;
     cfg.state_dir = state_dir;
     cfg.network = "mupgrade-t";
-    cfg.db.kind = kind == ports::DbKind::mariadb ? "mariadb" : "postgresql";
+    cfg.db.kind = kind;
     cfg.db.image = kind == ports::DbKind::mariadb ? "mupgrade/mariadb:10.11" : "mupgrade/postgres:15";
     cfg.db.user = "root";
     cfg.db.password_file = state_dir + "/pw";
     cfg.web_image = cfg.target_image = "mupgrade/web:php8.2";
-    cfg.proxy = {"haproxy", "mupgrade-t-proxy", state_dir + "/proxy", "http://127.0.0.1:18080"};
+    cfg.proxy = {core::ProxyKind::haproxy, "mupgrade-t-proxy", state_dir + "/proxy", "http://127.0.0.1:18080"};
     cfg.target_code = std::string(kPool) + "/releases/4.4.3";
     cfg.cron_drain_timeout_s = 10;
     config::load_playbooks(cfg);

@@ -11,7 +11,7 @@ SiteConfig site(const std::string& url, const std::string& host) {
   c.pool = "/srv/pool/demo";
   c.public_url = url;
   c.public_host = host;
-  c.db.kind = "mariadb";
+  c.db.kind = DbKind::mariadb;
   return c;
 }
 }  // namespace

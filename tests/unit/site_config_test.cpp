@@ -38,13 +38,13 @@ TEST(SiteConfigTest, ReadsAValidConfigWithDefaults) {
   auto c = parse_site_config(kValid, "site.yml");
   EXPECT_EQ(c.site, "demo");
   EXPECT_EQ(c.public_host, "demo.moodle.test:18080");
-  EXPECT_EQ(c.db.kind, "postgresql");
+  EXPECT_EQ(c.db.kind, mupgrade::core::DbKind::postgresql);
   EXPECT_EQ(c.db.user, "postgres");
   EXPECT_EQ(c.db.image, "mupgrade/postgres:15");
   EXPECT_EQ(c.state_dir, "/var/lib/mupgrade/demo");
   EXPECT_EQ(c.network, "mupgrade-demo");
   EXPECT_EQ(c.web_port, 18080);
-  EXPECT_EQ(c.proxy.kind, "haproxy");
+  EXPECT_EQ(c.proxy.kind, mupgrade::core::ProxyKind::haproxy);
   EXPECT_EQ(c.target_image, "mupgrade/web:php8.2");
   ASSERT_EQ(c.after_upgrade_settings.size(), 1u);
   EXPECT_EQ(c.after_upgrade_settings[0].first, "enableaitools");

@@ -1,6 +1,8 @@
 #pragma once
 // A site as its admin describes it (read from YAML by src/config/), validated once.
 
+#include "mupgrade/core/kinds.hpp"
+
 #include <map>
 #include <optional>
 #include <string>
@@ -13,10 +15,10 @@ namespace mupgrade::core {
 inline constexpr unsigned long long kMinPoolFreeBytes = 2ULL << 30;
 
 struct DbConfig {
-  std::string kind = "mariadb";  // mariadb | postgresql
-  std::string image;             // default per kind
+  DbKind kind = DbKind::mariadb;
+  std::string image;             // default: engine_of(kind).image
   std::string name = "moodle";
-  std::string user;              // default per kind (root | postgres)
+  std::string user;              // default: engine_of(kind).user
   std::string password_file;     // one of password_file / password_env
   std::string password_env;
   std::string prefix = "mdl_";    // Moodle's $CFG->prefix: every query mupgrade makes uses it
@@ -24,7 +26,7 @@ struct DbConfig {
 };
 
 struct ProxyConfig {
-  std::string kind = "haproxy";  // haproxy | nginx
+  ProxyKind kind = ProxyKind::haproxy;
   std::string container;
   std::string config_dir;
   std::string url;  // loopback URL that reaches the proxy, e.g. http://127.0.0.1:18080

@@ -3,6 +3,7 @@
 // their exit codes and output into typed results (see shared/notes/moodle-cli-contract.md).
 
 #include "mupgrade/core/error.hpp"
+#include "mupgrade/core/set_layout.hpp"
 #include "mupgrade/ports/containers.hpp"
 #include "mupgrade/moodle/upgrade_output.hpp"
 
@@ -19,13 +20,12 @@ inline constexpr std::chrono::seconds kCliTimeout{120};
 inline constexpr std::chrono::seconds kUpgradeTimeout{3600};
 
 /// Where the code sits in the container and whether it uses Moodle 5.1's public/ layout.
+/// (core::CodeLayout decides the paths; this adds where the code is mounted.)
 struct CodeLayout {
-  std::string code_root = "/var/www/moodle";
+  std::string code_root = core::kContainerCodeRoot;
   bool public_dir = false;
-  std::string web_root() const { return public_dir ? code_root + "/public" : code_root; }
-  std::string script(const std::string& name) const {
-    return (public_dir ? "public/admin/cli/" : "admin/cli/") + name + ".php";
-  }
+  std::string web_root() const { return core::CodeLayout{public_dir}.web_root(code_root); }
+  std::string script(const std::string& name) const { return core::CodeLayout{public_dir}.cli_script(name); }
 };
 
 struct CliRun {

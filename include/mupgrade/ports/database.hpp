@@ -2,6 +2,7 @@
 // Port: the questions the operations ask a site's DB server, and the changes they make to it
 // (freeze for a snapshot, relaxed durability on green). SQL lives in the adapter (src/db).
 
+#include "mupgrade/core/kinds.hpp"
 #include "mupgrade/core/secret.hpp"
 
 #include <nlohmann/json.hpp>
@@ -16,10 +17,10 @@
 
 namespace mupgrade::ports {
 
-enum class DbKind { mariadb, postgresql };
-std::string_view to_string(DbKind k);
+using core::DbKind;
+using core::to_string;
 /// "mariadb", "mysqli", "mysql", "postgresql", "pgsql", "postgres".
-std::optional<DbKind> db_kind_from_string(std::string_view s);
+inline std::optional<DbKind> db_kind_from_string(std::string_view s) { return core::db_kind_named(s); }
 
 struct DbEndpoint {
   DbKind kind = DbKind::mariadb;

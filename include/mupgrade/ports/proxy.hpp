@@ -2,6 +2,7 @@
 // Port: the reverse proxy in front of the live set: which set gets traffic, and the switch.
 
 #include "mupgrade/core/error.hpp"
+#include "mupgrade/core/kinds.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -25,7 +26,7 @@ void from_json(const nlohmann::json& j, Backend& b);
 /// Where the proxy is: its container, the host dir mounted as its config dir, and the
 /// loopback URL plus public Host name that reach it.
 struct ProxySite {
-  std::string kind = "haproxy";  // haproxy | nginx
+  core::ProxyKind kind = core::ProxyKind::haproxy;
   std::string container;
   std::string config_dir;
   std::string public_url;   // e.g. http://127.0.0.1:18080

@@ -104,12 +104,12 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   cleanup.state = c.state_dir;
   cleanup.site = name;
   c.network = "mupgrade-" + name;
-  c.db.kind = kind == db::Kind::mariadb ? "mariadb" : "postgresql";
+  c.db.kind = kind;
   c.db.image = kind == db::Kind::mariadb ? "mupgrade/mariadb:10.11" : "mupgrade/postgres:15";
   c.db.user = kind == db::Kind::mariadb ? "root" : "postgres";
   c.web_image = c.target_image = "mupgrade/web:php8.2";
   c.web_port = port;
-  c.proxy = {"haproxy", "mupgrade-" + name + "-proxy", c.state_dir + "/proxy", ""};
+  c.proxy = {core::ProxyKind::haproxy, "mupgrade-" + name + "-proxy", c.state_dir + "/proxy", ""};
   c.cron_drain_timeout_s = 10;
   fs::create_directories(c.state_dir + "/proxy");
   fs::create_directories(c.pool + "/sets");
@@ -162,7 +162,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   std::ofstream(ls->config_file) << fmt::format(
       "site: {}\npublic_url: {}\npool: {}\nstate_dir: {}\nnetwork: {}\ndb:\n  kind: {}\n  password_file: {}\n"
       "web:\n  port: {}\nproxy:\n  container: {}\n  config_dir: {}\n  url: {}\ntarget:\n  code: {}\nupgrade:\n  cron_drain_timeout_s: 10\n",
-      name, c.public_url, c.pool, c.state_dir, c.network, c.db.kind, c.db.password_file, port, c.proxy.container,
+      name, c.public_url, c.pool, c.state_dir, c.network, core::to_string(c.db.kind), c.db.password_file, port, c.proxy.container,
       c.proxy.config_dir, c.proxy.url, c.target_code) << extra_yaml;
   std::ostringstream out;
   EXPECT_EQ(ops::adopt(*ls->site, ls->blue, out), 0) << out.str();
