@@ -115,12 +115,23 @@ std::string expand(std::string s, const Ctx& c, const std::string& cfg) {
 
 // ---- The table.
 
+// Known bugs whose fixes are outside the files this change may edit (src/cli, src/config,
+// src/ops/preflight.*): the rows run and report, and fail once the bug is gone so that the
+// note is removed.
+const char* kPlanFix =
+    "src/ops/plan.cpp: when a check fails, plan prints the table and then exits like a refusing cutover: "
+    "one error line naming the first failed check, exit 2 for config/target/site-step checks, else 1 "
+    "(e.g. pre.require_passed() after printing)";
+const char* kPruneFix =
+    "src/ops/prune.cpp: refuse a pool that is not a btrfs dir before listing or removing anything "
+    "(call ops::require_pool(site) from preflight.hpp first)";
+
 std::vector<Row> table() {
   const std::string cfg = " --config {cfg}";
   return {
       // Command line: parsed before any config is read.
       {"no command", "", 2, "subcommand"},
-      {"unknown command", "upgrade" + cfg, 2, "upgrade"},
+      {"unknown command", "upgrade" + cfg, 2, "'upgrade' is not a mupgrade command"},
       {"unknown flag", "cutover --bogus" + cfg, 2, "--bogus"},
       {"flag of another command", "status --dry-run" + cfg, 2, "--dry-run"},
       {"--target on rollback", "rollback --target {r443}" + cfg, 2, "--target"},
@@ -148,7 +159,7 @@ std::vector<Row> table() {
       {"target dir is not Moodle", "cutover --target {not_moodle}" + cfg, 2, "no version.php"},
       {"target dir does not exist", "rehearse --target {scratch}/nope" + cfg, 2, "not a directory"},
       {"relative target dir does not exist", "cutover --target releases/4.4.3" + cfg, 2, "not a directory"},
-      {"downgrade target (plan)", "plan --target {r415}" + cfg, 2, "OLDER than the live DB"},
+      {"downgrade target (plan)", "plan --target {r415}" + cfg, 2, "OLDER than the live DB", nullptr, Env::none, kPlanFix},
 
       // Config: YAML syntax, keys, types, values.
       {"YAML syntax error", "plan" + cfg, 2, "{cfg}:", append("proxy2: [unclosed\n")},
@@ -230,7 +241,7 @@ std::vector<Row> table() {
        append("steps:\n  - name: plugins\n    after: prepare-code\n    host: [/nonexistent/install-plugins]\n")},
       {"site step host program is relative", "cutover" + cfg, 2, "absolute path",
        append("steps:\n  - name: plugins\n    after: prepare-code\n    host: [install-plugins]\n")},
-      {"site step host program is empty", "cutover" + cfg, 2, "absolute path",
+      {"site step host program is empty", "cutover" + cfg, 2, "'host' names no program",
        append("steps:\n  - name: plugins\n    after: prepare-code\n    host: [\"\"]\n")},
       {"site step anchored at an unknown step", "cutover" + cfg, 2, "anchored at 'warm-up'",
        append("steps:\n  - name: theme\n    before: warm-up\n    exec: [php, admin/cli/build_theme_css.php]\n")},
@@ -253,7 +264,7 @@ std::vector<Row> table() {
       {"DB password file emptied", "cutover" + cfg, 2, "cannot read the DB password", nullptr, Env::empty_password},
       {"DB password file removed", "rehearse" + cfg, 2, "cannot read the DB password", nullptr, Env::no_password},
       {"proxy container stopped", "cutover" + cfg, 1, "proxy", nullptr, Env::stop_proxy},
-      {"proxy container stopped (plan)", "plan" + cfg, 1, "proxy", nullptr, Env::stop_proxy},
+      {"proxy container stopped (plan)", "plan" + cfg, 1, "proxy", nullptr, Env::stop_proxy, kPlanFix},
       {"live DB container stopped", "cutover" + cfg, 1, "not running", nullptr, Env::stop_db},
       {"live DB container stopped (rehearse)", "rehearse" + cfg, 1, "not running", nullptr, Env::stop_db},
       {"live web container stopped", "cutover" + cfg, 1, "{blue}", nullptr, Env::stop_web},
@@ -262,7 +273,7 @@ std::vector<Row> table() {
       {"proxy.kind is not the running proxy's", "cutover" + cfg, 1, "nginx", below("proxy:", "  kind: nginx")},
       {"pool does not exist", "cutover" + cfg, 2, "not a directory on btrfs", setl("pool:", "pool: {pool}-missing")},
       {"pool is not on btrfs", "cutover" + cfg, 2, "not a directory on btrfs", setl("pool:", "pool: {not_moodle}")},
-      {"pool is not on btrfs (prune)", "prune" + cfg, 2, "not a directory on btrfs", setl("pool:", "pool: {not_moodle}")},
+      {"pool is not on btrfs (prune)", "prune" + cfg, 2, "not a directory on btrfs", setl("pool:", "pool: {not_moodle}"), Env::none, kPruneFix},
       {"db.name names no database", "cutover" + cfg, 1, "nomoodle", below("db:", "  name: nomoodle")},
       {"Docker socket missing", "status --docker-socket {scratch}/docker.sock" + cfg, 1, "docker.sock"},
       {"site.json is not JSON", "status" + cfg, 1, "site.json", nullptr, Env::corrupt_state},
@@ -568,6 +579,8 @@ TEST_F(BadInputsTest, EveryBadInputGetsOneErrorLineItsExitCodeAndChangesNothing)
     const Row& row = rows[i];
     SCOPED_TRACE(fmt::format("row {} '{}'", i + 1, row.name));
     auto row_started = std::chrono::steady_clock::now();
+    out.clear();
+    err.clear();
 
     std::string cfg = c_.cfg;
     if (row.yaml) {
@@ -632,7 +645,8 @@ TEST_F(BadInputsTest, EveryBadInputGetsOneErrorLineItsExitCodeAndChangesNothing)
       failed.push_back(row.name);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - row_started).count();
-    std::printf("[%s] %3zu %-58s exit %d  %.1f s\n", verdict, i + 1, row.name.c_str(), row.exit, secs);
+    std::printf("[%s] %3zu %-58s exit %d  %.1f s\n        %s\n", verdict, i + 1, row.name.c_str(), row.exit, secs,
+                err.substr(0, err.find('\n')).c_str());
   }
   std::string list;
   for (const auto& f : failed) list += "\n  " + f;
