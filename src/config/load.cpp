@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 namespace mupgrade::config {
@@ -28,10 +29,20 @@ struct Reader {
                 "fix the config file (README.md, 'Site config', has an example)");
   }
 
-  void only_keys(const YAML::Node& map, std::initializer_list<const char*> allowed, const std::string& where) const {
-    std::set<std::string> ok(allowed.begin(), allowed.end());
+  // A key given twice: YAML readers disagree on which one counts (yaml-cpp takes the first).
+  void once_each(const YAML::Node& map, const std::string& where) const {
+    std::map<std::string, int> seen;  // key -> its line
     for (const auto& kv : map) {
       if (!kv.first.IsScalar()) fail(kv.first, fmt::format("a key in {} must be a plain name", where));
+      auto [at, fresh] = seen.emplace(kv.first.as<std::string>(), kv.first.Mark().line + 1);
+      if (!fresh) fail(kv.first, fmt::format("'{}' is given twice in {} (first on line {})", at->first, where, at->second));
+    }
+  }
+
+  void only_keys(const YAML::Node& map, std::initializer_list<const char*> allowed, const std::string& where) const {
+    once_each(map, where);
+    std::set<std::string> ok(allowed.begin(), allowed.end());
+    for (const auto& kv : map) {
       std::string key = kv.first.as<std::string>();
       if (!ok.count(key)) {
         std::string list;
@@ -241,6 +252,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
       if (YAML::Node cfgs = n["cfg"]) {
         st.kind = "cfg";
         if (!cfgs.IsMap()) r.fail(cfgs, "'cfg' must be a mapping of setting: value");
+        r.once_each(cfgs, fmt::format("site step '{}''s cfg", st.name));
         for (const auto& kv : cfgs)
           st.settings.emplace_back(r.scalar(kv.first, "a 'cfg' setting's name"), r.scalar(kv.second, "a 'cfg' setting's value"));
       } else {
@@ -256,6 +268,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
     }
   }
   YAML::Node settings = r.map(root, "settings", false);
+  if (settings) r.once_each(settings, "settings");
   if (settings)
     for (const auto& kv : settings) {
       if (!kv.first.IsScalar() || !kv.second.IsScalar()) r.fail(kv.second, "each setting must be name: value");

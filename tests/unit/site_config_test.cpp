@@ -151,6 +151,23 @@ TEST(SiteConfigTest, EmptyValuesAndValuesOfTheWrongShapeAreConfigErrors) {
     }
   }
   // Moodle's table prefix may be empty; a setting's value may be an empty string.
-  auto ok = parse_site_config(replaced("  kind: postgresql", "  kind: postgresql\n  prefix: \"\"") + "settings:\n  x: \"\"\n", "site.yml");
+  std::string empty_prefix = replaced("  kind: postgresql", "  kind: postgresql\n  prefix: \"\"");
+  auto ok = parse_site_config(empty_prefix.replace(empty_prefix.find("enableaitools: 0"), 16, "enableaitools: \"\""), "site.yml");
   EXPECT_EQ(ok.db.prefix, "");
+  ASSERT_EQ(ok.after_upgrade_settings.size(), 1u);
+  EXPECT_EQ(ok.after_upgrade_settings[0].second, "");
+}
+
+// yaml-cpp reads the first of two equal keys, other YAML readers the last: a key given twice
+// is refused wherever keys are names.
+TEST(SiteConfigTest, AKeyGivenTwiceIsRefused) {
+  struct Case {
+    std::string yaml, expected;
+  } cases[] = {
+      {std::string(kValid) + "pool: /srv/other\n", "site.yml:17:1: 'pool' is given twice in the site config (first on line 3)"},
+      {std::string(kValid).replace(std::string(kValid).find("  kind: postgresql"), 0, "  kind: mariadb\n"), "'kind' is given twice in db"},
+      {std::string(kValid).replace(std::string(kValid).find("  enableaitools: 0"), 0, "  enableaitools: 1\n"), "'enableaitools' is given twice in settings"},
+      {std::string(kValid) + "steps:\n  - name: s\n    after: upgrade\n    cfg: {theme: boost, theme: classic}\n", "'theme' is given twice"},
+  };
+  for (const auto& c : cases) EXPECT_NE(error_of(c.yaml).find(c.expected), std::string::npos) << error_of(c.yaml);
 }
