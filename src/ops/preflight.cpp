@@ -150,10 +150,21 @@ void check_proxy(Site& site, Preflight& p) {
     proxy->check_ready();
     auto backend = proxy->current();
     std::string live = p.state ? p.state->live_set : "";
-    p.checks.push_back(backend && backend->name == live
-                           ? CheckResult{"proxy", CheckStatus::ok, fmt::format("{} -> {}, runtime API answers", cfg.proxy.kind, backend->name), ""}
-                           : CheckResult{"proxy", CheckStatus::fail, fmt::format("{} -> {}", cfg.proxy.kind, backend ? backend->name : "(not set up)"),
-                                         "the proxy must point at the live set: mupgrade status"});
+    if (!backend || backend->name != live) {
+      p.checks.push_back({"proxy", CheckStatus::fail, fmt::format("{} -> {}", cfg.proxy.kind, backend ? backend->name : "(not set up)"),
+                          "the proxy must point at the live set: mupgrade status"});
+      return;
+    }
+    // The switch is confirmed, and blue's return seen, through this URL and Host: a wrong
+    // proxy.url or public_url would fail the cutover in its window, not here.
+    std::string seen;
+    if (!site.serves_publicly(live, &seen)) {
+      p.checks.push_back({"proxy", CheckStatus::fail,
+                          fmt::format("{} with Host {} does not answer 200 from the live set {} ({})", cfg.proxy.url, cfg.public_host, live, seen),
+                          "check proxy.url and public_url (Moodle's wwwroot) in the site config; mupgrade status"});
+      return;
+    }
+    p.checks.push_back({"proxy", CheckStatus::ok, fmt::format("{} -> {}, runtime API answers, {} serves it", cfg.proxy.kind, backend->name, cfg.proxy.url), ""});
   } catch (const Error& e) {
     p.checks.push_back({"proxy", CheckStatus::fail, e.what(), e.hint()});
   } catch (const std::exception& e) {
