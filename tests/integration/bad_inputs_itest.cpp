@@ -19,7 +19,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -62,7 +64,7 @@ enum class Env {
 struct Row {
   std::string name;
   std::string args;   // placeholders: {cfg} (the row's config), {pool} {state} {blue} {site} {proxy} {db} {web}
-                      // {r415} {r441} {r443} {not_moodle} {scratch} {network}
+                      // {r415} {r441} {r443} {not_moodle} {scratch} {network} {bad_playbooks}
   int exit;
   std::string says;   // a piece of the error line that names the problem
   std::function<void(std::string& yaml, const Ctx&)> yaml = nullptr;  // edits a copy of the site's config
