@@ -39,7 +39,7 @@ int run(int argc, char** argv) {
   proxy_init_cmd->add_option("--config-dir", pin.config_dir, "host dir mounted as the proxy's config dir")->required()->check(CLI::ExistingDirectory);
   proxy_init_cmd->add_option("--backend-name", pin.backend_name, "the live set's id")->required();
   proxy_init_cmd->add_option("--backend-host", pin.backend_host, "the live set's web container name")->required();
-  proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on")->capture_default_str();
+  proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on")->check(CLI::Range(1, 65535))->capture_default_str();
 
   SiteOptions so;
   auto site_opts = [&so](CLI::App* cmd) {
@@ -47,8 +47,9 @@ int run(int argc, char** argv) {
     cmd->add_option("--site", so.site, "the site's name, for the default config path");
     cmd->add_option("--docker-socket", so.docker_socket, "Docker Engine API socket")->capture_default_str();
   };
-  auto target_opt = [&so](CLI::App* cmd) {
-    cmd->add_option("--target", so.target, "code dir of the target release (default: the config's target.code)");
+  std::vector<CLI::Option*> target_opts;
+  auto target_opt = [&so, &target_opts](CLI::App* cmd) {
+    target_opts.push_back(cmd->add_option("--target", so.target, "code dir of the target release (default: the config's target.code)"));
   };
   auto* plan_cmd = app.add_subcommand("plan", "Read-only: what a cutover would do, preflight checks, expected window");
   site_opts(plan_cmd);
@@ -79,6 +80,21 @@ int run(int argc, char** argv) {
   site_opts(adopt_cmd);
   adopt_cmd->add_option("--set", so.set, "the set id (its dir under <pool>/sets/)")->required();
 
+  // CLI11 would only say that a subcommand is required: name the word it did not know.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->check_name(argv[1]);
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::cerr << fmt::format("mupgrade: error: '{}' is not a mupgrade command (commands: {})\n", argv[1], names);
+      std::cerr << "mupgrade: hint: run 'mupgrade --help'\n";
+      return kUsage;
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -95,6 +111,8 @@ int run(int argc, char** argv) {
     std::cerr << fmt::format("mupgrade: error: {} (run 'mupgrade{} --help')\n", e.what(), cmd);
     return kUsage;
   }
+
+  for (const auto* o : target_opts) so.target_given = so.target_given || o->count() > 0;
 
   try {
     if (*doctor_cmd) {

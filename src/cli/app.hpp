@@ -42,6 +42,7 @@ struct SiteOptions {
   std::string site;
   std::string docker_socket = "/var/run/docker.sock";
   std::string target;
+  bool target_given = false;  // --target was passed (an empty value is refused, not ignored)
   std::string set;
   bool json = false;
   bool dry_run = false;

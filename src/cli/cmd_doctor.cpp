@@ -4,6 +4,7 @@
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/check.hpp"
+#include "mupgrade/core/error.hpp"
 #include "mupgrade/core/site_config.hpp"
 #include "mupgrade/docker/docker_engine.hpp"
 #include "mupgrade/http/http_client.hpp"
@@ -117,6 +118,8 @@ CheckResult check_proxy(docker::DockerEngine& engine, const DoctorOptions& opts)
 }  // namespace
 
 int doctor(const DoctorOptions& opts) {
+  if (!opts.public_host.empty() && opts.public_url.empty())
+    throw UsageError("--public-host is the Host header of the request to --public-url: it needs --public-url", "add --public-url http://127.0.0.1:PORT, or drop --public-host");
   std::vector<CheckResult> checks;
   checks.push_back(check_privileges());
   docker::DockerEngine engine(opts.docker_socket);
@@ -129,7 +132,16 @@ int doctor(const DoctorOptions& opts) {
     std::cout << nlohmann::json{{"ok", core::all_passed(checks)}, {"checks", core::checks_to_json(checks)}}.dump(2) << "\n";
   else
     std::cout << core::render_checks(checks);
-  return core::all_passed(checks) ? kOk : kFailed;
+  // The README's promise for any failure: one error line naming it, and the fix as the hint.
+  std::vector<const CheckResult*> failed;
+  for (const auto& c : checks)
+    if (c.status == CheckStatus::fail) failed.push_back(&c);
+  if (failed.empty()) return kOk;
+  const CheckResult& first = *failed.front();
+  std::cerr << fmt::format("mupgrade: error: doctor: {}: {}{}\n", first.name, first.detail,
+                           failed.size() > 1 ? fmt::format(" (and {} more failed checks)", failed.size() - 1) : "");
+  if (!first.fix.empty()) std::cerr << "mupgrade: hint: " << first.fix << "\n";
+  return kFailed;
 }
 
 }  // namespace mupgrade::cli

@@ -17,6 +17,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 
 namespace mupgrade::cli {
@@ -33,12 +36,27 @@ core::SiteConfig load(const SiteOptions& o) {
   return cfg;
 }
 
-// Flags that make no sense together are refused before anything is read or changed.
-void refuse_conflicts(const std::string& command, const SiteOptions& o) {
+// A site or set name as mupgrade makes them: it becomes part of a path and of container names.
+bool plain_name(const std::string& s, const char* more) {
+  if (s.empty() || s == "." || s == "..") return false;
+  for (char ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && !std::strchr(more, ch)) return false;
+  return true;
+}
+
+// Bad arguments, and flags that make no sense together, are refused before anything is read
+// or changed.
+void refuse_bad_arguments(const std::string& command, const SiteOptions& o) {
   if (command == "cutover" && o.resume) {
-    if (!o.target.empty()) throw UsageError("--resume finishes the interrupted cutover: it takes no --target", "drop --target");
+    if (o.target_given) throw UsageError("--resume finishes the interrupted cutover: it takes no --target", "drop --target");
     if (o.remove_failed_green) throw UsageError("--resume replays the interrupted cutover's own choices: it takes no --remove-failed-green", "drop --remove-failed-green");
   }
+  if (o.target_given && o.target.empty())
+    throw UsageError("--target is empty", "give the target release's code dir, or leave --target out to use the config's target");
+  if (!o.site.empty() && !plain_name(o.site, "-_"))
+    throw UsageError(fmt::format("--site '{}' is not a site name (letters, digits, - and _)", o.site), "give the site's name, or its config file with --config");
+  if (command == "adopt" && !plain_name(o.set, "-_."))
+    throw UsageError(fmt::format("--set '{}' is not a set id (a directory name under <pool>/sets/)", o.set), "give the running set's id, e.g. --set blue-4.4.1");
 }
 
 /// The adapters of this host, wired into the ports.
@@ -84,13 +102,21 @@ int render(const ops::Outcome& o, std::ostream& out) {
 
 }  // namespace
 
-int site_command(const std::string& command, const SiteOptions& o) {
-  refuse_conflicts(command, o);
+int site_command(const std::string& command, const SiteOptions& opts) {
+  refuse_bad_arguments(command, opts);
+  SiteOptions o = opts;
+  // The journal records the target: a relative one would mean another dir to a later resume.
+  if (!o.target.empty()) o.target = std::filesystem::absolute(o.target).lexically_normal().string();
   core::SiteConfig cfg = load(o);
   HostAdapters host(o.docker_socket);
   ops::Site site(cfg, host.ports());
   ops::TextProgress progress(std::cout);
-  if (command == "plan") return render_plan(ops::plan(site, o.target), o.json, std::cout);
+  if (command == "plan") {
+    auto report = ops::plan(site, o.target);
+    int rc = render_plan(report, o.json, std::cout);
+    if (!o.json) report.require_ready();  // one error line for the first failed check
+    return rc;
+  }
   if (command == "status") return render_status(ops::status(site), o.json, std::cout);
   if (command == "adopt") return ops::adopt(site, o.set, std::cout);
   if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, std::cout), std::cout);

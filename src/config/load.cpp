@@ -7,7 +7,9 @@
 #include <cctype>
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 namespace mupgrade::config {
@@ -27,7 +29,18 @@ struct Reader {
                 "fix the config file (README.md, 'Site config', has an example)");
   }
 
+  // A key given twice: YAML readers disagree on which one counts (yaml-cpp takes the first).
+  void once_each(const YAML::Node& map, const std::string& where) const {
+    std::map<std::string, int> seen;  // key -> its line
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) fail(kv.first, fmt::format("a key in {} must be a plain name", where));
+      auto [at, fresh] = seen.emplace(kv.first.as<std::string>(), kv.first.Mark().line + 1);
+      if (!fresh) fail(kv.first, fmt::format("'{}' is given twice in {} (first on line {})", at->first, where, at->second));
+    }
+  }
+
   void only_keys(const YAML::Node& map, std::initializer_list<const char*> allowed, const std::string& where) const {
+    once_each(map, where);
     std::set<std::string> ok(allowed.begin(), allowed.end());
     for (const auto& kv : map) {
       std::string key = kv.first.as<std::string>();
@@ -49,13 +62,24 @@ struct Reader {
     return n;
   }
 
-  std::string str(const YAML::Node& parent, const char* key, bool required, std::string fallback = {}) const {
+  /// A string value. Given but empty is an error: an empty name or path would silently mean
+  /// something else (the default, "any", or the current dir). `may_be_empty` only for values
+  /// where empty has a meaning of its own (Moodle's table prefix).
+  std::string str(const YAML::Node& parent, const char* key, bool required, std::string fallback = {}, bool may_be_empty = false) const {
     YAML::Node n = parent[key];
     if (!n || n.IsNull()) {
       if (required) fail(parent, fmt::format("missing '{}'", key));
       return fallback;
     }
     if (!n.IsScalar()) fail(n, fmt::format("'{}' must be a string", key));
+    std::string v = n.as<std::string>();
+    if (v.empty() && !may_be_empty) fail(n, fmt::format("'{}' must not be empty", key));
+    return v;
+  }
+
+  /// A list item or mapping value that must be a plain value.
+  std::string scalar(const YAML::Node& n, const std::string& what) const {
+    if (!n.IsScalar()) fail(n, fmt::format("{} must be a plain value, not a list or mapping", what));
     return n.as<std::string>();
   }
 
@@ -87,14 +111,12 @@ struct Reader {
   }
 };
 
-}  // namespace
-
-SiteConfig parse_site_config(const std::string& text, const std::string& file) {
+SiteConfig parse(const std::string& text, const std::string& file) {
   Reader r{file};
   YAML::Node root;
   try {
     root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
+  } catch (const YAML::Exception& e) {
     throw UsageError(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), "fix the YAML syntax");
   }
   if (!root.IsMap()) throw UsageError(fmt::format("{}:1:1: the config must be a mapping of keys", file), "see README.md, 'Site config'");
@@ -130,7 +152,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
     r.fail(db, "give exactly one of 'password_file' or 'password_env' (the password itself never goes in this file)");
   r.absolute(db, "password_file", c.db.password_file);
   c.db.relaxed_durability = r.boolean(db, "relaxed_durability", true);
-  c.db.prefix = r.str(db, "prefix", false, "mdl_");
+  c.db.prefix = r.str(db, "prefix", false, "mdl_", true);
   for (char ch : c.db.prefix)
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') r.fail(db["prefix"], "'prefix' is Moodle's $CFG->prefix: letters, digits and _ only");
 
@@ -199,7 +221,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
     if (YAML::Node sp = reh["smoke_paths"]) {
       if (!sp.IsSequence()) r.fail(sp, "'smoke_paths' must be a list of paths like /pluginfile.php/...");
       for (const auto& p : sp) {
-        if (!p.IsScalar() || p.as<std::string>().front() != '/') r.fail(p, "each smoke path starts with '/'");
+        if (!p.IsScalar() || p.as<std::string>().empty() || p.as<std::string>().front() != '/') r.fail(p, "each smoke path starts with '/'");
         c.rehearse.smoke_paths.push_back(p.as<std::string>());
       }
     }
@@ -220,7 +242,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
       if (YAML::Node ops = n["operations"]) {
         if (!ops.IsSequence()) r.fail(ops, "'operations' must be a list (cutover, rehearse)");
         for (const auto& o : ops) {
-          std::string op = o.as<std::string>();
+          std::string op = r.scalar(o, "an operation");
           if (op != "cutover" && op != "rehearse") r.fail(o, "an operation is cutover or rehearse");
           st.operations.push_back(op);
         }
@@ -232,12 +254,15 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
       if (YAML::Node cfgs = n["cfg"]) {
         st.kind = "cfg";
         if (!cfgs.IsMap()) r.fail(cfgs, "'cfg' must be a mapping of setting: value");
-        for (const auto& kv : cfgs) st.settings.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+        r.once_each(cfgs, fmt::format("site step '{}''s cfg", st.name));
+        for (const auto& kv : cfgs)
+          st.settings.emplace_back(r.scalar(kv.first, "a 'cfg' setting's name"), r.scalar(kv.second, "a 'cfg' setting's value"));
       } else {
         st.kind = n["exec"] ? "exec" : "host";
         YAML::Node cmd = n[st.kind];
         if (!cmd.IsSequence() || cmd.size() == 0) r.fail(cmd, fmt::format("'{}' must be a command as a list: [program, arg, ...]", st.kind));
-        for (const auto& a : cmd) st.command.push_back(a.as<std::string>());
+        for (const auto& a : cmd) st.command.push_back(r.scalar(a, fmt::format("each word of '{}'", st.kind)));
+        if (st.command[0].empty()) r.fail(cmd, fmt::format("'{}' names no program", st.kind));
         if (st.kind == "host" && st.command[0].front() != '/') r.fail(cmd, "a host command starts with an absolute path");
       }
       st.timeout_s = r.integer(n, "timeout_s", 600, 1, 86400);
@@ -245,15 +270,31 @@ SiteConfig parse_site_config(const std::string& text, const std::string& file) {
     }
   }
   YAML::Node settings = r.map(root, "settings", false);
+  if (settings) r.once_each(settings, "settings");
   if (settings)
     for (const auto& kv : settings) {
-      if (!kv.second.IsScalar()) r.fail(kv.second, "each setting must be name: value");
+      if (!kv.first.IsScalar() || !kv.second.IsScalar()) r.fail(kv.second, "each setting must be name: value");
       c.after_upgrade_settings.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
     }
   return c;
 }
 
+}  // namespace
+
+SiteConfig parse_site_config(const std::string& text, const std::string& file) {
+  try {
+    return parse(text, file);
+  } catch (const YAML::Exception& e) {
+    // A value of a type no check above expected: still a config error, with its place.
+    throw UsageError(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg),
+                     "fix the config file (README.md, 'Site config', has an example)");
+  }
+}
+
 SiteConfig load_site_config(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError(fmt::format("the site config {} is a directory", path), "give the path of the site's YAML file with --config");
   std::ifstream in(path);
   if (!in)
     throw UsageError(fmt::format("cannot read site config {}", path),

@@ -12,14 +12,16 @@ namespace mupgrade::config {
 
 const std::map<std::string, std::string>& builtin_playbooks();  // generated from playbooks/*.yml
 
-core::Playbook parse_playbook(const std::string& text, const std::string& operation, const std::string& source) {
+namespace {
+
+core::Playbook parse(const std::string& text, const std::string& operation, const std::string& source) {
   auto fail = [&](const YAML::Mark& m, const std::string& what) -> core::Playbook {
     throw UsageError(fmt::format("{}:{}:{}: {}", source, m.line + 1, m.column + 1, what), "fix the playbook (the built-in ones are in playbooks/)");
   };
   YAML::Node root;
   try {
     root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
+  } catch (const YAML::Exception& e) {
     return fail(e.mark, e.msg);
   }
   if (!root.IsMap()) return fail(root.Mark(), "a playbook is a mapping with 'operation' and 'steps'");
@@ -36,6 +38,17 @@ core::Playbook parse_playbook(const std::string& text, const std::string& operat
     pb.steps.push_back(s.as<std::string>());
   }
   return pb;
+}
+
+}  // namespace
+
+core::Playbook parse_playbook(const std::string& text, const std::string& operation, const std::string& source) {
+  try {
+    return parse(text, operation, source);
+  } catch (const YAML::Exception& e) {  // a value of an unexpected type ('operation: [a]')
+    throw UsageError(fmt::format("{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg),
+                     "fix the playbook (the built-in ones are in playbooks/)");
+  }
 }
 
 core::Playbook load_playbook(const std::string& operation, const std::string& dir) {

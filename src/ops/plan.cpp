@@ -93,6 +93,12 @@ PlanReport plan(Site& site, const std::string& target_override) {
   return r;
 }
 
+void PlanReport::require_ready() const {
+  Preflight p;
+  p.checks = checks;
+  p.require_passed();
+}
+
 json PlanReport::to_json() const {
   json steps_json = json::array();
   for (const auto& s : steps) steps_json.push_back({{"step", s.name}, {"phase", s.phase}, {"what", s.what}, {"undo", s.undo}});

@@ -2,6 +2,7 @@
 
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/journal.hpp"
+#include "mupgrade/core/set_layout.hpp"
 
 #include <algorithm>
 
@@ -27,6 +28,19 @@ void check_live_db(Site& site, Preflight& p) {
     return;
   }
   try {
+    // A DB server of the other engine publishes the other engine's port, so the endpoint would
+    // only say "no port": name the config's mistake instead.
+    if (auto info = site.ports().containers.inspect_container(site.db_container(live)); info && info->running) {
+      auto other = cfg.db.kind == core::DbKind::mariadb ? core::DbKind::postgresql : core::DbKind::mariadb;
+      int port = core::engine_of(cfg.db.kind).port, other_port = core::engine_of(other).port;
+      if (!info->host_ports.count(port) && info->host_ports.count(other_port)) {
+        p.checks.push_back({"config", CheckStatus::fail,
+                            fmt::format("db.kind is {}, but the live DB container {} serves {}'s port {}, not {}", core::to_string(cfg.db.kind),
+                                        site.db_container(live), core::to_string(other), other_port, port),
+                            "set db.kind to the live DB's engine"});
+        return;
+      }
+    }
     auto ep = site.db_endpoint(live);
     p.db_server = site.ports().db.server_version(ep);
     bool says_mariadb = p.db_server.find("MariaDB") != std::string::npos;
@@ -41,12 +55,21 @@ void check_live_db(Site& site, Preflight& p) {
     if (p.live_version.empty())
       throw Error(fmt::format("no Moodle version in {}config", cfg.db.prefix), "check db.name and db.prefix in the site config");
     p.checks.push_back({"live set", CheckStatus::ok, fmt::format("{}: Moodle {} ({}), {} {}", live, p.live_release, p.live_version, core::to_string(cfg.db.kind), p.db_server), ""});
+  } catch (const Error& e) {
+    p.checks.push_back({"live set", CheckStatus::fail, e.what(), e.hint().empty() ? "mupgrade status; start the live set's containers" : e.hint()});
   } catch (const std::exception& e) {
     p.checks.push_back({"live set", CheckStatus::fail, e.what(), "mupgrade status; start the live set's containers"});
   }
 }
 
 void check_target(Site& site, Preflight& p, const std::string& target_override) {
+  const auto& cfg = site.config();
+  bool from_image = target_override.empty() && cfg.target_code.empty() && cfg.target_git_repo.empty() && !cfg.target_image_code.empty();
+  if (from_image && !site.ports().containers.image(cfg.target_image)) {
+    // Not the config's fault: the host lacks the image, and the image check fails on it.
+    p.checks.push_back({"target", CheckStatus::warn, fmt::format("the code comes from {}, which is not on this host", cfg.target_image), ""});
+    return;
+  }
   try {
     p.release = resolve_target(site, target_override);
     p.target = target_version(site, *p.release);
@@ -94,11 +117,20 @@ void check_images(Site& site, Preflight& p) {
   }
 }
 
+// The pool's one check, shared by the preflight and require_pool(); nullopt when it passes.
+std::optional<CheckResult> pool_problem(Site& site) {
+  const auto& cfg = site.config();
+  auto& storage = site.ports().storage;
+  if (storage.is_directory(cfg.pool) && storage.is_btrfs(cfg.pool)) return std::nullopt;
+  return CheckResult{"config", CheckStatus::fail, fmt::format("pool {} is not a directory on btrfs", cfg.pool),
+                     "point 'pool' at a btrfs path (scripts/setup makes one)"};
+}
+
 void check_pool(Site& site, Preflight& p) {
   const auto& cfg = site.config();
   auto& storage = site.ports().storage;
-  if (!storage.is_directory(cfg.pool) || !storage.is_btrfs(cfg.pool)) {
-    p.checks.push_back({"config", CheckStatus::fail, fmt::format("pool {} is not a directory on btrfs", cfg.pool), "point 'pool' at a btrfs path (scripts/setup makes one)"});
+  if (auto problem = pool_problem(site)) {
+    p.checks.push_back(*problem);
     return;
   }
   try {
@@ -117,12 +149,55 @@ void check_proxy(Site& site, Preflight& p) {
     proxy->check_ready();
     auto backend = proxy->current();
     std::string live = p.state ? p.state->live_set : "";
-    p.checks.push_back(backend && backend->name == live
-                           ? CheckResult{"proxy", CheckStatus::ok, fmt::format("{} -> {}, runtime API answers", core::to_string(cfg.proxy.kind), backend->name), ""}
-                           : CheckResult{"proxy", CheckStatus::fail, fmt::format("{} -> {}", core::to_string(cfg.proxy.kind), backend ? backend->name : "(not set up)"),
-                                         "the proxy must point at the live set: mupgrade status"});
+    if (!backend || backend->name != live) {
+      p.checks.push_back({"proxy", CheckStatus::fail, fmt::format("{} -> {}", core::to_string(cfg.proxy.kind), backend ? backend->name : "(not set up)"),
+                          "the proxy must point at the live set: mupgrade status"});
+      return;
+    }
+    // The switch is confirmed, and blue's return seen, through this URL and Host: a wrong
+    // proxy.url or public_url would fail the cutover in its window, not here.
+    std::string seen;
+    if (!site.serves_publicly(live, &seen)) {
+      p.checks.push_back({"proxy", CheckStatus::fail,
+                          fmt::format("{} with Host {} does not answer 200 from the live set {} ({})", cfg.proxy.url, cfg.public_host, live, seen),
+                          "check proxy.url and public_url (Moodle's wwwroot) in the site config; mupgrade status"});
+      return;
+    }
+    p.checks.push_back({"proxy", CheckStatus::ok, fmt::format("{} -> {}, runtime API answers, {} serves it", core::to_string(cfg.proxy.kind), backend->name, cfg.proxy.url), ""});
   } catch (const Error& e) {
     p.checks.push_back({"proxy", CheckStatus::fail, e.what(), e.hint()});
+  } catch (const std::exception& e) {
+    // E.g. a state file the driver of proxy.kind cannot read: another kind's.
+    p.checks.push_back({"proxy", CheckStatus::fail,
+                        fmt::format("the {} driver cannot read the proxy's state in {} ({})", core::to_string(cfg.proxy.kind), cfg.proxy.config_dir, e.what()),
+                        "check proxy.kind and proxy.config_dir in the site config"});
+  }
+}
+
+// A cutover drains cron in the live web container before the window: a stopped one would
+// fail it after green was made.
+void check_live_web(Site& site, Preflight& p) {
+  const std::string& live = p.state->live_set;
+  try {
+    if (!site.web_running(live))
+      p.checks.push_back({"live set", CheckStatus::fail,
+                          fmt::format("the web container {} of the live set {} is not running", site.web_container(live), live),
+                          "docker start " + site.web_container(live)});
+  } catch (const std::exception& e) {
+    p.checks.push_back({"live set", CheckStatus::fail, e.what(), "check the Docker daemon"});
+  }
+}
+
+// Green's web container joins the proxy's network before the window: a missing one would
+// fail the cutover after green was made.
+void check_network(Site& site, Preflight& p) {
+  const auto& cfg = site.config();
+  try {
+    if (!site.ports().containers.network(cfg.network))
+      p.checks.push_back({"network", CheckStatus::fail, fmt::format("the proxy's network {} does not exist", cfg.network),
+                          "fix 'network' in the site config (default mupgrade-<site>), or create it and connect the proxy to it"});
+  } catch (const std::exception& e) {
+    p.checks.push_back({"network", CheckStatus::fail, e.what(), "check the Docker daemon"});
   }
 }
 
@@ -154,13 +229,21 @@ Preflight preflight(Site& site, const std::string& target_override, const std::s
                         "register the running set first: mupgrade adopt --set ID"});
   } else {
     check_live_db(site, p);
+    if (operation == "cutover") check_live_web(site, p);
   }
   check_pool(site, p);
   check_target(site, p, target_override);
   check_images(site, p);
-  if (operation == "cutover") check_proxy(site, p);
+  if (operation == "cutover") {
+    check_network(site, p);
+    check_proxy(site, p);
+  }
   check_site_steps(site, p, operation);
   return p;
+}
+
+void require_pool(Site& site) {
+  if (auto problem = pool_problem(site)) throw UsageError(problem->detail, problem->fix);
 }
 
 core::SiteState require_live_set(Site& site) {

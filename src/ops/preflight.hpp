@@ -28,6 +28,9 @@ struct Preflight {
 /// `operation`: cutover or rehearse (rehearse leaves the proxy alone, so it is not checked).
 Preflight preflight(Site& site, const std::string& target_override, const std::string& operation);
 
+/// Throws a UsageError when the config's pool is not a directory on btrfs: the preflight's
+/// pool check, for an operation that acts on the pool without a preflight (prune).
+void require_pool(Site& site);
 /// The recorded site state; throws when no live set is registered yet.
 core::SiteState require_live_set(Site& site);
 /// Throws when the last cutover/rollback journal is unfinished; `fix` says how to finish it.

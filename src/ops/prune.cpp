@@ -5,6 +5,7 @@
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/plans.hpp"
 #include "mupgrade/ops/target.hpp"
+#include "preflight.hpp"
 
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/site_lock.hpp"
@@ -74,6 +75,7 @@ Orphans find_orphans(Site& site, const std::vector<core::Retainable>& items) {
 int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade prune");
+  require_pool(site);
   auto state = site.state();
   auto& storage = site.ports().storage;
   std::vector<core::Retainable> items;

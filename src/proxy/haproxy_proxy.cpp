@@ -162,6 +162,8 @@ private:
     std::ifstream in(site_.config_dir + "/" + kStateFile);
     if (!in) return std::nullopt;
     auto j = nlohmann::json::parse(in);
+    if (std::string kind = j.value("kind", "haproxy"); kind != "haproxy")
+      throw ProxyError(fmt::format("{} holds the state of an {} proxy, not HAProxy's", site_.config_dir, kind), "set proxy.kind to " + kind + " in the site config");
     SlotState st;
     st.active = j.at("active").get<std::string>();
     if (!j["a"].is_null()) st.a = j["a"].get<Backend>();

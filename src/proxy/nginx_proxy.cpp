@@ -52,7 +52,10 @@ public:
   std::optional<Backend> current() const override {
     std::ifstream in(site_.config_dir + "/" + kStateFile);
     if (!in) return std::nullopt;
-    return nlohmann::json::parse(in).at("backend").get<Backend>();
+    auto j = nlohmann::json::parse(in);
+    if (std::string kind = j.value("kind", "nginx"); kind != "nginx")
+      throw ProxyError(fmt::format("{} holds the state of a {} proxy, not nginx's", site_.config_dir, kind), "set proxy.kind to " + kind + " in the site config");
+    return j.at("backend").get<Backend>();
   }
 
   // nginx has no runtime API: a hold would be a reload, and its old workers' requests cannot

@@ -77,6 +77,7 @@ struct World {
     st.write_file(code + "/config.php", "<?php\n$CFG->prefix = 'mdl_';\nrequire_once(__DIR__ . '/lib/setup.php');\n", {33, 33, 0640});
     st.create_subvolume(cfg.target_code);
     st.write_file(cfg.target_code + "/version.php", version_php("2024042203.00", "4.4.3 (Build: 20240902)"), {});
+    host.containers.create_network(cfg.network, {{"mupgrade.site", cfg.site}}, false);  // the proxy's, as on a real site
     site = std::make_unique<ops::Site>(cfg, host.ports());
     site->create_containers(kBlue, cfg.web_image);
     host.containers.start_container(site->db_container(kBlue));

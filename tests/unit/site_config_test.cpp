@@ -112,3 +112,62 @@ TEST(SiteConfigTest, TheTargetReleaseComesFromCodeGitOrAnImage) {
   };
   for (const auto& c : cases) EXPECT_NE(error_of(with_target(c.target)).find(c.expected), std::string::npos) << error_of(with_target(c.target));
 }
+
+// An empty name or path would silently mean something else (every site's containers, the
+// current dir, the default): given but empty is an error, as is a list or mapping where a
+// plain value belongs. Every such error is a config error (a mupgrade::UsageError, exit 2)
+// naming its place, never a yaml-cpp exception.
+TEST(SiteConfigTest, EmptyValuesAndValuesOfTheWrongShapeAreConfigErrors) {
+  auto replaced = [](const std::string& from, const std::string& to) {
+    std::string y = kValid;
+    return y.replace(y.find(from), from.size(), to);
+  };
+  struct Case {
+    std::string yaml, expected;
+  } cases[] = {
+      {replaced("site: demo", "site: \"\""), "site.yml:1:7: 'site' must not be empty"},
+      {replaced("pool: /srv/mupgrade-pool/demo", "pool: ''"), "site.yml:3:7: 'pool' must not be empty"},
+      {std::string(kValid) + "state_dir: \"\"\n", "'state_dir' must not be empty"},
+      {std::string(kValid) + "network: \"\"\n", "'network' must not be empty"},
+      {replaced("  container: mupgrade-demo-proxy", "  container: \"\""), "'container' must not be empty"},
+      {replaced("  code: /srv/releases/moodle-4.5", "  code: \"\""), "'code' must not be empty"},
+      {replaced("  kind: postgresql", "  kind: postgresql\n  name: \"\""), "'name' must not be empty"},
+      {std::string(kValid) + "steps:\n  - name: s\n    after: upgrade\n    operations: [{cutover: yes}]\n    cfg: {a: b}\n",
+       "site.yml:20:18: an operation must be a plain value"},
+      {std::string(kValid) + "steps:\n  - name: s\n    after: upgrade\n    cfg: {theme: [a]}\n", "a 'cfg' setting's value must be a plain value"},
+      {std::string(kValid) + "steps:\n  - name: s\n    after: upgrade\n    exec: [php, {a: b}]\n", "each word of 'exec' must be a plain value"},
+      {std::string(kValid) + "steps:\n  - name: s\n    after: upgrade\n    host: [\"\"]\n", "'host' names no program"},
+      {std::string(kValid) + "rehearse:\n  smoke_paths: [\"\"]\n", "each smoke path starts with '/'"},
+      {std::string(kValid) + "[a]: b\n", "a key in the site config must be a plain name"},
+  };
+  for (const auto& c : cases) {
+    try {
+      parse_site_config(c.yaml, "site.yml");
+      ADD_FAILURE() << "accepted:\n" << c.yaml;
+    } catch (const mupgrade::UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not a config error: " << e.what() << "\n" << c.yaml;
+    }
+  }
+  // Moodle's table prefix may be empty; a setting's value may be an empty string.
+  std::string empty_prefix = replaced("  kind: postgresql", "  kind: postgresql\n  prefix: \"\"");
+  auto ok = parse_site_config(empty_prefix.replace(empty_prefix.find("enableaitools: 0"), 16, "enableaitools: \"\""), "site.yml");
+  EXPECT_EQ(ok.db.prefix, "");
+  ASSERT_EQ(ok.after_upgrade_settings.size(), 1u);
+  EXPECT_EQ(ok.after_upgrade_settings[0].second, "");
+}
+
+// yaml-cpp reads the first of two equal keys, other YAML readers the last: a key given twice
+// is refused wherever keys are names.
+TEST(SiteConfigTest, AKeyGivenTwiceIsRefused) {
+  struct Case {
+    std::string yaml, expected;
+  } cases[] = {
+      {std::string(kValid) + "pool: /srv/other\n", "site.yml:17:1: 'pool' is given twice in the site config (first on line 3)"},
+      {std::string(kValid).replace(std::string(kValid).find("  kind: postgresql"), 0, "  kind: mariadb\n"), "'kind' is given twice in db"},
+      {std::string(kValid).replace(std::string(kValid).find("  enableaitools: 0"), 0, "  enableaitools: 1\n"), "'enableaitools' is given twice in settings"},
+      {std::string(kValid) + "steps:\n  - name: s\n    after: upgrade\n    cfg: {theme: boost, theme: classic}\n", "'theme' is given twice"},
+  };
+  for (const auto& c : cases) EXPECT_NE(error_of(c.yaml).find(c.expected), std::string::npos) << error_of(c.yaml);
+}

@@ -75,6 +75,9 @@ struct PlanReport {
   std::optional<double> expected_window_s;
   std::string expected_window_source;  // which measurement it comes from
   bool ready() const { return core::all_passed(checks); }
+  /// Throws the first failed check as a refusing cutover would (UsageError for the config's or
+  /// the arguments' fault, exit 2; Error otherwise, exit 1).
+  void require_ready() const;
   nlohmann::json to_json() const;
 };
 PlanReport plan(Site& site, const std::string& target_override);
