@@ -218,7 +218,10 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   } else if (has("cron.php --disable-wait")) cron_enabled[container] = false;
   else if (has("cron.php --enable")) cron_enabled[container] = true;
   else if (has("cfg.php --name=cron_enabled")) r.out = cron_enabled[container] ? "1" : "0";
-  else if (has("check_database_schema.php")) r.out = "";
+  else if (has("check_database_schema.php")) {
+    r.exit_code = schema_exit;
+    r.out = schema_out;
+  }
   return r;
 }
 std::string FakeContainers::create_network(const std::string& name, const ports::Labels& labels, bool internal) {

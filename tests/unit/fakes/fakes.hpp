@@ -127,6 +127,8 @@ public:
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
   int upgrade_exit = 0;                      // what upgrade.php answers
   int pending_exit = 2;                      // what upgrade.php --is-pending answers
+  int schema_exit = 0;                       // what check_database_schema.php answers, and prints
+  std::string schema_out = "Database structure is ok.\n";
 
 private:
   FaultPlan& f_;
