@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 using namespace mupgrade;
 using namespace mupgrade::itest;
@@ -110,6 +112,23 @@ TEST_P(MoodleCliTest, ARefusedEnvironmentIsReported) {
   EXPECT_FALSE(result.ok);
   EXPECT_TRUE(result.summary.environment_failed);
   EXPECT_NE(result.summary.environment_problems.find("php"), std::string::npos);
+}
+
+// cron.php --disable-wait that runs out of time says "Wait time (1 sec) elapsed, but 1 task(s)
+// still running." and exits 1, as real Moodle does: a drain that timed out, not a broken script.
+TEST_P(MoodleCliTest, ACronDrainThatRunsOutOfTimeIsToldApartFromAFailure) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1", {"cron_seconds=6"});
+  moodle::MoodleCli cli(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  cli.cron_enable();
+  auto task = std::async(std::launch::async, [&] { return cli.run("cron", {}, std::chrono::seconds(60)); });
+  auto c = db::connect(site.db.endpoint);
+  for (int i = 0; i < 100 && c->scalar("SELECT COUNT(*) FROM mdl_config WHERE name = 'standin_cron_running'") != "1"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(cli.cron_disable_wait(std::chrono::seconds(1)));
+  auto run = task.get();
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(cli.cron_disable_wait(std::chrono::seconds(5)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, MoodleCliTest, ::testing::Values(db::Kind::mariadb, db::Kind::postgresql),
