@@ -4,6 +4,7 @@
 
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/moodle/moodle_cli.hpp"
+#include "mupgrade/moodle/upgrade_output.hpp"
 
 #include <gtest/gtest.h>
 
@@ -64,8 +65,9 @@ TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
   });
   ASSERT_TRUE(result.ok) << result.output;
   EXPECT_TRUE(result.summary.completed);
-  EXPECT_EQ(result.summary.from_release, "4.4.1 (Build: 20240610)");
-  EXPECT_EQ(result.summary.to_release, "4.5 (Build: 20241007)");
+  // Real upgrade.php names each release with its version: "4.3 (Build: 20231009) (2023100900)".
+  EXPECT_EQ(result.summary.from_release, "4.4.1 (Build: 20240610) (2024042201)");
+  EXPECT_EQ(result.summary.to_release, "4.5 (Build: 20241007) (2024100700.01)");
   EXPECT_EQ(components.front(), "core");
   EXPECT_NE(std::find(components.begin(), components.end(), "mod_quiz"), components.end());
   EXPECT_EQ(green.upgrade_pending(), moodle::PendingState::up_to_date);
@@ -83,6 +85,24 @@ TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
 
   // The old code now refuses the newer DB: Moodle's downgrade protection.
   EXPECT_EQ(blue.upgrade_pending(), moodle::PendingState::downgrade_refused);
+}
+
+// A real site's local plugin (local_corechanges) adds a dozen columns to the core table user
+// when the upgrade installs it; check_database_schema.php then lists them as not expected.
+TEST_P(MoodleCliTest, ColumnsAPluginAddsToACoreTableShowAsExtrasInTheSchemaCheck) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  std::string web = green_web(cleanup, site, "4.5.0", {"--knob", "plugin_adds_columns=user.degree,user.gender"});
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  auto result = green.upgrade();
+  ASSERT_TRUE(result.ok) << result.output;
+  auto diff = green.schema_differences();
+  ASSERT_TRUE(diff);
+  auto items = moodle::parse_schema_differences(*diff);
+  ASSERT_EQ(items.size(), 2u) << *diff;
+  EXPECT_EQ(items[0].table, "user");
+  EXPECT_EQ(items[0].what, "column 'degree' is not expected (C)");
+  EXPECT_TRUE(items[0].extra && items[1].extra) << *diff;
 }
 
 TEST_P(MoodleCliTest, AFailedUpgradeIsReportedWithItsComponentAndLeavesTheDbHalfUpgraded) {
