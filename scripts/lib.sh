@@ -95,3 +95,169 @@ build_images() {
   build_image haproxy mupgrade/haproxy:2.6 --build-arg BASE="$MUPGRADE_BASE_IMAGE"
   build_image nginx-proxy mupgrade/nginx-proxy:1.22 --build-arg BASE="$MUPGRADE_BASE_IMAGE"
 }
+
+# ---- A site laid out by hand the way mupgrade lays out its sets (scripts/demo, scripts/real-moodle);
+# these make objects and are not all idempotent: callers check before they call.
+# Names and paths follow core::SetLayout: <root>/sets/<id>/{db,moodledata,code}; containers
+# mupgrade-<site>-<id>-{db,web} on the set's network mupgrade-<site>-<id> (the DB answers to
+# "db" there), the web container also on the site network mupgrade-<site>; labels
+# mupgrade.site, mupgrade.set, mupgrade.role.
+
+# Builds the binary (no-op when up to date) and defines mupgrade(). MUPGRADE_BUILD_JOBS caps -j.
+build_mupgrade() {
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j "${MUPGRADE_BUILD_JOBS:-$(nproc)}" --target mupgrade >/dev/null || die "building mupgrade failed"
+  mupgrade() { "$PWD/build/mupgrade" "$@"; }
+}
+
+wait_for() {  # wait_for SECONDS CMD...: polls until CMD succeeds
+  local limit=$1; shift
+  for _ in $(seq 1 $((limit * 4))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.25; done
+  return 1
+}
+
+# Random password in a 0600 file, made once.
+ensure_secret_file() {
+  [ -s "$1" ] && return 0
+  (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$1")
+}
+
+# Removes a site's containers, networks, subvolumes under ROOT, state and config.
+#   site_remove SITE ROOT STATE CONFIG
+site_remove() {
+  local site=${1:?} root=${2:?} state=${3:?} config=${4:?}
+  site_remove_sets "$site" "$root"
+  if [ -d "$root" ]; then
+    find "$root" -mindepth 1 -inum 256 -type d | sort -r | xargs -r btrfs subvolume delete >/dev/null
+    rm -rf "$root"
+  fi
+  rm -rf "$state" "$config"
+}
+
+# Removes a site's containers and networks, and its sets and clones (not its releases).
+#   site_remove_sets SITE ROOT
+site_remove_sets() {
+  local site=${1:?} root=${2:?}
+  for c in $(docker ps -aq --filter label=mupgrade.site=${site:?}); do docker rm -f "$c" >/dev/null; done
+  for n in $(docker network ls -q --filter label=mupgrade.site=${site:?}); do docker network rm "$n" >/dev/null; done
+  for d in "$root/sets" "$root/clones" "$root/targets"; do
+    [ -d "$d" ] || continue
+    find "$d" -mindepth 1 -inum 256 -type d | sort -r | xargs -r btrfs subvolume delete >/dev/null
+    rm -rf "$d"
+  done
+}
+
+# A release's code as a subvolume (so each set's code is a snapshot of it), filled once by
+# FILL_CMD DIR (e.g. a copy of a Moodle tree); built beside its name and renamed when complete.
+#   release_subvolume DIR FILL_CMD...
+release_subvolume() {
+  local dir=$1; shift
+  [ -d "$dir" ] && return 0
+  mkdir -p "$(dirname "$dir")"
+  if [ -d "$dir.part" ]; then btrfs subvolume delete "$dir.part" >/dev/null; fi
+  btrfs subvolume create "$dir.part" >/dev/null
+  "$@" "$dir.part" >/dev/null || die "filling $dir failed"
+  mv "$dir.part" "$dir"
+}
+
+# The set's config.php, as mupgrade expects every set's: dbhost 'db' (the DB's alias on the
+# set's network), the public URL as wwwroot (the web container listens on the public port),
+# moodledata at /var/www/moodledata. Readable by www-data only (it holds the DB password).
+#   write_config_php FILE DBKIND PASSWORD_FILE WWWROOT [PREFIX]
+write_config_php() {
+  local file=$1 kind=$2 pw dbtype dbuser
+  pw=$(cat "$3")
+  case $kind in
+    mariadb) dbtype=mariadb dbuser=root ;;
+    postgresql) dbtype=pgsql dbuser=postgres ;;
+    *) die "unknown DB kind $kind" ;;
+  esac
+  cat >"$file" <<PHP
+<?php
+unset(\$CFG);
+global \$CFG;
+\$CFG = new stdClass();
+\$CFG->dbtype    = '$dbtype';
+\$CFG->dblibrary = 'native';
+\$CFG->dbhost    = 'db';
+\$CFG->dbname    = 'moodle';
+\$CFG->dbuser    = '$dbuser';
+\$CFG->dbpass    = '$pw';
+\$CFG->prefix    = '${5:-mdl_}';
+\$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');
+\$CFG->wwwroot   = '$4';
+\$CFG->dataroot  = '/var/www/moodledata';
+\$CFG->admin     = 'admin';
+\$CFG->directorypermissions = 02777;
+require_once(__DIR__ . '/lib/setup.php');
+PHP
+  chmod 640 "$file"; chgrp 33 "$file"
+}
+
+# A set's subvolumes: code as a snapshot of RELEASE_DIR, empty db and moodledata.
+#   make_set_subvolumes SETDIR RELEASE_DIR
+make_set_subvolumes() {
+  local setdir=$1
+  mkdir -p "$setdir"
+  btrfs subvolume snapshot "$2" "$setdir/code" >/dev/null
+  btrfs subvolume create "$setdir/db" >/dev/null
+  btrfs subvolume create "$setdir/moodledata" >/dev/null
+  chown 33:33 "$setdir/moodledata"
+}
+
+# The set's network, DB container (started) and web container (started, also on the site's
+# network), as mupgrade's Site::create_db / create_web make them.
+#   start_set_containers SITE SET_ID SETDIR DBKIND PASSWORD_FILE PORT WEB_IMAGE
+start_set_containers() {
+  local site=$1 set_id=$2 setdir=$3 kind=$4 pwfile=$5 port=$6 image=$7
+  local net=mupgrade-$site-$set_id db=mupgrade-$site-$set_id-db web=mupgrade-$site-$set_id-web
+  local labels=(--label "mupgrade.site=$site" --label "mupgrade.set=$set_id")
+  docker network inspect "mupgrade-$site" >/dev/null 2>&1 || docker network create --label "mupgrade.site=$site" "mupgrade-$site" >/dev/null
+  docker network create "${labels[@]}" "$net" >/dev/null
+  case $kind in
+    mariadb)
+      docker run -d --name "$db" --network "$net" --network-alias db "${labels[@]}" --label mupgrade.role=db \
+        -v "$setdir/db:/var/lib/mysql" -v "$pwfile:/run/secrets/db_password:ro" \
+        -e MARIADB_ROOT_PASSWORD_FILE=/run/secrets/db_password -e MARIADB_DATABASE=moodle \
+        --stop-signal SIGTERM --stop-timeout 60 -p 127.0.0.1::3306 mupgrade/mariadb:10.11 >/dev/null ;;
+    postgresql)
+      docker run -d --name "$db" --network "$net" --network-alias db "${labels[@]}" --label mupgrade.role=db \
+        -v "$setdir/db:/var/lib/postgresql/data" -v "$pwfile:/run/secrets/db_password:ro" \
+        -e POSTGRES_PASSWORD_FILE=/run/secrets/db_password -e POSTGRES_DB=moodle \
+        --stop-signal SIGINT --stop-timeout 60 -p 127.0.0.1::5432 mupgrade/postgres:15 >/dev/null ;;
+  esac
+  docker create --name "$web" --network "$net" "${labels[@]}" --label mupgrade.role=web \
+    -v "$setdir/code:/var/www/moodle:ro" -v "$setdir/moodledata:/var/www/moodledata" \
+    -e MUPGRADE_SET="$set_id" -e MOODLE_HTTP_PORT="$port" -e MOODLE_WEBROOT=/var/www/moodle \
+    --stop-timeout 30 -p "127.0.0.1::$port" "$image" >/dev/null
+  docker network connect "mupgrade-$site" "$web"
+  docker start "$web" >/dev/null
+}
+
+# True when the DB of KIND in CONTAINER accepts connections over TCP (not only during its init).
+db_answers() {
+  case $1 in
+    mariadb) docker exec "$2" mariadb-admin ping --silent ;;
+    postgresql) docker exec "$2" pg_isready -q -h 127.0.0.1 -U postgres ;;
+  esac
+}
+
+# HAProxy in front of the set: `mupgrade proxy init`, then the proxy container on the site
+# network, published on 127.0.0.1:PORT.
+#   start_proxy SITE SET_ID STATE PORT
+start_proxy() {
+  local site=$1 set_id=$2 state=$3 port=$4
+  mkdir -p "$state/proxy"
+  mupgrade proxy init --kind haproxy --config-dir "$state/proxy" --backend-name "$set_id" \
+    --backend-host "mupgrade-$site-$set_id-web" --backend-port "$port" >/dev/null
+  docker run -d --name "mupgrade-$site-proxy" --network "mupgrade-$site" --label "mupgrade.site=$site" --label mupgrade.role=proxy \
+    -v "$state/proxy:/usr/local/etc/haproxy" -p "127.0.0.1:$port:80" mupgrade/haproxy:2.6 >/dev/null
+}
+
+# After a reboot or a daemon restart: the live set and the proxy run again.
+#   start_live SITE STATE
+start_live() {
+  local live
+  live=$(jq -r .live_set "$2/site.json")
+  for c in "mupgrade-$1-$live-db" "mupgrade-$1-$live-web" "mupgrade-$1-proxy"; do docker start "$c" >/dev/null; done
+}

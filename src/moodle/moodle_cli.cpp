@@ -150,8 +150,8 @@ bool MoodleCli::cron_disable_wait(std::chrono::seconds wait) {
   CliRun r = run("cron", {fmt::format("--disable-wait={}", wait.count())},
                  std::chrono::duration_cast<std::chrono::milliseconds>(wait) + kCliTimeout);
   if (r.exit_code == 0) return true;
-  if (r.exit_code == 1 && r.out.find("did not stop") != std::string::npos) return false;
-  if (r.exit_code == 1 && r.out.find("Cron") != std::string::npos && r.out.find("stop") != std::string::npos) return false;
+  // Moodle 4.x: "Wait time (2 mins) elapsed, but 1 task(s) still running." then "Exiting with code 1."
+  if (r.exit_code == 1 && r.out.find("elapsed, but") != std::string::npos && r.out.find("still running") != std::string::npos) return false;
   fail("cron", r);
 }
 

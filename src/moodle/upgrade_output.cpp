@@ -69,4 +69,22 @@ UpgradeSummary summarize_upgrade_output(std::string_view stdout_text) {
   return s;
 }
 
+std::vector<SchemaDifference> parse_schema_differences(std::string_view stdout_text) {
+  std::vector<SchemaDifference> out;
+  std::istringstream in{strip_ansi(stdout_text)};
+  std::string line, table;
+  while (std::getline(in, line)) {
+    std::string l = trim(line);
+    if (l.empty() || l.find_first_not_of('-') == std::string::npos) continue;
+    if (l.rfind("* ", 0) == 0) {
+      SchemaDifference d{table, trim(std::string_view(l).substr(2))};
+      d.extra = d.what.find("is not expected") != std::string::npos || d.what.rfind("Unexpected index", 0) == 0;
+      out.push_back(d);
+    } else if (l.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos) {
+      table = l;  // a table's name, without the prefix
+    }
+  }
+  return out;
+}
+
 }  // namespace mupgrade::moodle

@@ -18,11 +18,12 @@ namespace mupgrade::ops {
 
 void TextProgress::step_started(const core::Step& s, size_t number, size_t total) {
   out_ << fmt::format("[{:>2}/{}] {:<7} {:<22} ", number, total, core::to_string(s.phase), s.name) << std::flush;
+  in_step_ = true;
 }
 
 void TextProgress::step_ended(const core::Step&, const core::StepTiming& t) {
   if (in_upgrade_) out_ << "\n" << fmt::format("{:<41}", "");
-  in_upgrade_ = false;
+  in_upgrade_ = in_step_ = false;
   out_ << fmt::format("{:>8.3f} s  {}\n", t.seconds, t.outcome) << std::flush;
 }
 
@@ -31,7 +32,15 @@ void TextProgress::upgrade_component(double seconds, const std::string& componen
   out_ << fmt::format("\n          {:>7.1f} s  {}", seconds, component) << std::flush;
 }
 
-void TextProgress::note(const std::string& line) { out_ << line << "\n" << std::flush; }
+// A note from inside a step goes under the step's line, indented like upgrade.php's progress.
+void TextProgress::note(const std::string& line) {
+  if (!in_step_) {
+    out_ << line << "\n" << std::flush;
+    return;
+  }
+  in_upgrade_ = true;
+  out_ << "\n          " << line << std::flush;
+}
 
 core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress) {
   core::Executor ex(journal);

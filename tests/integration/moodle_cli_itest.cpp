@@ -4,11 +4,14 @@
 
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/moodle/moodle_cli.hpp"
+#include "mupgrade/moodle/upgrade_output.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 using namespace mupgrade;
 using namespace mupgrade::itest;
@@ -62,8 +65,9 @@ TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
   });
   ASSERT_TRUE(result.ok) << result.output;
   EXPECT_TRUE(result.summary.completed);
-  EXPECT_EQ(result.summary.from_release, "4.4.1 (Build: 20240610)");
-  EXPECT_EQ(result.summary.to_release, "4.5 (Build: 20241007)");
+  // Real upgrade.php names each release with its version: "4.3 (Build: 20231009) (2023100900)".
+  EXPECT_EQ(result.summary.from_release, "4.4.1 (Build: 20240610) (2024042201)");
+  EXPECT_EQ(result.summary.to_release, "4.5 (Build: 20241007) (2024100700.01)");
   EXPECT_EQ(components.front(), "core");
   EXPECT_NE(std::find(components.begin(), components.end(), "mod_quiz"), components.end());
   EXPECT_EQ(green.upgrade_pending(), moodle::PendingState::up_to_date);
@@ -81,6 +85,24 @@ TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
 
   // The old code now refuses the newer DB: Moodle's downgrade protection.
   EXPECT_EQ(blue.upgrade_pending(), moodle::PendingState::downgrade_refused);
+}
+
+// A real site's local plugin (local_corechanges) adds a dozen columns to the core table user
+// when the upgrade installs it; check_database_schema.php then lists them as not expected.
+TEST_P(MoodleCliTest, ColumnsAPluginAddsToACoreTableShowAsExtrasInTheSchemaCheck) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  std::string web = green_web(cleanup, site, "4.5.0", {"--knob", "plugin_adds_columns=user.degree,user.gender"});
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  auto result = green.upgrade();
+  ASSERT_TRUE(result.ok) << result.output;
+  auto diff = green.schema_differences();
+  ASSERT_TRUE(diff);
+  auto items = moodle::parse_schema_differences(*diff);
+  ASSERT_EQ(items.size(), 2u) << *diff;
+  EXPECT_EQ(items[0].table, "user");
+  EXPECT_EQ(items[0].what, "column 'degree' is not expected (C)");
+  EXPECT_TRUE(items[0].extra && items[1].extra) << *diff;
 }
 
 TEST_P(MoodleCliTest, AFailedUpgradeIsReportedWithItsComponentAndLeavesTheDbHalfUpgraded) {
@@ -110,6 +132,23 @@ TEST_P(MoodleCliTest, ARefusedEnvironmentIsReported) {
   EXPECT_FALSE(result.ok);
   EXPECT_TRUE(result.summary.environment_failed);
   EXPECT_NE(result.summary.environment_problems.find("php"), std::string::npos);
+}
+
+// cron.php --disable-wait that runs out of time says "Wait time (1 sec) elapsed, but 1 task(s)
+// still running." and exits 1, as real Moodle does: a drain that timed out, not a broken script.
+TEST_P(MoodleCliTest, ACronDrainThatRunsOutOfTimeIsToldApartFromAFailure) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1", {"cron_seconds=6"});
+  moodle::MoodleCli cli(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  cli.cron_enable();
+  auto task = std::async(std::launch::async, [&] { return cli.run("cron", {}, std::chrono::seconds(60)); });
+  auto c = db::connect(site.db.endpoint);
+  for (int i = 0; i < 100 && c->scalar("SELECT COUNT(*) FROM mdl_config WHERE name = 'standin_cron_running'") != "1"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(cli.cron_disable_wait(std::chrono::seconds(1)));
+  auto run = task.get();
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_TRUE(cli.cron_disable_wait(std::chrono::seconds(5)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, MoodleCliTest, ::testing::Values(db::Kind::mariadb, db::Kind::postgresql),

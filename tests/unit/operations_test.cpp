@@ -206,6 +206,38 @@ TEST_P(OperationsTest, ATargetsOwnConfigPhpIsReplacedByTheLiveSitesOne) {
   EXPECT_EQ(text.value_or(""), "<?php\n$CFG->prefix = 'mdl_';\nrequire_once(__DIR__ . '/lib/setup.php');\n");
 }
 
+// As real Moodle 4.5.6 reported it when the target carried local_corechanges, which adds
+// columns to the core table user when it is installed, during the upgrade itself.
+const std::string kSep(79, '-');
+const std::string kExtraColumns = kSep + "\nuser\n * column 'degree' is not expected (C)\n * column 'gender' is not expected (C)\n" + kSep + "\n";
+
+TEST_P(OperationsTest, ColumnsNoInstallXmlDefinesAreReportedAndDoNotStopTheCutover) {
+  World w(GetParam());
+  w.host.containers.schema_exit = 1;
+  w.host.containers.schema_out = kExtraColumns;
+  struct NoteProgress : RecordingProgress {
+    std::vector<std::string> notes;
+    void note(const std::string& line) override { notes.push_back(line); }
+  } p;
+  auto o = w.cutover(&p);
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  ASSERT_EQ(p.notes.size(), 1u);
+  EXPECT_NE(p.notes[0].find("2 column(s)"), std::string::npos) << p.notes[0];
+  EXPECT_NE(p.notes[0].find("user: column 'degree' is not expected (C)"), std::string::npos) << p.notes[0];
+}
+
+TEST_P(OperationsTest, ASchemaDifferenceTheCodeDependsOnStopsTheCutoverAndBlueServesAgain) {
+  World w(GetParam());
+  w.host.containers.schema_exit = 1;
+  w.host.containers.schema_out = kExtraColumns + "quiz\n * column 'timelimit' is missing\n" + kSep + "\n";
+  auto o = w.cutover();
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.failed_step, "checks");
+  EXPECT_NE(o.error.find("quiz: column 'timelimit' is missing"), std::string::npos) << o.error;
+  EXPECT_NE(o.error.find("besides 2 extra"), std::string::npos) << o.error;
+  w.expect_blue_serves_as_before("a missing column");
+}
+
 TEST_P(OperationsTest, AFailureAtAnyCallBeforeTheSwitchLeavesBlueServingAsBefore) {
   auto calls = calls_of_a_cutover(GetParam());
   size_t switch_at = index_of(calls, "proxy.switch_to");

@@ -42,3 +42,44 @@ TEST(UpgradeOutputTest, SummarisesAnEnvironmentFailure) {
   EXPECT_EQ(s.environment_problems, "php: version 8.1 is the highest supported");
   EXPECT_FALSE(s.completed);
 }
+
+// As real Moodle 4.5.6 printed it after upgrading a 4.3 site whose new code carried a local
+// plugin that adds columns to the core table user (local_corechanges).
+TEST(UpgradeOutputTest, SummarisesARealRunWhoseReleasesCarryTheirVersions) {
+  auto s = summarize_upgrade_output(
+      "-->factor_webauthn\n++ Success (0.05 seconds) ++\n== Setting new default values ==\nNew setting: theme_moove/fontsite\n"
+      "Command line upgrade from 4.3 (Build: 20231009) (2023100900) to 4.5.6 (Build: 20250811) (2024100706) completed successfully.\n");
+  EXPECT_TRUE(s.completed);
+  EXPECT_EQ(s.from_release, "4.3 (Build: 20231009) (2023100900)");
+  EXPECT_EQ(s.to_release, "4.5.6 (Build: 20250811) (2024100706)");
+  EXPECT_EQ(s.last_component, "factor_webauthn");
+}
+
+TEST(UpgradeOutputTest, ReadsTheSchemaCheckReportTableByTable) {
+  const std::string sep(79, '-');
+  auto d = parse_schema_differences(sep + "\nuser\n * column 'degree' is not expected (C)\n * column 'gender' is not expected (C)\n" + sep +
+                                    "\nquiz\n * column 'timelimit' is missing\n * Unexpected index 'mdl_quiz_x_ix'.\n" + sep +
+                                    "\nlocal_old\n * table is not expected\n" + sep + "\n");
+  ASSERT_EQ(d.size(), 5u);
+  EXPECT_EQ(d[0].table, "user");
+  EXPECT_EQ(d[0].what, "column 'degree' is not expected (C)");
+  EXPECT_TRUE(d[0].extra);
+  EXPECT_TRUE(d[1].extra);
+  EXPECT_EQ(d[2].table, "quiz");
+  EXPECT_FALSE(d[2].extra) << "a missing column is one the code expects";
+  EXPECT_TRUE(d[3].extra);
+  EXPECT_EQ(d[4].table, "local_old");
+  EXPECT_TRUE(d[4].extra);
+  EXPECT_TRUE(parse_schema_differences("Database structure is ok.\n").empty());
+  EXPECT_TRUE(parse_schema_differences("something else entirely\n").empty());
+}
+
+TEST(UpgradeOutputTest, SchemaDifferencesTheCodeDependsOnAreNotExtras) {
+  for (const char* what : {"column 'x' has incorrect type 'C', expected 'I'", "column 'x' should be NOT NULL (C)",
+                           "column 'x' should allow NULL (C)", "column 'x' has default '0', expected '' (C)",
+                           "table is missing", "Missing index 'x' (not unique) [courseid]."}) {
+    auto d = parse_schema_differences(std::string("t\n * ") + what + "\n");
+    ASSERT_EQ(d.size(), 1u) << what;
+    EXPECT_FALSE(d[0].extra) << what;
+  }
+}

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mupgrade::moodle {
 
@@ -28,5 +29,21 @@ struct UpgradeSummary {
 };
 
 UpgradeSummary summarize_upgrade_output(std::string_view stdout_text);
+
+/// One difference check_database_schema.php reported under a table's name:
+/// {"user", "column 'degree' is not expected (C)"}.
+struct SchemaDifference {
+  std::string table;
+  std::string what;
+  /// In the DB but in no install.xml of the code: a column, index or table that a site's
+  /// plugin or customisation added ("is not expected", "Unexpected index", "table is not
+  /// expected"). Moodle's code never uses it. Anything else (missing, type, length, default,
+  /// nullability) is something the code expects and the DB lacks.
+  bool extra = false;
+};
+
+/// check_database_schema.php's report: separator lines of '-', a table name, then " * item"
+/// lines. Empty when the text has no item in that form.
+std::vector<SchemaDifference> parse_schema_differences(std::string_view stdout_text);
 
 }  // namespace mupgrade::moodle

@@ -132,7 +132,8 @@ public:
 
 private:
   std::ostream& out_;
-  bool in_upgrade_ = false;
+  bool in_upgrade_ = false;  // lines printed under the step's line: its time goes on a line of its own
+  bool in_step_ = false;
 };
 
 /// Runs `steps` under `journal` with progress; shared by cutover, rehearse and rollback.

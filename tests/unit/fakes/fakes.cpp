@@ -227,7 +227,10 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
     else if (name == "cron_enabled") r.out = cron_enabled[container] ? "1" : "0";
     else r.exit_code = 3;  // no such setting
   }
-  else if (has("check_database_schema.php")) r.out = "";
+  else if (has("check_database_schema.php")) {
+    r.exit_code = schema_exit;
+    r.out = schema_out;
+  }
   return r;
 }
 std::optional<std::string> FakeContainers::config_php_setting(const Container& c, const std::string& name) {

@@ -133,6 +133,8 @@ public:
   std::set<std::string> upgraded_sets;        // sets whose DB upgrade.php upgraded
   /// The set whose container answers at `host` (127.0.0.1 + a published port, or a network address).
   std::string set_at(const std::string& host, int port) const;
+  int schema_exit = 0;                       // what check_database_schema.php answers, and prints
+  std::string schema_out = "Database structure is ok.\n";
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);

@@ -15,19 +15,29 @@ if ($options['disable']) {
     echo "Cron has been disabled for the site.\n";
     exit(0);
 }
+// Moodle's format_time() for whole minutes and seconds: "2 mins", "1 min 5 secs", "30 secs".
+function standin_format_time($seconds) {
+    $parts = [];
+    if ($m = intdiv($seconds, 60)) $parts[] = $m . ($m === 1 ? ' min' : ' mins');
+    if (($s = $seconds % 60) || !$parts) $parts[] = $s . ($s === 1 ? ' sec' : ' secs');
+    return implode(' ', $parts);
+}
 if ($options['disable-wait'] !== false) {
     $wait = $options['disable-wait'] === true ? 600 : (int)$options['disable-wait'];
     set_config('cron_enabled', '0');
+    // Real Moodle's words (4.3-4.5 admin/cli/cron.php); format_time() names the wait.
     echo "Cron has been disabled for the site.\n";
+    echo "Allocating " . standin_format_time($wait) . " for the tasks to finish.\n";
     $until = time() + $wait;
     while ((int)get_config_value('standin_cron_running') > time()) {
         if (time() >= $until) {
-            echo "Cron did not stop running after $wait seconds.\n";
+            echo "\nWait time (" . standin_format_time($wait) . ") elapsed, but 1 task(s) still running.\n";
+            echo "Exiting with code 1.\n";
             exit(1);
         }
         usleep(200000);
     }
-    echo "All scheduled and adhoc tasks have stopped.\n";
+    echo "\nAll scheduled and adhoc tasks finished.\n";
     exit(0);
 }
 if (empty($CFG->cron_enabled)) {

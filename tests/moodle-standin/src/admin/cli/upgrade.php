@@ -53,7 +53,8 @@ if (!$options['non-interactive']) {
     }
 }
 
-$oldrelease = $CFG->release;
+// As real upgrade.php names them in its last line: "4.3 (Build: 20231009) (2023100900)".
+$oldrelease = $CFG->release . ' (' . (float)$CFG->version . ')';
 set_config('upgraderunning', (string)(time() + 300));
 register_shutdown_function(function () {
     try {
@@ -122,11 +123,22 @@ foreach ($plugins as $component => $version) {
     upgrade_log(0, $component, 'Upgrade savepoint reached', null, (string)$version, (string)$version);
     printf("++ Success (%.2f seconds) ++\n", microtime(true) - $t0);
 }
+// Like a site's local plugin that adds columns to a core table when it is installed (a real
+// site's local_corechanges adds a dozen to user): check_database_schema then reports them.
+foreach (array_filter(array_map('trim', explode(',', (string)standin_knob('plugin_adds_columns', '')))) as $tablecolumn) {
+    if (!preg_match('/^([a-z_]+)\.([a-z0-9_]+)$/', $tablecolumn, $m)) {
+        standin_fail('local_standin', "bad plugin_adds_columns knob '$tablecolumn' (table.column)");
+    }
+    if (!in_array($m[2], standin_columns($m[1]), true)) {
+        db_exec("ALTER TABLE " . t($m[1]) . " ADD COLUMN {$m[2]} VARCHAR(255)");
+    }
+}
 usleep((int)($slice * 1e6));
 set_config('allversionshash', standin_versions_hash($diskmap));
 if (standin_knob('upgrade_sends_email', '0') === '1') {
     // Like a plugin's upgrade step that mails the admins: email_to_user honours noemailever.
     standin_email_to_user('admin@example.invalid', "Site upgraded to {$disk->release}");
 }
-echo "Command line upgrade from $oldrelease to {$disk->release} completed successfully.\n";
+$newrelease = $disk->release . ' (' . (float)$disk->version . ')';
+echo "Command line upgrade from $oldrelease to $newrelease completed successfully.\n";
 exit(0);
