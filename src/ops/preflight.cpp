@@ -3,6 +3,7 @@
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/journal.hpp"
 #include "mupgrade/core/set_layout.hpp"
+#include "mupgrade/ops/plans.hpp"
 
 #include <algorithm>
 
@@ -255,6 +256,21 @@ core::SiteState require_live_set(Site& site) {
   return *state;
 }
 
+bool unfinished(const core::JournalSummary& j) {
+  if (!j.finished || j.outcome == "undo-failed") return true;
+  const auto* sw = j.find(step::switch_proxy);
+  if (!sw || !sw->ended || sw->outcome != "ok" || !j.args.contains("steps")) return false;
+  bool after = false;
+  for (const auto& name : j.args["steps"]) {
+    if (after) {
+      const auto* rec = j.find(name.get<std::string>());
+      if (!rec || !rec->ended || rec->outcome != "ok") return true;
+    }
+    after = after || name == step::switch_proxy;
+  }
+  return false;
+}
+
 void refuse_if_interrupted(Site& site, const std::string& fix) {
   std::string last = site.last_journal_path();
   if (last.empty() || !core::read_state_file(last)) return;
@@ -263,6 +279,8 @@ void refuse_if_interrupted(Site& site, const std::string& fix) {
     throw Error(fmt::format("the last operation ({}) was interrupted at step '{}'", j.operation, j.interrupted_step().value_or("?")), fix);
   if (j.outcome == "undo-failed")
     throw Error(fmt::format("the last operation ({}) failed and could not undo all of its steps", j.operation), fix);
+  if (unfinished(j))
+    throw Error(fmt::format("the last operation ({}) switched traffic but did not finish its later steps", j.operation), fix);
 }
 
 }  // namespace mupgrade::ops

@@ -4,6 +4,7 @@
 // plan prints them all: the two cannot disagree.
 
 #include "mupgrade/core/check.hpp"
+#include "mupgrade/core/journal.hpp"
 #include "mupgrade/ops/site.hpp"
 #include "mupgrade/ops/target.hpp"
 
@@ -33,6 +34,9 @@ Preflight preflight(Site& site, const std::string& target_override, const std::s
 void require_pool(Site& site);
 /// The recorded site state; throws when no live set is registered yet.
 core::SiteState require_live_set(Site& site);
+/// Whether an operation's journal leaves work to do: interrupted, an undo that failed, or
+/// steps after its switch that did not end well (the switch stands; they must be finished).
+bool unfinished(const core::JournalSummary& j);
 /// Throws when the last cutover/rollback journal is unfinished; `fix` says how to finish it.
 void refuse_if_interrupted(Site& site, const std::string& fix);
 

@@ -40,7 +40,7 @@ Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream
     return o;
   }
   auto j = core::read_journal(last);
-  if (j.finished && j.outcome != "undo-failed") {
+  if (!unfinished(j)) {
     out << fmt::format("nothing to resume: the last operation ({}) finished ({}).\n", j.operation, j.outcome);
     o.ok = true;
     return o;

@@ -72,7 +72,7 @@ Outcome rollback(Site& site, const RollbackOptions& opts, Progress& progress, st
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rollback");
   if (auto last = site.last_journal_path(); !last.empty() && core::read_state_file(last)) {
     auto j = core::read_journal(last);
-    if (!j.finished) {
+    if (unfinished(j)) {
       if (opts.dry_run) throw Error(fmt::format("the last operation ({}) was interrupted", j.operation), "run 'mupgrade rollback' (without --dry-run) to finish it first");
       out << "the last operation was interrupted: finishing it from its journal first\n";
       auto r = resume_locked(site, false, progress, out);

@@ -591,5 +591,46 @@ TEST_P(OperationsTest, ARehearsalKilledAtAnyCallIsCleanedUpByTheNext) {
   }
 }
 
+// Rollback after a cutover, with a failure or a kill at every call: the site always ends on one
+// set with nothing half-done, and running `rollback` again finishes the job on blue.
+TEST_P(OperationsTest, ARollbackFailingOrKilledAtAnyCallIsFinishedByTheNextRollback) {
+  std::vector<std::string> calls;
+  {
+    World w(GetParam());
+    ASSERT_TRUE(w.cutover().ok);
+    w.host.faults.log.clear();
+    RecordingProgress p;
+    std::ostringstream out;
+    ASSERT_TRUE(ops::rollback(*w.site, {true, false}, p, out).ok);
+    calls = w.host.faults.log;
+  }
+  for (auto kind : {FaultPlan::Kind::fail, FaultPlan::Kind::crash})
+    for (size_t i = 0; i < calls.size(); ++i) {
+      World w(GetParam());
+      ASSERT_TRUE(w.cutover().ok);
+      std::string green = w.green();
+      w.host.faults.log.clear();
+      w.host.faults.at_call(i, kind);
+      std::string context = std::string(kind == FaultPlan::Kind::crash ? "crash" : "failure") + " at call " + std::to_string(i) + " (" + calls[i] + ")";
+      RecordingProgress p;
+      std::ostringstream out;
+      try {
+        auto o = ops::rollback(*w.site, {true, false}, p, out);
+        EXPECT_FALSE(o.ok) << context;
+      } catch (const Error&) {
+      } catch (const Crash&) {
+      }
+      EXPECT_TRUE(fired_at(w.host.faults.fired, calls, i)) << context << ": fired at '" << w.host.faults.fired << "'";
+      // Whatever happened, traffic is on exactly one set, and it answers.
+      EXPECT_TRUE(w.serving() == green || w.serving() == kBlue) << context << ": serving '" << w.serving() << "'";
+      w.host.faults.clear();
+      w.restart();
+      auto again = ops::rollback(*w.site, {true, false}, p, out);
+      EXPECT_TRUE(again.ok) << context << ": " << again.error;
+      w.expect_blue_serves_as_before(context);
+      EXPECT_FALSE(w.site->web_running(green)) << context << ": green is stopped and kept";
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::Values(ports::DbKind::mariadb, ports::DbKind::postgresql),
                          [](const auto& p) { return std::string(ports::to_string(p.param)); });
