@@ -68,9 +68,12 @@ std::optional<long> SqlDatabase::first_course(const ports::DbEndpoint& ep) {
   return std::stol(*v);
 }
 
+// Distinct contents: Moodle keeps one file in filedir for many rows (a draft and its final area,
+// a file used in two courses), so the newest rows often name the same file.
 std::vector<ports::StoredFile> SqlDatabase::newest_files(const ports::DbEndpoint& ep, int count) {
   auto rows = connect(ep)->query(fmt::format(
-      "SELECT contenthash, filesize FROM {}files WHERE filename <> '.' AND filesize > 0 ORDER BY id DESC LIMIT {}", checked_prefix(ep), count));
+      "SELECT contenthash, MAX(filesize) FROM {}files WHERE filename <> '.' AND filesize > 0 GROUP BY contenthash ORDER BY MAX(id) DESC LIMIT {}",
+      checked_prefix(ep), count));
   std::vector<ports::StoredFile> out;
   for (const auto& r : rows) out.push_back({r[0].value_or(""), std::stoll(r[1].value_or("0"))});
   return out;

@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 using namespace mupgrade;
@@ -84,6 +85,10 @@ TEST(RehearseTest, AnIsolatedCloneIsUpgradedAndReportedWhileProductionServes) {
   for (const auto& c : report["smoke"]) EXPECT_TRUE(c["ok"].get<bool>()) << c.dump();
   EXPECT_GE(report["isolation"].size(), 5u);
   EXPECT_EQ(report["smoke"].size(), 7u) << "login, course, 3 files, release, the configured path: " << report["smoke"].dump();
+  std::set<std::string> files;  // each of a content's rows (draft and final) names the same file
+  for (const auto& c : report["smoke"])
+    if (c["check"] == "file in filedir") files.insert(c["detail"].get<std::string>());
+  EXPECT_EQ(files.size(), 3u) << "three different files: " << report["smoke"].dump();
   std::string prom = read_file(ls->cfg.textfile());
   EXPECT_NE(prom.find("mupgrade_rehearsal_success{site=\"" + ls->cfg.site + "\",target=\"4.4.3 (Build: 20240902)\"} 1\n"), std::string::npos) << prom;
   EXPECT_NE(prom.find("mupgrade_rehearsal_upgrade_seconds{site=\"" + ls->cfg.site + "\"}"), std::string::npos) << prom;
