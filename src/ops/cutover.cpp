@@ -94,13 +94,7 @@ Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std:
   core::JournalWriter journal(site.new_journal_path("cutover"));
   o.journal = journal.path();
   auto result = run_steps(journal, ctx, steps, progress);
-  o.ok = result.ok;
-  o.failed_step = result.failed_step;
-  o.error = result.error;
-  o.hint = result.hint;
-  o.timings = result.timings;
-  o.window_seconds = result.window_seconds;
-  o.undo_failures = result.undo_failures;
+  o.take(result);
   o.switched = switched(result.timings);
   if (!o.ok && !o.switched) o.blue_serving = site.serves_publicly(ctx.blue, &o.serving_detail);
   return o;

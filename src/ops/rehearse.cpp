@@ -144,13 +144,8 @@ Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, st
 
   out << "\n" << core::render_summary(report);
   out << fmt::format("report: {}.json; metrics: {}\n", base, cfg.textfile());
-  o.ok = result.ok;
-  o.failed_step = result.failed_step;
-  o.error = result.error;
+  o.take(result);
   o.hint = "production was not touched; " + (result.hint.empty() ? std::string("the report names the failing step") : result.hint);
-  o.timings = result.timings;
-  o.window_seconds = result.window_seconds;
-  o.undo_failures = result.undo_failures;
   return o;
 }
 

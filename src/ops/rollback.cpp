@@ -55,13 +55,7 @@ Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progr
   core::JournalWriter journal(site.new_journal_path("rollback"));
   o.journal = journal.path();
   auto result = run_steps(journal, ctx, steps, progress);
-  o.ok = result.ok;
-  o.failed_step = result.failed_step;
-  o.error = result.error;
-  o.hint = result.hint;
-  o.timings = result.timings;
-  o.window_seconds = result.window_seconds;
-  o.undo_failures = result.undo_failures;
+  o.take(result);
   return o;
 }
 

@@ -54,6 +54,16 @@ struct Outcome {
   bool blue_serving = false;
   std::string serving_detail;
   std::string blue, green, journal;
+  /// Takes what the executor reported: verdict, failed step, error, hint, timings, undo failures.
+  void take(const core::RunResult& r) {
+    ok = r.ok;
+    failed_step = r.failed_step;
+    error = r.error;
+    hint = r.hint;
+    timings = r.timings;
+    window_seconds = r.window_seconds;
+    undo_failures = r.undo_failures;
+  }
 };
 
 /// Exit code 0 on success, 1 on failure; `out` gets the plan, progress and timings.
