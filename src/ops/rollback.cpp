@@ -44,6 +44,8 @@ Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progr
     out << fmt::format("no writes on {} since the cutover: nothing is left behind.\n", ctx.green);
   }
   ctx.writes_left_behind = writes.total();
+  ctx.discard_writes = opts.discard_writes;
+  ctx.watermark = state->watermark;
   auto steps = compose_steps(site, ctx);
   if (opts.dry_run) {
     out << "steps:\n" << core::render_plan(steps);
@@ -56,6 +58,9 @@ Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progr
   o.journal = journal.path();
   auto result = run_steps(journal, ctx, steps, progress);
   o.take(result);
+  if (o.ok && ctx.writes_left_behind > writes.total())
+    out << fmt::format("{} more writes reached {} before it went into maintenance; left behind there in all: {}.\n",
+                       ctx.writes_left_behind - writes.total(), ctx.green, ctx.facts.value("left_behind", ""));
   return o;
 }
 

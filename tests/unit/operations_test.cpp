@@ -358,6 +358,29 @@ TEST_P(OperationsTest, AStoppedProxyIsRefusedBeforeAnyChange) {
   EXPECT_FALSE(w.blue_in_maintenance());
 }
 
+// A pool nearly full is refused before the window: a cutover or rehearsal that ran out of space
+// half-way would leave snapshots behind and users on the maintenance page.
+TEST_P(OperationsTest, ANearlyFullPoolIsRefusedBeforeAnyChange) {
+  for (const char* operation : {"cutover", "rehearse"}) {
+    World w(GetParam());
+    w.host.storage.free_bytes = 1ULL << 30;
+    auto before = w.host.storage.paths_under("/");
+    auto containers = w.host.containers.containers.size();
+    try {
+      if (std::string(operation) == "cutover") w.cutover();
+      else w.rehearse();
+      ADD_FAILURE() << operation << ": expected a refusal";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("free space"), std::string::npos) << operation << ": " << e.what();
+      EXPECT_NE(e.hint().find("prune"), std::string::npos) << e.hint();
+    }
+    EXPECT_EQ(w.host.storage.paths_under("/"), before) << operation;
+    EXPECT_EQ(w.host.containers.containers.size(), containers) << operation;
+    EXPECT_FALSE(fs::exists(w.state_dir + "/journal")) << operation;
+    EXPECT_FALSE(w.blue_in_maintenance()) << operation;
+  }
+}
+
 TEST_P(OperationsTest, ASameVersionTargetIsRefusedBeforeAnyChangeAsAConfigError) {
   World w(GetParam());
   w.host.storage.write_file(w.cfg.target_code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});
@@ -477,6 +500,29 @@ TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
   EXPECT_FALSE(w.site->web_running(green)) << "green is stopped and kept";
 }
 
+// Writes acknowledged on green between rollback's first count and green's maintenance would be
+// left behind unreported: the write guard counts again once no more can come.
+TEST_P(OperationsTest, RollbackCountsGreensWritesAgainOnceGreenIsInMaintenance) {
+  World w(GetParam());
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  w.host.db.writes_arriving_per_count = 1;  // the first count sees none, the next one more
+  RecordingProgress p;
+  std::ostringstream out;
+  auto refused = ops::rollback(*w.site, {false, false}, p, out);
+  EXPECT_FALSE(refused.ok);
+  EXPECT_EQ(refused.failed_step, ops::step::write_guard);
+  EXPECT_NE(refused.error.find("1 new rows in mdl_forum_posts"), std::string::npos) << refused.error;
+  EXPECT_EQ(w.serving(), green) << "a refused rollback leaves green serving";
+  EXPECT_FALSE(w.site->maintenance_file_present(green)) << "and out of maintenance";
+
+  std::ostringstream out2;
+  auto o = ops::rollback(*w.site, {true, false}, p, out2);
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(w.serving(), kBlue);
+  EXPECT_NE(out2.str().find("more writes reached " + green), std::string::npos) << out2.str();
+}
+
 // prune's free-space projection sees what each set holds (it used to see 0 bytes, so with
 // little free space a dry run marked every set for removal).
 TEST_P(OperationsTest, PruneProjectsFreeSpaceFromEachSetsSize) {
@@ -588,6 +634,30 @@ TEST_P(OperationsTest, ARehearsalKilledAtAnyCallIsCleanedUpByTheNext) {
     EXPECT_TRUE(o.ok) << context << ": " << o.error;
     w.expect_blue_serves_as_before(context);
     EXPECT_EQ(w.clones(), 0u) << context;
+  }
+}
+
+// `status` names `prune` as the way to finish a killed rehearsal: it restores production's DB
+// settings from the journal and removes the clone, as the next rehearsal would.
+TEST_P(OperationsTest, ARehearsalKilledAtAnyCallIsFinishedByPrune) {
+  std::vector<std::string> calls;
+  {
+    World w(GetParam());
+    ASSERT_TRUE(w.rehearse().ok);
+    calls = w.host.faults.log;
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    World w(GetParam());
+    w.host.faults.at_call(i, FaultPlan::Kind::crash);
+    std::string context = "crash at call " + std::to_string(i) + " (" + calls[i] + ")";
+    EXPECT_THROW(w.rehearse(), Crash) << context;
+    w.host.faults.clear();
+    w.restart();
+    std::ostringstream out;
+    EXPECT_EQ(ops::prune(*w.site, {false}, out), 0) << context << ": " << out.str();
+    w.expect_blue_serves_as_before(context);
+    EXPECT_EQ(w.clones(), 0u) << context;
+    EXPECT_TRUE(ops::status(*w.site).last_rehearsal_run->finished) << context;
   }
 }
 

@@ -23,6 +23,7 @@ inline constexpr const char* snapshot = "snapshot";
 inline constexpr const char* start_green = "start-green";
 inline constexpr const char* upgrade = "upgrade";
 inline constexpr const char* switch_proxy = "switch-proxy";
+inline constexpr const char* write_guard = "write-guard";
 }  // namespace step
 
 /// Where live progress goes (the CLI prints it; tests record it).
@@ -45,7 +46,8 @@ struct StepContext {
   std::string green;
   std::string target_code;
   bool remove_failed_green = false;  // rehearse: true unless --keep
-  long writes_left_behind = 0;       // rollback --discard-writes
+  long writes_left_behind = 0;       // rollback: green's writes since the cutover, as last counted
+  bool discard_writes = false;       // rollback --discard-writes: leave them behind on green
   // Filled while running.
   nlohmann::json watermark = nlohmann::json::object();
   nlohmann::json facts = nlohmann::json::object();  // for the report: freeze, upgrade, smoke...

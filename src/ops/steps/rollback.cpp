@@ -2,6 +2,10 @@
 
 #include "mupgrade/ops/plans.hpp"
 
+#include "mupgrade/core/poll.hpp"
+
+#include <fmt/format.h>
+
 namespace mupgrade::ops {
 
 using core::Phase;
@@ -21,6 +25,36 @@ void add_rollback_steps(std::vector<StepDef>& t) {
     return json::object();
   };
   d.undo = [](Site& s, StepContext& c, const json&) { s.maintenance_file(c.green, false); };
+  t.push_back(d);
+
+  d = {};
+  d.name = step::write_guard;
+  d.phase = Phase::window;
+  d.operations = {"rollback"};
+  d.required = true;
+  d.after = {step::maintenance_on};
+  d.what = "count green's writes since the cutover again, with green in maintenance and its requests in flight finished";
+  // The count before the rollback began is what the admin saw; writes acknowledged between it
+  // and maintenance-on would be left behind unreported. Count again when no more can come.
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    auto proxy = s.proxy();
+    std::optional<int> running;
+    core::poll_until(
+        [&](std::string& why) {
+          running = proxy->in_flight();
+          why = running ? fmt::format("{} request(s) still running on green", *running) : "";
+          return !running || *running == 0;
+        },
+        kDrainTimeout, "green's requests in flight did not finish", "a request runs longer than the drain timeout: retry later");
+    auto writes = s.ports().db.writes_since(s.db_endpoint(c.green), c.watermark);
+    if (writes.total() > c.writes_left_behind && !c.discard_writes)
+      throw Error(fmt::format("refusing to roll back: {} writes were made on {} since the cutover ({}), after the first count",
+                              writes.total(), c.green, writes.describe(s.config().db.prefix)),
+                  "rerun with --discard-writes to go back anyway (green is kept, so they can still be recovered by hand)");
+    c.writes_left_behind = writes.total();
+    c.facts["left_behind"] = writes.describe(s.config().db.prefix);
+    return json{{"writes_left_behind", writes.total()}, {"left_behind", c.facts["left_behind"]}};
+  };
   t.push_back(d);
 
   d = {};
@@ -59,7 +93,7 @@ void add_rollback_steps(std::vector<StepDef>& t) {
   d.operations = {"rollback"};
   d.required = true;
   d.point_of_no_return = true;
-  d.after = {"start-blue", "blue-maintenance-off", step::maintenance_on};
+  d.after = {"start-blue", "blue-maintenance-off", step::maintenance_on, step::write_guard};
   d.what = "proxy sends new requests back to blue";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     auto r = s.proxy()->switch_to(s.backend(c.blue));

@@ -16,7 +16,8 @@ using nlohmann::json;
 
 json StepContext::to_json() const {
   return {{"operation", operation}, {"blue", blue}, {"green", green}, {"target_code", target_code},
-          {"remove_failed_green", remove_failed_green}, {"writes_left_behind", writes_left_behind}};
+          {"remove_failed_green", remove_failed_green}, {"writes_left_behind", writes_left_behind},
+          {"discard_writes", discard_writes}, {"watermark", watermark}};
 }
 
 StepContext StepContext::from_json(const json& j) {
@@ -27,6 +28,8 @@ StepContext StepContext::from_json(const json& j) {
   c.target_code = j.value("target_code", "");
   c.remove_failed_green = j.value("remove_failed_green", false);
   c.writes_left_behind = j.value("writes_left_behind", 0L);
+  c.discard_writes = j.value("discard_writes", false);
+  c.watermark = j.value("watermark", json::object());
   return c;
 }
 

@@ -191,6 +191,7 @@ public:
   /// The server setting db-prepare changes (per endpoint port), as MariaDB would hold it.
   std::map<int, double> dirty_pages_pct;
   long writes_on_green = 0;
+  long writes_arriving_per_count = 0;  // users still writing on green: each count sees more
 
 private:
   FaultPlan& f_;
