@@ -71,7 +71,7 @@ int render_status(const ops::StatusReport& r, bool json, std::ostream& out) {
     out << fmt::format("last rehearsal   {} -> {} at {}: {}\n", rh->ok ? "ok" : "failed", rh->target_release, rh->started_at,
                        rh->ok ? fmt::format("upgrade {:.1f} s, window {:.1f} s", rh->upgrade_s, rh->window_estimate_s) : "failed at '" + rh->failed_step + "'");
   if (r.last_rehearsal_run && !r.last_rehearsal_run->finished)
-    out << "  the last rehearsal was INTERRUPTED: the next 'mupgrade rehearse' or 'mupgrade prune' removes its clone\n";
+    out << "  the last rehearsal was INTERRUPTED: run 'mupgrade prune' (or the next 'mupgrade rehearse'): it restores production's DB settings and removes the clone\n";
   return 0;
 }
 

@@ -38,7 +38,7 @@ LockHeld::LockHeld(const std::string& site, LockHolder holder)
     : Error(fmt::format("site {} is busy: '{}' (pid {} on {}) holds its lock since {}", site, holder.command, holder.pid,
                         holder.host, holder.since),
             holder.command.find("rehearse") != std::string::npos
-                ? fmt::format("a rehearsal holds the lock so that its snapshot of production and a cutover never overlap; wait for it, or stop it (kill {}): the next rehearse or prune removes its clone", holder.pid)
+                ? fmt::format("a rehearsal holds the lock so that its snapshot of production and a cutover never overlap; wait for it, or stop it (kill {}): 'mupgrade prune' (or the next rehearse) then restores production's DB settings and removes its clone", holder.pid)
                 : "wait for it to finish; operations on one site never run at the same time"),
       holder_(std::move(holder)) {}
 

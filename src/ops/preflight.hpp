@@ -43,6 +43,10 @@ void refuse_if_interrupted(Site& site, const std::string& fix);
 struct Outcome;
 class Progress;
 /// resume() for a caller that holds the site lock already (rollback).
+/// Restores what a killed rehearsal changed on production (DB settings) and removes its clone
+/// and throwaway container, from its journal; nothing when the last rehearsal finished.
+/// rehearse and prune call it under the site lock.
+void finish_interrupted_rehearsal(Site& site, std::ostream& out);
 Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream& out);
 
 }  // namespace mupgrade::ops

@@ -76,6 +76,7 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
   const auto& cfg = site.config();
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade prune");
   require_pool(site);
+  if (!opts.dry_run) finish_interrupted_rehearsal(site, out);
   auto state = site.state();
   auto& storage = site.ports().storage;
   std::vector<core::Retainable> items;

@@ -51,9 +51,11 @@ double last_success_epoch(const core::SiteConfig& cfg) {
   return r ? r->started_epoch : 0;
 }
 
+}  // namespace
+
 // A rehearsal killed mid-way leaves its clone and maybe production's DB settings changed:
 // restore them from the journal, remove the clone, close the journal.
-void clean_interrupted(Site& site, std::ostream& out) {
+void finish_interrupted_rehearsal(Site& site, std::ostream& out) {
   std::string last = site.last_journal_path("last-rehearse");
   if (last.empty() || !core::read_state_file(last)) return;
   auto j = core::read_journal(last);
@@ -71,15 +73,13 @@ void clean_interrupted(Site& site, std::ostream& out) {
   journal.append({"operation-end", "", "failed", 0, {{"resumed", true}, {"clone_removed", ctx.green}}});
 }
 
-}  // namespace
-
 Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, std::ostream& out) {
   const auto& cfg = site.config();
   Outcome o;
   o.operation = "rehearse";
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade rehearse");
   refuse_if_interrupted(site, "finish it first: 'mupgrade cutover --resume' or 'mupgrade rollback'");
-  if (!opts.dry_run) clean_interrupted(site, out);
+  if (!opts.dry_run) finish_interrupted_rehearsal(site, out);
   auto pre = preflight(site, opts.target_code, "rehearse");
   pre.require_passed();
   auto state = *pre.state;
