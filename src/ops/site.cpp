@@ -79,6 +79,24 @@ ports::ProxySite Site::proxy_site() const {
 
 std::unique_ptr<ports::Proxy> Site::proxy() { return ports_.proxies.open(proxy_site()); }
 
+void Site::ensure_proxy_running() {
+  auto info = ports_.containers.inspect_container(cfg_.proxy.container);
+  if (!info || info->running) return;
+  ports_.containers.start_container(cfg_.proxy.container);
+  core::poll_until(
+      [&](std::string& why) {
+        try {
+          proxy()->check_ready();
+          return true;
+        } catch (const Error& e) {
+          why = e.what();
+          return false;
+        }
+      },
+      std::chrono::seconds(15), fmt::format("the proxy container {} did not answer after a restart", cfg_.proxy.container),
+      fmt::format("docker logs {}", cfg_.proxy.container), std::chrono::milliseconds(50));
+}
+
 ports::Backend Site::backend(const std::string& set) {
   auto info = ports_.containers.inspect_container(web_container(set));
   std::string ip = info && info->network_ips.count(cfg_.network) ? info->network_ips.at(cfg_.network) : "";
@@ -193,6 +211,13 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
   }
   times.web_ready = web.get();
   return times;
+}
+
+void Site::ensure_set_running(const std::string& set) {
+  auto web = ports_.containers.inspect_container(web_container(set));
+  auto db = ports_.containers.inspect_container(db_container(set));
+  if (web && web->running && db && db->running) return;
+  start_set(set, web ? web->image : cfg_.web_image);
 }
 
 void Site::stop_set(const std::string& set) {

@@ -381,6 +381,27 @@ TEST_P(OperationsTest, ANearlyFullPoolIsRefusedBeforeAnyChange) {
   }
 }
 
+// A Docker daemon restarted during upgrade.php stops every container (none has a restart
+// policy) and cuts the upgrade's exec: the undo starts blue's containers again before it takes
+// blue out of maintenance.
+TEST_P(OperationsTest, ADaemonRestartInTheWindowIsUndoneWithBluesContainersRunningAgain) {
+  World w(GetParam());
+  w.host.faults.add("upgrade.php --non-interactive", 1, FaultPlan::Kind::fail);
+  w.host.faults.on_fire = [&] {
+    for (auto& [name, c] : w.host.containers.containers) c.info.running = false;
+  };
+  auto o = w.cutover();
+  EXPECT_FALSE(o.ok);
+  EXPECT_NE(w.host.faults.fired.find("upgrade.php"), std::string::npos) << w.host.faults.fired;
+  EXPECT_EQ(o.failed_step, "upgrade");
+  for (const auto& c : {w.site->web_container(kBlue), w.site->db_container(kBlue)}) {
+    auto info = w.host.containers.inspect_container(c);
+    ASSERT_TRUE(info) << c;
+    EXPECT_TRUE(info->running) << c << " was not started again";
+  }
+  w.expect_blue_serves_as_before("daemon restart in upgrade");
+}
+
 TEST_P(OperationsTest, ASameVersionTargetIsRefusedBeforeAnyChangeAsAConfigError) {
   World w(GetParam());
   w.host.storage.write_file(w.cfg.target_code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});

@@ -59,6 +59,9 @@ public:
   /// The set's DB as this host reaches it (published loopback port; a clone's bridge address).
   ports::DbEndpoint db_endpoint(const std::string& set);
   std::unique_ptr<ports::Proxy> proxy();
+  /// Starts the site's proxy container again if it stopped (it ran when the operation began:
+  /// an undo that restores service brings it back) and waits for its runtime API.
+  void ensure_proxy_running();
   ports::ProxySite proxy_site() const;
   ports::Backend backend(const std::string& set);
   /// Moodle's CLI in the set's web container; the code layout is read from the set's code.
@@ -71,6 +74,9 @@ public:
   /// Starts both containers at once and waits until the DB accepts connections and the web
   /// answers. Refuses when the set's data is missing.
   SetStartTimes start_set(const std::string& set, const std::string& web_image);
+  /// Starts the set's containers again if one stopped (a Docker daemon restart stops every
+  /// container without a restart policy), with the image its web container has.
+  void ensure_set_running(const std::string& set);
   /// Stops the set's containers and removes its network (a stopped set holds none).
   void stop_set(const std::string& set);
   /// Stops and removes the set's containers and its network; its subvolumes stay.

@@ -129,7 +129,12 @@ void add_window_steps(std::vector<StepDef>& t) {
     s.maintenance_file(c.blue, true);
     return json::object();
   };
-  d.undo = [](Site& s, StepContext& c, const json&) { s.maintenance_file(c.blue, false); };
+  // Blue serves again only if its containers run: a Docker daemon restarted during the window
+  // stopped them.
+  d.undo = [](Site& s, StepContext& c, const json&) {
+    s.ensure_set_running(c.blue);
+    s.maintenance_file(c.blue, false);
+  };
   t.push_back(d);
 
   d = {};
@@ -157,7 +162,12 @@ void add_window_steps(std::vector<StepDef>& t) {
         kDrainTimeout, "blue's requests in flight did not finish", "a request runs longer than the drain timeout: retry later");
     return json{{"held", true}, {"drained", running.has_value()}, {"drain_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}};
   };
-  d.undo = [](Site& s, StepContext&, const json&) { s.proxy()->release_hold(); };
+  // A proxy that stopped during the window (crash, an admin) is started again: blue cannot
+  // serve without it, and its config still names blue.
+  d.undo = [](Site& s, StepContext&, const json&) {
+    s.ensure_proxy_running();
+    s.proxy()->release_hold();
+  };
   t.push_back(d);
 
   d = {};

@@ -25,6 +25,7 @@ void FaultPlan::hit(const std::string& call) {
       if (!fire && call.find(r.pattern) != std::string::npos && ++r.count == r.nth) fire = r.kind;
     if (fire) fired = call;
   }
+  if (fire && on_fire) on_fire();
   if (fire == Kind::crash) throw Crash{call};
   if (fire) throw Error("injected failure at " + call);
 }

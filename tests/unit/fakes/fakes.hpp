@@ -7,6 +7,7 @@
 #include "mupgrade/ports/ports.hpp"
 
 #include <map>
+#include <functional>
 #include <mutex>
 #include <memory>
 #include <set>
@@ -40,6 +41,9 @@ public:
   std::vector<std::string> log;
   /// The call at which the last fault fired ("" when none did).
   std::string fired;
+  /// Runs when a fault fires, before it is thrown: what else the fault does to the world
+  /// (a daemon restart stops every container).
+  std::function<void()> on_fire;
   /// Position in `log` of the first line containing `pattern` (npos when absent).
   size_t find(const std::string& pattern, size_t from = 0) const;
   bool seen(const std::string& pattern) const { return find(pattern) != std::string::npos; }
