@@ -1,6 +1,7 @@
 #include "mupgrade/proxy/proxy.hpp"
 
 #include "mupgrade/core/poll.hpp"
+#include "mupgrade/core/set_layout.hpp"
 #include "mupgrade/http/http_client.hpp"
 
 #include <fmt/format.h>
@@ -28,7 +29,7 @@ std::chrono::microseconds confirm_backend(const ProxySite& site, const std::stri
   try {
     core::poll_until(
         [&](std::string& last) {
-          auto r = http::get(site.public_url + "/", site.public_host, std::chrono::milliseconds(2000));
+          auto r = http::get(site.public_url + core::kSwitchProbePath, site.public_host, std::chrono::milliseconds(2000));
           auto it = r.headers.find("x-mupgrade-set");
           if (r.status > 0 && it != r.headers.end() && it->second == name) return true;
           last = r.status == 0 ? r.transport_error : fmt::format("last: HTTP {} from backend '{}'", r.status, it == r.headers.end() ? "?" : it->second);

@@ -16,6 +16,11 @@ namespace mupgrade::core {
 
 /// Rehearsal clones are sets whose id starts with this; they live under <pool>/clones/, on an
 /// internal network (no route out, nothing published), off the proxy's network.
+/// What the switch fetches through the public URL to see which set answers: a static file
+/// every Moodle tree serves from its web root (4.x and, under public/, 5.1), answered by the web
+/// server in milliseconds with the set's X-Mupgrade-Set header, where the front page is a full
+/// PHP render (1-6 s on real Moodle under load).
+inline constexpr const char* kSwitchProbePath = "/pix/moodlelogo.svg";
 inline constexpr const char* kClonePrefix = "clone-";
 /// A clone's wwwroot host: reserved (RFC 2606), never resolves, never mistaken for production.
 inline constexpr const char* kCloneHost = "mupgrade-clone.invalid";
