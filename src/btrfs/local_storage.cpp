@@ -93,6 +93,14 @@ std::optional<ports::FileMode> LocalStorage::file_mode(const std::string& path) 
   return ports::FileMode{st.st_uid, st.st_gid, st.st_mode & 07777};
 }
 
+void LocalStorage::set_mode(const std::string& path, const ports::FileMode& mode) {
+  if (::chown(path.c_str(), mode.uid, mode.gid) != 0 || ::chmod(path.c_str(), mode.mode & 07777) != 0) {
+    int err = errno;
+    throw Error(fmt::format("cannot give {} owner {}:{} and mode {:o} ({})", path, mode.uid, mode.gid, mode.mode, std::strerror(err)),
+                "run mupgrade as root");
+  }
+}
+
 void LocalStorage::make_dirs(const std::string& path) { fs::create_directories(path); }
 
 void LocalStorage::remove(const std::string& path) {

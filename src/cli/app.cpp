@@ -41,6 +41,25 @@ int run(int argc, char** argv) {
   proxy_init_cmd->add_option("--backend-host", pin.backend_host, "the live set's web container name")->required();
   proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on")->check(CLI::Range(1, 65535))->capture_default_str();
 
+  InitOptions io;
+  auto* init_cmd = app.add_subcommand("init", "Make a new site from a Moodle code tree: first set, Moodle installed, proxy, site config");
+  init_cmd->add_option("--site", io.site, "the new site's name (letters, digits, - and _)")->required();
+  init_cmd->add_option("--code", io.code, "the Moodle code tree to install (copied; a subvolume is snapshotted)")->required();
+  init_cmd->add_option("--db", io.db, "mariadb or postgresql")->required();
+  init_cmd->add_option("--url", io.url, "the public URL, Moodle's wwwroot: http://HOST[:PORT]")->required();
+  init_cmd->add_option("--pool", io.pool, "the site's dir on btrfs (sets go to <pool>/sets/)")->required();
+  init_cmd->add_option("--admin-password-file", io.admin_password_file, "file holding Moodle's admin password (default: asked on the terminal)");
+  init_cmd->add_option("--proxy", io.proxy, "haproxy or nginx")->capture_default_str();
+  init_cmd->add_option("--web-image", io.web_image, "web image (default mupgrade/web:php8.2; README: what it must offer)");
+  init_cmd->add_option("--db-image", io.db_image, "DB image (default mupgrade/mariadb:10.11 or mupgrade/postgres:15)");
+  init_cmd->add_option("--proxy-image", io.proxy_image, "proxy image (default mupgrade/haproxy:2.6 or mupgrade/nginx-proxy:1.22)");
+  init_cmd->add_option("--prefix", io.prefix, "Moodle's table prefix")->capture_default_str();
+  init_cmd->add_option("--fullname", io.fullname, "the Moodle site's full name (default: Moodle)");
+  init_cmd->add_option("--state-dir", io.state_dir, "mupgrade's state for the site (default /var/lib/mupgrade/SITE)");
+  init_cmd->add_option("--config", io.config, "where to write the site's config (default /etc/mupgrade/SITE.yml)");
+  init_cmd->add_option("--docker-socket", io.docker_socket, "Docker Engine API socket")->capture_default_str();
+  init_cmd->add_flag("--dry-run", io.dry_run, "check everything and print the steps, change nothing");
+
   SiteOptions so;
   auto site_opts = [&so](CLI::App* cmd) {
     cmd->add_option("--config", so.config, "the site's config file (default /etc/mupgrade/SITE.yml)");
@@ -120,6 +139,7 @@ int run(int argc, char** argv) {
       return doctor(doc);
     }
     if (*proxy_init_cmd) return proxy_init(pin);
+    if (*init_cmd) return init(io);
     for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, adopt_cmd})
       if (*cmd) return site_command(cmd->get_name(), so);
   } catch (const UsageError& e) {

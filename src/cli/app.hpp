@@ -52,6 +52,20 @@ struct SiteOptions {
   bool keep = false;
 };
 
+struct InitOptions {
+  std::string site, code, db, url, pool, state_dir, config;
+  std::string web_image, db_image, proxy_image;
+  std::string proxy = "haproxy";
+  std::string prefix = "mdl_";
+  std::string fullname;
+  std::string admin_password_file;
+  std::string docker_socket = "/var/run/docker.sock";
+  bool dry_run = false;
+};
+
+/// A new site from a Moodle code tree.
+int init(const InitOptions& opts);
+
 /// plan, cutover, rollback, status, adopt.
 int site_command(const std::string& command, const SiteOptions& opts);
 

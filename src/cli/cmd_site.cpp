@@ -3,17 +3,12 @@
 // operation in src/ops/ and renders its outcome.
 
 #include "app.hpp"
+#include "host_adapters.hpp"
 #include "render.hpp"
 
-#include "mupgrade/btrfs/local_storage.hpp"
 #include "mupgrade/config/load.hpp"
 #include "mupgrade/config/playbook_load.hpp"
-#include "mupgrade/db/site_database.hpp"
-#include "mupgrade/docker/docker_engine.hpp"
-#include "mupgrade/http/http_client.hpp"
 #include "mupgrade/ops/operations.hpp"
-#include "mupgrade/process/run.hpp"
-#include "mupgrade/proxy/proxy.hpp"
 
 #include <fmt/format.h>
 
@@ -58,18 +53,6 @@ void refuse_bad_arguments(const std::string& command, const SiteOptions& o) {
   if (command == "adopt" && !plain_name(o.set, "-_."))
     throw UsageError(fmt::format("--set '{}' is not a set id (a directory name under <pool>/sets/)", o.set), "give the running set's id, e.g. --set blue-4.4.1");
 }
-
-/// The adapters of this host, wired into the ports.
-struct HostAdapters {
-  explicit HostAdapters(const std::string& docker_socket) : engine(docker_socket), proxies(engine) {}
-  docker::DockerEngine engine;
-  btrfs::LocalStorage storage;
-  process::LocalCommands commands;
-  http::CurlHttp http;
-  db::SqlDatabase db;
-  proxy::DockerProxies proxies;
-  ports::Ports ports() { return {storage, engine, commands, http, db, proxies}; }
-};
 
 // The outcome as the README promises: timings on stdout; a failure as one `mupgrade: error:`
 // line and a hint on stderr, exit 1.

@@ -78,4 +78,10 @@ std::vector<std::string> state_files(const std::string& dir, const std::string& 
 
 void remove_state_file(const std::string& path) { ::unlink(path.c_str()); }
 
+void remove_state_dir(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) throw Error(fmt::format("cannot remove {} ({})", path, ec.message()), "remove it by hand");
+}
+
 }  // namespace mupgrade::core

@@ -33,6 +33,27 @@ CliRun MoodleCli::run(const std::string& script, const std::vector<std::string>&
   return CliRun{r.exit_code, strip_ansi(r.out), strip_ansi(r.err), r.timed_out, r.duration};
 }
 
+CliRun MoodleCli::install_database(const std::string& password_file, const std::string& fullname,
+                                  const std::string& shortname, std::chrono::milliseconds timeout) {
+  std::string script = layout_.script("install_database");
+  std::string prelude = fmt::format(
+      "$f = $argv[1]; $pw = rtrim((string)@file_get_contents($f), \"\\r\\n\"); @unlink($f);"
+      "if ($pw === '') {{ fwrite(STDERR, \"no admin password in $f\\n\"); exit(1); }}"
+      "$argv = array_merge(['{0}'], array_slice($argv, 2), ['--adminpass=' . $pw]);"
+      "$_SERVER['argv'] = $argv; $argc = count($argv); $_SERVER['argc'] = $argc; unset($pw, $f);"
+      "require '{0}';",
+      script);
+  ports::ExecOptions opts;
+  opts.cmd = {"php", "-r", prelude, "--", password_file, "--agree-license", "--lang=en", "--fullname=" + fullname, "--shortname=" + shortname};
+  opts.user = user_;
+  opts.workdir = layout_.code_root;
+  opts.timeout = timeout;
+  auto e = engine_.exec(container_, opts);
+  CliRun r{e.exit_code, strip_ansi(e.out), strip_ansi(e.err), e.timed_out, e.duration};
+  if (r.exit_code != 0 || r.timed_out) fail("install_database", r);
+  return r;
+}
+
 void MoodleCli::fail(const std::string& script, const CliRun& r) {
   auto first_line = [](const std::string& s) {
     auto nl = s.find('\n');

@@ -334,7 +334,9 @@ void Site::health_check(const std::string& set) {
                             r.status ? fmt::format("HTTP {}{}", r.status, r.headers.count("location") ? " to " + r.headers["location"] : "") : r.transport_error,
                             host_header(set)),
                 "a redirect means wwwroot and the public Host/port differ (README, 'Ports')");
-  if (r.headers["x-mupgrade-set"] != set) throw Error(fmt::format("the answer on set {}'s port came from set '{}'", set, r.headers["x-mupgrade-set"]));
+  // A site's own web image may send no identity (the proxy adds it): a wrong one is the error.
+  if (auto id = r.headers.find("x-mupgrade-set"); id != r.headers.end() && id->second != set)
+    throw Error(fmt::format("the answer on set {}'s port came from set '{}'", set, id->second));
 }
 
 bool Site::serves_publicly(const std::string& set, std::string* seen) {

@@ -21,6 +21,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kStateFile = "mupgrade-proxy.json";
+// Slot -> set id, read by HAProxy for the identity header and changed at run time by a switch.
+constexpr const char* kSetsMap = "sets.map";
+constexpr const char* kConfigMount = "/usr/local/etc/haproxy";
 
 struct SlotState {
   std::string active;  // "a" or "b"
@@ -58,10 +61,18 @@ std::string render_config(const SlotState& st) {
       "    default_backend moodle\n"
       "backend moodle\n"
       "    retry-on conn-failure empty-response response-timeout\n"
-      "    retries 3\n";
+      "    retries 3\n"
+      // The set's identity for any web image: added from the slot that answered, unless the
+      // web image sends its own (the project's does, from MUPGRADE_SET).
+      "    http-response set-header X-Mupgrade-Set %[srv_name,map(" + std::string(kConfigMount) + "/" + kSetsMap +
+      ")] if !{ res.hdr(X-Mupgrade-Set) -m found } { srv_name,map(" + std::string(kConfigMount) + "/" + kSetsMap + ") -m found }\n";
   cfg += server_line("a", st.a, st.active == "a");
   cfg += server_line("b", st.b, st.active == "b");
   return cfg;
+}
+
+std::string render_sets_map(const SlotState& st) {
+  return fmt::format("a {}\nb {}\n", st.a ? st.a->name : "none", st.b ? st.b->name : "none");
 }
 
 // The 503 users get while the proxy holds traffic: what Moodle's CLI maintenance sends.
@@ -140,6 +151,7 @@ public:
     if (std::string addr = slot_address(to); addr != target.ip)
       throw ProxyError(fmt::format("HAProxy did not take address {} for slot {} (it holds '{}')", target.ip, to, addr),
                        "restart the proxy container so it reloads its config, then retry");
+    set_slot_identity(to, target.name);
     command(fmt::format("set server moodle/{} state ready", to));
     command(fmt::format("set server moodle/{} state maint", from));
     report.switched = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
@@ -171,7 +183,16 @@ private:
     return st;
   }
 
+  // The identity header's map entry for a slot. A proxy started with a config from before the
+  // map has none: its web image must send the header itself, as it did then.
+  void set_slot_identity(const std::string& slot, const std::string& set) {
+    std::string reply = command(fmt::format("set map {}/{} {} {}", kConfigMount, kSetsMap, slot, set), false);
+    if (reply.find("Unknown map") != std::string::npos) return;
+    if (!reply.empty()) throw ProxyError(fmt::format("HAProxy refused to map slot {} to set {} ({})", slot, set, reply));
+  }
+
   void persist(const SlotState& st) {
+    core::write_file_atomically(site_.config_dir + "/" + kSetsMap, render_sets_map(st));
     core::write_file_atomically(site_.config_dir + "/maintenance.http", maintenance_response());
     core::write_file_atomically(site_.config_dir + "/haproxy.cfg", render_config(st));
     nlohmann::json j = {{"kind", "haproxy"}, {"active", st.active},

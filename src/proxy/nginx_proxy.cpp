@@ -21,6 +21,17 @@ constexpr const char* kStateFile = "mupgrade-proxy.json";
 std::string render_site(const Backend& be) {
   return fmt::format(
       "# Written by mupgrade for backend {0}: edit the site's config, not this file.\n"
+      // The set's identity for any web image: the web image's own header when it sends one,
+      // else the backend's name; only on answers that came from the upstream (a numeric
+      // header time), never on nginx's own error pages.
+      "map $upstream_http_x_mupgrade_set $mupgrade_set_answer {{\n"
+      "    \"\" \"{0}\";\n"
+      "    default $upstream_http_x_mupgrade_set;\n"
+      "}}\n"
+      "map $upstream_header_time $mupgrade_set {{\n"
+      "    \"~^[0-9]\" $mupgrade_set_answer;\n"
+      "    default \"\";\n"
+      "}}\n"
       "upstream moodle {{\n"
       "    server {1}:{2} max_fails=0;\n"
       "    keepalive 32;\n"

@@ -120,6 +120,7 @@ std::string expand(std::string s, const Ctx& c, const std::string& cfg) {
 
 std::vector<Row> table() {
   const std::string cfg = " --config {cfg}";
+  const std::string kInit = " --db mariadb --url http://moodle.test:18649 --state-dir {scratch}/init-state --config {scratch}/init.yml";
   return {
       // Command line: parsed before any config is read.
       {"no command", "", 2, "subcommand"},
@@ -143,6 +144,25 @@ std::vector<Row> table() {
       {"adopt on an adopted site", "adopt --set {blue}" + cfg, 1, "already has live set"},
       {"rollback before any cutover", "rollback" + cfg, 2, "no rollback target"},
       {"rollback --dry-run before any cutover", "rollback --dry-run --discard-writes" + cfg, 2, "no rollback target"},
+
+      // init: a new site's flags and host, checked before anything is made.
+      {"init of an existing site", "init --dry-run --site {site} --code {r441} --db mariadb --url http://moodle.test:18649 --pool {pool} --state-dir {state}",
+       2, "exists already"},
+      {"init without --code", "init --site {site}-new --db mariadb --url http://moodle.test:18649 --pool {pool}-new", 2, "--code"},
+      {"init --code is not Moodle", "init --dry-run --site {site}-new --code {not_moodle} --pool {pool}-new" + kInit, 2, "no version.php"},
+      {"init --code does not exist", "init --dry-run --site {site}-new --code {scratch}/nope --pool {pool}-new" + kInit, 2, "not a directory"},
+      {"init --pool is not on btrfs", "init --dry-run --site {site}-new --code {r441} --pool {scratch}/newpool" + kInit, 2, "btrfs"},
+      {"init --pool holds sets", "init --dry-run --site {site}-new --code {r441} --pool {pool}" + kInit, 2, "already holds sets"},
+      {"init --db unknown", "init --dry-run --site {site}-new --code {r441} --db oracle --url http://moodle.test:18649 --pool {pool}-new", 2, "--db"},
+      {"init --url is https", "init --dry-run --site {site}-new --code {r441} --db mariadb --url https://moodle.test --pool {pool}-new", 2, "--url"},
+      {"init --url has a path", "init --dry-run --site {site}-new --code {r441} --db mariadb --url http://moodle.test/m --pool {pool}-new", 2, "has a path"},
+      {"init --site is not a name", "init --dry-run --site a/b --code {r441} --db mariadb --url http://moodle.test:18649 --pool {pool}-new", 2, "--site"},
+      {"init --web-image is not on this host", "init --dry-run --site {site}-new --code {r441} --pool {pool}-new --web-image mupgrade/web:no-such-tag" + kInit,
+       1, "mupgrade/web:no-such-tag"},
+      {"init --admin-password-file missing", "init --site {site}-new --code {r441} --pool {pool}-new --admin-password-file {scratch}/no-pw" + kInit,
+       2, "--admin-password-file"},
+      {"init without a password and no terminal", "init --site {site}-new --code {r441} --pool {pool}-new" + kInit + " </dev/null", 2,
+       "stdin is not a terminal"},
 
       // Targets: arguments checked by the preflight before anything is made.
       {"downgrade target (cutover)", "cutover --target {r415}" + cfg, 2, "OLDER than the live DB"},

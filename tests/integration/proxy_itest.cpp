@@ -35,12 +35,30 @@ proxy::Backend static_backend(Cleanup& cleanup, const std::string& network, cons
   return {set, web, info->network_ips.at(network), 80};
 }
 
-Stack start_stack(Cleanup& cleanup, const std::string& kind) {
+// A web server that sends no X-Mupgrade-Set (PHP's own server, not the image's Apache): a
+// site's own web image, as far as the proxy can tell.
+proxy::Backend foreign_backend(Cleanup& cleanup, const std::string& network, const std::string& set) {
+  std::string code = make_subvolume(cleanup, "foreign");
+  std::ofstream(code + "/index.html") << "served by " << set << "\n";
+  docker::ContainerSpec spec;
+  spec.name = set;
+  spec.image = "mupgrade/web:php8.2";
+  spec.entrypoint = {"php", "-S", "0.0.0.0:80", "-t", "/srv/www"};
+  spec.labels = {{"mupgrade.test", "1"}};
+  spec.network = network;
+  spec.mounts = {{code, "/srv/www", true}};
+  auto id = engine().create_container(spec);
+  cleanup.container(id);
+  engine().start_container(id);
+  return {set, set, engine().inspect_container(id)->network_ips.at(network), 80};
+}
+
+Stack start_stack(Cleanup& cleanup, const std::string& kind, bool foreign = false) {
   Stack s;
   s.network = unique_name("net");
   cleanup.network(engine().create_network(s.network, {{"mupgrade.test", "1"}}));
-  s.blue = static_backend(cleanup, s.network, unique_name("blue"));
-  s.green = static_backend(cleanup, s.network, unique_name("green"));
+  s.blue = foreign ? foreign_backend(cleanup, s.network, unique_name("blue")) : static_backend(cleanup, s.network, unique_name("blue"));
+  s.green = foreign ? foreign_backend(cleanup, s.network, unique_name("green")) : static_backend(cleanup, s.network, unique_name("green"));
   s.site.config_dir = make_subvolume(cleanup, "proxyconf");
   s.site.public_host = "moodle.test";
   auto proxy = kind == "haproxy" ? proxy::make_haproxy(engine(), s.site) : proxy::make_nginx(engine(), s.site);
@@ -57,7 +75,7 @@ Stack start_stack(Cleanup& cleanup, const std::string& kind) {
   engine().start_container(s.proxy_id);
   s.site.container = spec.name;
   s.site.public_url = "http://127.0.0.1:" + std::to_string(engine().inspect_container(s.proxy_id)->host_ports.at(80));
-  proxy::confirm_backend(s.site, s.blue.name);
+  proxy::confirm_backend(s.site, s.blue.name, std::chrono::seconds(20));
   return s;
 }
 
@@ -101,6 +119,21 @@ TEST_P(ProxyTest, SwitchesUnderLoadWithoutAFailedRequest) {
   std::cout << GetParam() << ": switch " << std::chrono::duration<double, std::milli>(report.switched).count() << " ms, confirmed after "
             << std::chrono::duration<double, std::milli>(report.confirmed).count() << " ms; " << ok << " ok, " << failed << " failed\n";
   RecordProperty("switch_ms", std::to_string(std::chrono::duration<double, std::milli>(report.switched).count()));
+}
+
+TEST_P(ProxyTest, ABackendThatSendsNoIdentityIsIdentifiedByTheProxy) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, GetParam(), true);  // confirms blue through the proxy
+  // Straight at the backend: no identity of its own.
+  auto direct = engine().exec(s.blue.host, {{"php", "-r", "echo implode(\"\\n\", get_headers('http://127.0.0.1/index.html'));"}});
+  EXPECT_EQ(direct.out.find("X-Mupgrade-Set"), std::string::npos) << direct.out;
+  EXPECT_NE(direct.out.find("200"), std::string::npos) << direct.out << direct.err;
+  auto proxy = driver(GetParam(), s);
+  EXPECT_NO_THROW(proxy->switch_to(s.green));
+  auto r = http::get(s.site.public_url + "/index.html", s.site.public_host, std::chrono::seconds(5));
+  EXPECT_EQ(r.headers["x-mupgrade-set"], s.green.name);
+  EXPECT_NE(r.body.find(s.green.name), std::string::npos) << r.body;
+  EXPECT_NO_THROW(proxy->switch_to(s.blue));
 }
 
 TEST_P(ProxyTest, TheChoiceSurvivesAProxyRestartAndCanBeSwitchedBack) {

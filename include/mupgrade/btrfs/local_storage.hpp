@@ -24,6 +24,7 @@ public:
   std::optional<std::string> read_file(const std::string& path) override;
   void write_file(const std::string& path, const std::string& content, const ports::FileMode& mode) override;
   std::optional<ports::FileMode> file_mode(const std::string& path) override;
+  void set_mode(const std::string& path, const ports::FileMode& mode) override;
   void make_dirs(const std::string& path) override;
   void remove(const std::string& path) override;
   void remove_tree(const std::string& path) override;

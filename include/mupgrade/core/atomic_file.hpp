@@ -20,5 +20,7 @@ void ensure_state_dir(const std::string& path, unsigned mode = 0755);
 std::vector<std::string> state_files(const std::string& dir, const std::string& suffix);
 /// Removes a state file; nothing when it is missing.
 void remove_state_file(const std::string& path);
+/// A state dir and everything in it (a failed `init` leaves none behind); nothing when missing.
+void remove_state_dir(const std::string& path);
 
 }  // namespace mupgrade::core

@@ -90,6 +90,12 @@ public:
   /// upgrade.php --non-interactive --lang=en, with each line passed to `on_progress`.
   UpgradeResult upgrade(const std::function<void(const UpgradeProgress&)>& on_progress = {},
                         std::chrono::milliseconds timeout = kUpgradeTimeout);
+  /// install_database.php --agree-license --lang=en for the config.php in place. Moodle takes
+  /// the admin password only as --adminpass, and a container's processes show in the host's
+  /// `ps`: so it is read from `password_file` (a path in the container, readable by the web
+  /// user), which a fixed PHP prelude deletes and appends to the script's argv. Throws on failure.
+  CliRun install_database(const std::string& password_file, const std::string& fullname, const std::string& shortname,
+                          std::chrono::milliseconds timeout);
   void purge_caches();
 
   std::optional<std::string> cfg_get(const std::string& name, const std::string& component = {});

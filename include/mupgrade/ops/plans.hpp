@@ -38,10 +38,20 @@ public:
   virtual void note(const std::string& line) = 0;
 };
 
+/// What only `init` needs, never journaled: the secrets and the files it writes.
+struct InitInputs {
+  Secret admin_password;
+  Secret db_password;
+  std::string config_file;   // where the site's YAML goes
+  std::string config_text;
+  std::string proxy_image;
+  std::string fullname, shortname;  // the new Moodle site's names
+};
+
 /// What the steps of an operation share. In a rehearsal, `green` is the clone; in a rollback
 /// traffic goes from `green` (live) back to `blue` (the rollback target).
 struct StepContext {
-  std::string operation = "cutover";  // cutover | rehearse | rollback
+  std::string operation = "cutover";  // cutover | rehearse | rollback | init
   std::string blue;
   std::string green;
   std::string target_code;
@@ -52,6 +62,7 @@ struct StepContext {
   nlohmann::json watermark = nlohmann::json::object();
   nlohmann::json facts = nlohmann::json::object();  // for the report: freeze, upgrade, smoke...
   Progress* progress = nullptr;
+  const InitInputs* init = nullptr;  // init only (its first set is `green`, its code `target_code`)
 
   bool rehearsal() const { return operation == "rehearse"; }
   nlohmann::json to_json() const;
@@ -85,12 +96,15 @@ void add_prepare_steps(std::vector<StepDef>& table);
 void add_window_steps(std::vector<StepDef>& table);
 void add_after_steps(std::vector<StepDef>& table);
 void add_rollback_steps(std::vector<StepDef>& table);
+void add_init_steps(std::vector<StepDef>& table);
 
 /// The rules a playbook of `operation` must keep, from the table.
 core::StepRules rules_for(const std::string& operation);
 
 /// The steps of `ctx.operation`, as the site's playbook orders them, with the site's own steps.
 std::vector<core::Step> compose_steps(Site& site, StepContext& ctx);
+/// Every step of `ctx.operation` in the table's order, for operations without a playbook (init).
+std::vector<core::Step> table_steps(Site& site, StepContext& ctx);
 /// The steps named in a journal (what ran), bound to `ctx`; throws naming a step the table
 /// and the site config no longer know.
 std::vector<core::Step> steps_by_name(Site& site, StepContext& ctx, const std::vector<std::string>& names);

@@ -53,6 +53,8 @@ public:
   /// Writes the whole file under a temporary name, gives it `mode`, then renames it into place.
   virtual void write_file(const std::string& path, const std::string& content, const FileMode& mode) = 0;
   virtual std::optional<FileMode> file_mode(const std::string& path) = 0;
+  /// Gives an existing file or directory an owner, group and permission bits.
+  virtual void set_mode(const std::string& path, const FileMode& mode) = 0;
   virtual void make_dirs(const std::string& path) = 0;
   /// A file or an empty directory; nothing when missing.
   virtual void remove(const std::string& path) = 0;

@@ -40,6 +40,7 @@ const std::vector<StepDef>& step_table() {
     add_window_steps(t);
     add_after_steps(t);
     add_rollback_steps(t);
+    add_init_steps(t);
     return t;
   }();
   return table;
@@ -103,6 +104,13 @@ std::vector<core::Step> compose_steps(Site& site, StepContext& ctx) {
       steps.push_back(bind(site, ctx, *d));
     }
   }
+  return steps;
+}
+
+std::vector<core::Step> table_steps(Site& site, StepContext& ctx) {
+  std::vector<core::Step> steps;
+  for (const auto& d : step_table())
+    if (has(d.operations, ctx.operation) && (!d.applies || d.applies(site.config()))) steps.push_back(bind(site, ctx, d));
   return steps;
 }
 

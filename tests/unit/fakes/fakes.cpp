@@ -104,6 +104,12 @@ std::optional<ports::FileMode> FakeStorage::file_mode(const std::string& path) {
   if (it == nodes.end()) return std::nullopt;
   return it->second.mode;
 }
+void FakeStorage::set_mode(const std::string& path, const ports::FileMode& mode) {
+  f_.hit("storage.set_mode " + path);
+  auto it = nodes.find(path);
+  if (it == nodes.end()) throw Error("set_mode: no such path: " + path);
+  it->second.mode = mode;
+}
 void FakeStorage::make_dirs(const std::string& path) {
   if (nodes.count(path)) return;
   f_.hit("storage.make_dirs " + path);
@@ -228,6 +234,37 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
     else if (name == "cron_enabled") r.out = cron_enabled[container] ? "1" : "0";
     else r.exit_code = 3;  // no such setting
   }
+  else if (has("install_database.php")) {
+    // As the PHP prelude does: the admin password from the file named after "--", then deleted.
+    std::string file, host_file;
+    for (size_t i = 0; i + 1 < opts.cmd.size(); ++i)
+      if (opts.cmd[i] == "--") file = opts.cmd[i + 1];
+    for (const auto& m : it->second.spec.mounts)
+      if (!file.empty() && file.rfind(m.container_path + "/", 0) == 0) host_file = m.host_path + file.substr(m.container_path.size());
+    auto pw = storage_.read_file(host_file);
+    std::string set = it->second.info.labels["mupgrade.set"];
+    // The tables live in the DB's data dir (the db subvolume): removing it removes them.
+    std::string tables;
+    for (const auto& [name, c] : containers)
+      if (c.info.labels.count("mupgrade.role") && c.info.labels.at("mupgrade.role") == "db" && c.info.labels.at("mupgrade.set") == set &&
+          !c.spec.mounts.empty())
+        tables = c.spec.mounts.front().host_path + "/fake-moodle-tables";
+    if (!pw || pw->empty()) {
+      r.exit_code = 1;
+      r.err = "no admin password in " + file + "\n";
+    } else if (tables.empty() || storage_.exists(tables)) {
+      r.exit_code = 1;
+      r.err = "Database tables already present; CLI installation cannot continue.\n";
+    } else if (install_exit) {
+      r.exit_code = install_exit;
+      r.out = "!!! Error installing the DB !!!\n";
+    } else {
+      installed[set] = pw->substr(0, pw->find('\n'));
+      storage_.nodes[tables] = {FakeStorage::Node::Kind::file, "installed", {}};
+      r.out = "Installation completed successfully.\n";
+    }
+    if (pw) storage_.remove(host_file);
+  }
   else if (has("check_database_schema.php")) {
     r.exit_code = schema_exit;
     r.out = schema_out;
@@ -320,6 +357,13 @@ ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, st
   ports::HttpResponse r;
   std::string set;
   if (url.rfind(proxy_url_, 0) == 0) {
+    if (!proxy_container.empty()) {
+      auto p = c_.inspect_container(proxy_container);
+      if (!p || !p->running) {
+        r.transport_error = "Connection refused";
+        return r;
+      }
+    }
     if (held) {
       r.status = 503;
       r.headers["retry-after"] = "300";
@@ -404,6 +448,7 @@ void FakeDatabase::restore_durability(const ports::DbEndpoint& ep) { f_.hit(fmt:
 std::string FakeDatabase::durability_settings(const ports::DbEndpoint&) { return "fake"; }
 
 void FakeProxy::install(const ports::Backend& initial) {
+  f_.hit("proxy.install " + initial.name);
   current_ = initial;
   http_.serving = initial.name;
 }

@@ -80,6 +80,7 @@ public:
   std::optional<std::string> read_file(const std::string& path) override;
   void write_file(const std::string& path, const std::string& content, const ports::FileMode& mode) override;
   std::optional<ports::FileMode> file_mode(const std::string& path) override;
+  void set_mode(const std::string& path, const ports::FileMode& mode) override;
   void make_dirs(const std::string& path) override;
   void remove(const std::string& path) override;
   void remove_tree(const std::string& path) override;
@@ -137,6 +138,9 @@ public:
   std::set<std::string> upgraded_sets;        // sets whose DB upgrade.php upgraded
   /// The set whose container answers at `host` (127.0.0.1 + a published port, or a network address).
   std::string set_at(const std::string& host, int port) const;
+  int install_exit = 0;                      // what install_database.php answers
+  /// Sets whose DB install_database.php made, with the admin password it was given.
+  std::map<std::string, std::string> installed;
   int schema_exit = 0;                       // what check_database_schema.php answers, and prints
   std::string schema_out = "Database structure is ok.\n";
 
@@ -167,6 +171,8 @@ public:
   FakeHttp(FaultPlan& f, FakeContainers& c, std::string proxy_url) : f_(f), c_(c), proxy_url_(std::move(proxy_url)) {}
   ports::HttpResponse get(const std::string& url, const std::string& host_header, std::chrono::milliseconds timeout) override;
   std::string serving;  // the set the proxy sends traffic to ("" = proxy down)
+  /// When set: the public URL answers only while this container runs (a proxy init starts).
+  std::string proxy_container;
   bool held = false;    // the proxy answers 503 itself
 
 private:

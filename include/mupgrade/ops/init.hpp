@@ -1,0 +1,44 @@
+#pragma once
+// `mupgrade init`: a new site from a Moodle code tree in one command. Preflight first (bad
+// input changes nothing), then journaled steps (src/ops/steps/init.cpp) whose undo leaves
+// nothing behind; an init interrupted by a crash is undone by the next `init` of the site.
+
+#include "mupgrade/ops/operations.hpp"
+
+#include <iosfwd>
+#include <string>
+
+namespace mupgrade::ops {
+
+/// What the admin asked for (the command's flags).
+struct InitRequest {
+  std::string site;
+  std::string code;        // the Moodle code tree to install (a subvolume is snapshotted)
+  std::string db_kind;     // mariadb | postgresql
+  std::string url;         // public URL = wwwroot, http://host[:port]
+  std::string pool;        // the site's dir on btrfs (config key `pool`)
+  std::string state_dir;   // default /var/lib/mupgrade/<site>
+  std::string config_file; // default /etc/mupgrade/<site>.yml
+  std::string web_image, db_image, proxy_image;  // default: the project's images
+  std::string proxy_kind = "haproxy";
+  std::string prefix = "mdl_";
+  std::string fullname, shortname;  // default: "Moodle" and the site name
+  Secret admin_password;
+  Secret db_password;  // empty: a random one
+  bool dry_run = false;
+};
+
+/// The site config `init` will write for `req`; throws UsageError naming the bad flag.
+core::SiteConfig init_site_config(const InitRequest& req);
+
+struct InitOutcome : Outcome {
+  std::string set, release, config_file, public_url, proxy_url;
+};
+
+/// Lays out, installs and fronts the site; `out` gets the plan and progress.
+InitOutcome init(ports::Ports ports, const InitRequest& req, Progress& progress, std::ostream& out);
+
+/// A random password of letters and digits.
+std::string random_password(size_t length = 24);
+
+}  // namespace mupgrade::ops

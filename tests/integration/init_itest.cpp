@@ -1,0 +1,137 @@
+// `mupgrade init` through the binary on the real components (Docker, btrfs, the stand-in on
+// MariaDB and PostgreSQL, HAProxy): a new site from a code tree in one command, answering
+// through the public URL from its first set, then a `plan` to the next release that is ready.
+
+#include "fixtures.hpp"
+#include "site_fixture.hpp"
+
+#include "mupgrade/core/site_state.hpp"
+#include "mupgrade/http/http_client.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+using namespace mupgrade;
+using namespace mupgrade::itest;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Case {
+  const char* db;
+  int port;
+};
+
+class InitITest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(InitITest, InitMakesASiteThatServesAndPlansReady) {
+  auto [db, port] = GetParam();
+  SiteCleanup cleanup;
+  std::string site = unique_name("init");
+  cleanup.site = site;
+  cleanup.pool = test_pool() + "/" + site;
+  cleanup.state = scratch_dir() + "/" + site;
+  std::string releases = cleanup.pool + "-releases";  // beside the pool, removed below
+  struct ReleasesCleanup {
+    std::string dir;
+    ~ReleasesCleanup() { sh("rm -rf -- '" + dir + "'"); }
+  } releases_cleanup{releases};
+  fs::create_directories(releases);
+  make_release("4.4.1", releases + "/4.4.1");
+  make_release("4.4.3", releases + "/4.4.3");
+  std::string config = cleanup.state + "-site.yml", pwfile = cleanup.state + "-adminpw";
+  struct FilesCleanup {
+    std::string a, b;
+    ~FilesCleanup() { std::remove(a.c_str()), std::remove(b.c_str()); }
+  } files_cleanup{config, pwfile};
+  {
+    std::ofstream(pwfile) << "Init-admin-1\n";
+    ::chmod(pwfile.c_str(), 0600);
+  }
+  std::string url = fmt::format("http://moodle.test:{}", port);
+  std::string out;
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = run_binary(fmt::format("init --site {} --code {}/4.4.1 --db {} --url {} --pool {} --state-dir {} --config {} "
+                                  "--admin-password-file {} 2>&1",
+                                  site, releases, db, url, cleanup.pool, cleanup.state, config, pwfile),
+                      &out);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << out;
+  std::printf("mupgrade init (%s): %.1f s\n%s", db, secs, out.c_str());
+  EXPECT_EQ(out.find("Init-admin-1"), std::string::npos) << "the admin password was printed";
+
+  auto state = core::load_site_state(cleanup.state);
+  ASSERT_TRUE(state);
+  // Through the proxy on the public port: the login page of the new set.
+  auto r = http::get(fmt::format("http://127.0.0.1:{}/login/index.php", port), fmt::format("moodle.test:{}", port), std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.headers["x-mupgrade-set"], state->live_set);
+  // The secrets: the DB password in a 0600 file, not in the YAML.
+  struct stat st {};
+  ASSERT_EQ(::stat((cleanup.state + "/db_password").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string yaml = read_file(config);
+  EXPECT_EQ(yaml.find(read_file(cleanup.state + "/db_password")), std::string::npos);
+  // Moodle knows the admin password it was given (the stand-in stores its hash).
+  EXPECT_NE(read_file(cleanup.pool + "/sets/" + state->live_set + "/code/config.php").find("'db'"), std::string::npos);
+
+  // The next release: plan is ready.
+  ASSERT_EQ(run_binary(fmt::format("plan --config {} --target {}/4.4.3 2>&1", config, releases), &out), 0) << out;
+  EXPECT_NE(out.find("4.4.3"), std::string::npos) << out;
+
+  // A second init of the same site is refused, changing nothing.
+  EXPECT_EQ(run_binary(fmt::format("init --site {} --code {}/4.4.1 --db {} --url {} --pool {} --state-dir {} --config {} "
+                                   "--admin-password-file {} 2>&1",
+                                   site, releases, db, url, cleanup.pool, cleanup.state, config, pwfile),
+                       &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("exists already"), std::string::npos) << out;
+  r = http::get(fmt::format("http://127.0.0.1:{}/login/index.php", port), fmt::format("moodle.test:{}", port), std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 200);
+}
+
+TEST(InitITestFailure, AFailedInstallLeavesNothingBehind) {
+  SiteCleanup cleanup;
+  std::string site = unique_name("initfail");
+  cleanup.site = site;
+  cleanup.pool = test_pool() + "/" + site;
+  cleanup.state = scratch_dir() + "/" + site;
+  std::string code = cleanup.pool + "-code";
+  struct CodeCleanup {
+    std::string dir;
+    ~CodeCleanup() { sh("rm -rf -- '" + dir + "'"); }
+  } code_cleanup{code};
+  make_release("4.4.1", code);
+  // A release whose install script fails: Moodle's own exit code 1 and message.
+  {
+    std::ofstream(code + "/admin/cli/install_database.php", std::ios::trunc)
+        << "<?php\nfwrite(STDERR, \"Database tables already present; CLI installation cannot continue.\\n\");\nexit(1);\n";
+  }
+  std::string config = cleanup.state + "-site.yml", pwfile = cleanup.state + "-adminpw";
+  std::ofstream(pwfile) << "Init-admin-1\n";
+  std::string out;
+  int rc = run_binary(fmt::format("init --site {} --code {} --db mariadb --url http://moodle.test:18642 --pool {} --state-dir {} "
+                                  "--config {} --admin-password-file {} 2>&1",
+                                  site, code, cleanup.pool, cleanup.state, config, pwfile),
+                      &out);
+  std::remove(pwfile.c_str());
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("mupgrade: error: init failed at step 'install-moodle'"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(cleanup.pool)) << out;
+  EXPECT_FALSE(fs::exists(cleanup.state)) << out;
+  EXPECT_FALSE(fs::exists(config)) << out;
+  EXPECT_TRUE(engine().list_containers({{"mupgrade.site", site}}, true).empty());
+  EXPECT_TRUE(engine().list_networks({{"mupgrade.site", site}}).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(BothDbs, InitITest, ::testing::Values(Case{"mariadb", 18640}, Case{"postgresql", 18641}),
+                         [](const auto& p) { return std::string(p.param.db); });
+
+}  // namespace
