@@ -150,7 +150,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   proxy.labels = {{"mupgrade.site", name}, {"mupgrade.role", "proxy"}};
   proxy.network = c.network;
   proxy.mounts = {{c.proxy.config_dir, "/usr/local/etc/haproxy", false}};
-  proxy.ports = {{80, 0, "127.0.0.1"}};
+  proxy.ports = {{80, port, "127.0.0.1"}};  // fixed, as a site's is: a restarted proxy keeps its URL
   engine().create_container(proxy);
   engine().start_container(proxy.name);
   c.proxy.url = "http://127.0.0.1:" + std::to_string(engine().inspect_container(proxy.name)->host_ports.at(80));
