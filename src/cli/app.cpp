@@ -15,10 +15,13 @@ const std::vector<std::string> kDefaultImages = {"mupgrade/web:php8.2", "mupgrad
                                                  "mupgrade/postgres:15", "mupgrade/haproxy:2.6"};
 }
 
+const char* version() { return MUPGRADE_VERSION; }
+const char* version_and_build() { return MUPGRADE_VERSION " (build " MUPGRADE_BUILD ")"; }
+
 int run(int argc, char** argv) {
   CLI::App app{"mupgrade: blue-green upgrades of a Dockerized Moodle site over btrfs snapshots", "mupgrade"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "mupgrade 0.1.0");
+  app.set_version_flag("--version", std::string("mupgrade ") + version_and_build());
 
   DoctorOptions doc;
   auto* doctor_cmd = app.add_subcommand("doctor", "Check that this host can run mupgrade, one line per check");
@@ -57,27 +60,32 @@ int run(int argc, char** argv) {
   plan_cmd->add_flag("--json", so.json, "print JSON");
   auto* cutover_cmd = app.add_subcommand("cutover", "Upgrade on a green set from snapshots, then switch the proxy to it");
   site_opts(cutover_cmd);
+  cutover_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   target_opt(cutover_cmd);
   cutover_cmd->add_flag("--dry-run", so.dry_run, "print the steps, change nothing");
   cutover_cmd->add_flag("--resume", so.resume, "finish or undo a cutover interrupted by a crash");
   cutover_cmd->add_flag("--remove-failed-green", so.remove_failed_green, "on failure, delete green instead of keeping it");
   auto* rollback_cmd = app.add_subcommand("rollback", "Send traffic back to the previous set (blue)");
   site_opts(rollback_cmd);
+  rollback_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   rollback_cmd->add_flag("--discard-writes", so.discard_writes, "roll back although green holds writes since the cutover");
   rollback_cmd->add_flag("--dry-run", so.dry_run, "report the writes that would be left behind, change nothing");
   auto* rehearse_cmd = app.add_subcommand("rehearse", "Nightly verification: upgrade an isolated clone of production, report, tear it down");
   site_opts(rehearse_cmd);
+  rehearse_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   target_opt(rehearse_cmd);
   rehearse_cmd->add_flag("--keep", so.keep, "keep the clone (stopped) instead of removing it");
   rehearse_cmd->add_flag("--dry-run", so.dry_run, "print the steps, change nothing");
   auto* prune_cmd = app.add_subcommand("prune", "Remove old sets, clones and reports by the retention policy");
   site_opts(prune_cmd);
+  prune_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   prune_cmd->add_flag("--dry-run", so.dry_run, "show what would be removed, remove nothing");
   auto* status_cmd = app.add_subcommand("status", "Live set, sets, last operation and where it stopped");
   site_opts(status_cmd);
   status_cmd->add_flag("--json", so.json, "print JSON");
   auto* adopt_cmd = app.add_subcommand("adopt", "Register the running set of a site as live (first use)");
   site_opts(adopt_cmd);
+  adopt_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   adopt_cmd->add_option("--set", so.set, "the set id (its dir under <pool>/sets/)")->required();
 
   // CLI11 would only say that a subcommand is required: name the word it did not know.

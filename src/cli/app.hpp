@@ -14,6 +14,10 @@ enum ExitCode : int {
   kBusy = 3,        // another operation holds the site's lock: nothing was changed
 };
 
+/// "0.1.0" and the build (git describe at build time), e.g. "0.1.0 (build 76f9334)".
+const char* version();
+const char* version_and_build();
+
 int run(int argc, char** argv);
 
 struct DoctorOptions {

@@ -14,6 +14,7 @@
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/process/run.hpp"
 #include "mupgrade/proxy/proxy.hpp"
+#include "mupgrade/report/host_reporting.hpp"
 
 #include <fmt/format.h>
 
@@ -68,12 +69,14 @@ struct HostAdapters {
   http::CurlHttp http;
   db::SqlDatabase db;
   proxy::DockerProxies proxies;
-  ports::Ports ports() { return {storage, engine, commands, http, db, proxies}; }
+  report::HostReporting reporting;
+  ports::Ports ports() { return {storage, engine, commands, http, db, proxies, reporting}; }
 };
 
-// The outcome as the README promises: timings on stdout; a failure as one `mupgrade: error:`
-// line and a hint on stderr, exit 1.
-int render(const ops::Outcome& o, std::ostream& out) {
+// The outcome as the README promises: timings on stdout (stderr with --json, whose result
+// alone goes to stdout); a failure as one `mupgrade: error:` line and a hint on stderr, exit 1.
+int render(const ops::Outcome& o, std::ostream& out, bool json) {
+  if (json) std::cout << json_result(o.operation, o.to_json()).dump(2) << "\n";
   if (!o.timings.empty()) out << "\n" << core::render_timings(o.timings, o.window_seconds);
   if (o.ok) {
     if (o.operation == "cutover" && !o.timings.empty())
@@ -110,7 +113,9 @@ int site_command(const std::string& command, const SiteOptions& opts) {
   core::SiteConfig cfg = load(o);
   HostAdapters host(o.docker_socket);
   ops::Site site(cfg, host.ports());
-  ops::TextProgress progress(std::cout);
+  // With --json, stdout holds the JSON result only: progress and text go to stderr.
+  std::ostream& text = o.json ? std::cerr : std::cout;
+  ops::TextProgress progress(text);
   if (command == "plan") {
     auto report = ops::plan(site, o.target);
     int rc = render_plan(report, o.json, std::cout);
@@ -118,13 +123,17 @@ int site_command(const std::string& command, const SiteOptions& opts) {
     return rc;
   }
   if (command == "status") return render_status(ops::status(site), o.json, std::cout);
-  if (command == "adopt") return ops::adopt(site, o.set, std::cout);
-  if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, std::cout), std::cout);
-  if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, std::cout), std::cout);
-  if (command == "prune") return ops::prune(site, {o.dry_run}, std::cout);
+  if (command == "adopt" || command == "prune") {
+    // Their result is the exit code and the text (on stderr with --json).
+    int rc = command == "adopt" ? ops::adopt(site, o.set, text) : ops::prune(site, {o.dry_run}, text);
+    if (o.json) std::cout << json_result(command, {{"ok", rc == 0}, {"site", cfg.site}, {"dry_run", o.dry_run}}).dump(2) << "\n";
+    return rc;
+  }
+  if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, text), text, o.json);
+  if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, text), text, o.json);
   if (command == "cutover") {
-    if (o.resume) return render(ops::resume(site, o.dry_run, progress, std::cout), std::cout);
-    return render(ops::cutover(site, {o.target, o.dry_run, o.remove_failed_green}, progress, std::cout), std::cout);
+    if (o.resume) return render(ops::resume(site, o.dry_run, progress, text), text, o.json);
+    return render(ops::cutover(site, {o.target, o.dry_run, o.remove_failed_green}, progress, text), text, o.json);
   }
   throw Error("unknown command " + command);
 }

@@ -18,6 +18,7 @@ namespace {
 
 Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progress, std::ostream& out) {
   const auto& cfg = site.config();
+  double started = epoch_seconds_now();
   Outcome o;
   o.operation = "rollback";
   auto state = site.state();
@@ -56,6 +57,8 @@ Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progr
   o.journal = journal.path();
   auto result = run_steps(journal, ctx, steps, progress);
   o.take(result);
+  o.record = record_of(site, o, started);
+  report_outcome(site, *o.record, progress);
   return o;
 }
 
