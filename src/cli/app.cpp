@@ -1,5 +1,7 @@
 #include "app.hpp"
+#include "docs.hpp"
 
+#include "mupgrade/core/config_keys.hpp"
 #include "mupgrade/core/error.hpp"
 #include "mupgrade/core/site_lock.hpp"
 
@@ -22,6 +24,9 @@ int run(int argc, char** argv) {
   CLI::App app{"mupgrade: blue-green upgrades of a Dockerized Moodle site over btrfs snapshots", "mupgrade"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("mupgrade ") + version_and_build());
+  std::string exit_codes;
+  for (const auto& e : kExitCodes) exit_codes += fmt::format("\n  {}  {}", e.code, e.meaning);
+  app.footer("Exit codes:" + exit_codes + "\nSite configs: /etc/mupgrade/SITE.yml (man 5 mupgrade.yml); manual: man 8 mupgrade");
 
   DoctorOptions doc;
   auto* doctor_cmd = app.add_subcommand("doctor", "Check that this host can run mupgrade, one line per check");
@@ -88,13 +93,19 @@ int run(int argc, char** argv) {
   adopt_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   adopt_cmd->add_option("--set", so.set, "the set id (its dir under <pool>/sets/)")->required();
 
+  // Hidden (group ""): the packaging step renders the manual pages and the completion with it.
+  std::string page;
+  auto* man_cmd = app.add_subcommand("man", "Print mupgrade.8, mupgrade.yml.5, bash-completion or example-config (packaging)");
+  man_cmd->group("");
+  man_cmd->add_option("page", page, "which one")->required()->check(CLI::IsMember({"mupgrade.8", "mupgrade.yml.5", "bash-completion", "example-config"}));
+
   // CLI11 would only say that a subcommand is required: name the word it did not know.
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       known = known || sub->check_name(argv[1]);
-      names += (names.empty() ? "" : ", ") + sub->get_name();
+      if (!sub->get_group().empty()) names += (names.empty() ? "" : ", ") + sub->get_name();
     }
     if (!known) {
       std::cerr << fmt::format("mupgrade: error: '{}' is not a mupgrade command (commands: {})\n", argv[1], names);
@@ -121,6 +132,14 @@ int run(int argc, char** argv) {
   }
 
   for (const auto* o : target_opts) so.target_given = so.target_given || o->count() > 0;
+
+  if (*man_cmd) {
+    if (page == "mupgrade.8") std::cout << render_command_man(app, version());
+    else if (page == "mupgrade.yml.5") std::cout << core::render_config_man(version());
+    else if (page == "bash-completion") std::cout << render_bash_completion(app);
+    else std::cout << core::example_site_config();
+    return kOk;
+  }
 
   try {
     if (*doctor_cmd) {
