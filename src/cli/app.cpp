@@ -1,5 +1,7 @@
 #include "app.hpp"
+#include "docs.hpp"
 
+#include "mupgrade/core/config_keys.hpp"
 #include "mupgrade/core/error.hpp"
 #include "mupgrade/core/site_lock.hpp"
 
@@ -15,10 +17,16 @@ const std::vector<std::string> kDefaultImages = {"mupgrade/web:php8.2", "mupgrad
                                                  "mupgrade/postgres:15", "mupgrade/haproxy:2.6"};
 }
 
+const char* version() { return MUPGRADE_VERSION; }
+const char* version_and_build() { return MUPGRADE_VERSION " (build " MUPGRADE_BUILD ")"; }
+
 int run(int argc, char** argv) {
   CLI::App app{"mupgrade: blue-green upgrades of a Dockerized Moodle site over btrfs snapshots", "mupgrade"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "mupgrade 0.1.0");
+  app.set_version_flag("--version", std::string("mupgrade ") + version_and_build());
+  std::string exit_codes;
+  for (const auto& e : kExitCodes) exit_codes += fmt::format("\n  {}  {}", e.code, e.meaning);
+  app.footer("Exit codes:" + exit_codes + "\nSite configs: /etc/mupgrade/SITE.yml (man 5 mupgrade.yml); manual: man 8 mupgrade");
 
   DoctorOptions doc;
   auto* doctor_cmd = app.add_subcommand("doctor", "Check that this host can run mupgrade, one line per check");
@@ -76,28 +84,39 @@ int run(int argc, char** argv) {
   plan_cmd->add_flag("--json", so.json, "print JSON");
   auto* cutover_cmd = app.add_subcommand("cutover", "Upgrade on a green set from snapshots, then switch the proxy to it");
   site_opts(cutover_cmd);
+  cutover_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   target_opt(cutover_cmd);
   cutover_cmd->add_flag("--dry-run", so.dry_run, "print the steps, change nothing");
   cutover_cmd->add_flag("--resume", so.resume, "finish or undo a cutover interrupted by a crash");
   cutover_cmd->add_flag("--remove-failed-green", so.remove_failed_green, "on failure, delete green instead of keeping it");
   auto* rollback_cmd = app.add_subcommand("rollback", "Send traffic back to the previous set (blue)");
   site_opts(rollback_cmd);
+  rollback_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   rollback_cmd->add_flag("--discard-writes", so.discard_writes, "roll back although green holds writes since the cutover");
   rollback_cmd->add_flag("--dry-run", so.dry_run, "report the writes that would be left behind, change nothing");
   auto* rehearse_cmd = app.add_subcommand("rehearse", "Nightly verification: upgrade an isolated clone of production, report, tear it down");
   site_opts(rehearse_cmd);
+  rehearse_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   target_opt(rehearse_cmd);
   rehearse_cmd->add_flag("--keep", so.keep, "keep the clone (stopped) instead of removing it");
   rehearse_cmd->add_flag("--dry-run", so.dry_run, "print the steps, change nothing");
   auto* prune_cmd = app.add_subcommand("prune", "Remove old sets, clones and reports by the retention policy");
   site_opts(prune_cmd);
+  prune_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   prune_cmd->add_flag("--dry-run", so.dry_run, "show what would be removed, remove nothing");
   auto* status_cmd = app.add_subcommand("status", "Live set, sets, last operation and where it stopped");
   site_opts(status_cmd);
   status_cmd->add_flag("--json", so.json, "print JSON");
   auto* adopt_cmd = app.add_subcommand("adopt", "Register the running set of a site as live (first use)");
   site_opts(adopt_cmd);
+  adopt_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   adopt_cmd->add_option("--set", so.set, "the set id (its dir under <pool>/sets/)")->required();
+
+  // Hidden (group ""): the packaging step renders the manual pages and the completion with it.
+  std::string page;
+  auto* man_cmd = app.add_subcommand("man", "Print mupgrade.8, mupgrade.yml.5, bash-completion or example-config (packaging)");
+  man_cmd->group("");
+  man_cmd->add_option("page", page, "which one")->required()->check(CLI::IsMember({"mupgrade.8", "mupgrade.yml.5", "bash-completion", "example-config"}));
 
   // CLI11 would only say that a subcommand is required: name the word it did not know.
   if (argc > 1 && argv[1][0] != '-') {
@@ -105,7 +124,7 @@ int run(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       known = known || sub->check_name(argv[1]);
-      names += (names.empty() ? "" : ", ") + sub->get_name();
+      if (!sub->get_group().empty()) names += (names.empty() ? "" : ", ") + sub->get_name();
     }
     if (!known) {
       std::cerr << fmt::format("mupgrade: error: '{}' is not a mupgrade command (commands: {})\n", argv[1], names);
@@ -132,6 +151,14 @@ int run(int argc, char** argv) {
   }
 
   for (const auto* o : target_opts) so.target_given = so.target_given || o->count() > 0;
+
+  if (*man_cmd) {
+    if (page == "mupgrade.8") std::cout << render_command_man(app, version());
+    else if (page == "mupgrade.yml.5") std::cout << core::render_config_man(version());
+    else if (page == "bash-completion") std::cout << render_bash_completion(app);
+    else std::cout << core::example_site_config();
+    return kOk;
+  }
 
   try {
     if (*doctor_cmd) {

@@ -14,6 +14,22 @@ enum ExitCode : int {
   kBusy = 3,        // another operation holds the site's lock: nothing was changed
 };
 
+/// What each exit code means: `--help`, mupgrade(8) and the README say the same.
+struct ExitCodeDoc {
+  int code;
+  const char* meaning;
+};
+inline constexpr ExitCodeDoc kExitCodes[] = {
+    {kOk, "success; every check passed"},
+    {kFailed, "the operation failed or a check did not pass (the message names it and the fix)"},
+    {kUsage, "bad arguments or config: nothing was changed"},
+    {kBusy, "another operation holds the site's lock: nothing was changed"},
+};
+
+/// "0.1.0" and the build (git describe at build time), e.g. "0.1.0 (build 76f9334)".
+const char* version();
+const char* version_and_build();
+
 int run(int argc, char** argv);
 
 struct DoctorOptions {

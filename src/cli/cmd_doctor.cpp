@@ -1,6 +1,7 @@
 // `mupgrade doctor`: can this host run mupgrade? One line per check, a fix for each failure.
 
 #include "app.hpp"
+#include "render.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/check.hpp"
@@ -129,7 +130,7 @@ int doctor(const DoctorOptions& opts) {
   if (docker_ok && !opts.db_container.empty()) checks.push_back(check_db(engine, opts.db_container));
   if (docker_ok && !opts.proxy_container.empty()) checks.push_back(check_proxy(engine, opts));
   if (opts.json)
-    std::cout << nlohmann::json{{"ok", core::all_passed(checks)}, {"checks", core::checks_to_json(checks)}}.dump(2) << "\n";
+    std::cout << json_result("doctor", {{"ok", core::all_passed(checks)}, {"checks", core::checks_to_json(checks)}}).dump(2) << "\n";
   else
     std::cout << core::render_checks(checks);
   // The README's promise for any failure: one error line naming it, and the fix as the hint.

@@ -54,9 +54,10 @@ void refuse_bad_arguments(const std::string& command, const SiteOptions& o) {
     throw UsageError(fmt::format("--set '{}' is not a set id (a directory name under <pool>/sets/)", o.set), "give the running set's id, e.g. --set blue-4.4.1");
 }
 
-// The outcome as the README promises: timings on stdout; a failure as one `mupgrade: error:`
-// line and a hint on stderr, exit 1.
-int render(const ops::Outcome& o, std::ostream& out) {
+// The outcome as the README promises: timings on stdout (stderr with --json, whose result
+// alone goes to stdout); a failure as one `mupgrade: error:` line and a hint on stderr, exit 1.
+int render(const ops::Outcome& o, std::ostream& out, bool json) {
+  if (json) std::cout << json_result(o.operation, o.to_json()).dump(2) << "\n";
   if (!o.timings.empty()) out << "\n" << core::render_timings(o.timings, o.window_seconds);
   if (o.ok) {
     if (o.operation == "cutover" && !o.timings.empty())
@@ -93,7 +94,9 @@ int site_command(const std::string& command, const SiteOptions& opts) {
   core::SiteConfig cfg = load(o);
   HostAdapters host(o.docker_socket);
   ops::Site site(cfg, host.ports());
-  ops::TextProgress progress(std::cout);
+  // With --json, stdout holds the JSON result only: progress and text go to stderr.
+  std::ostream& text = o.json ? std::cerr : std::cout;
+  ops::TextProgress progress(text);
   if (command == "plan") {
     auto report = ops::plan(site, o.target);
     int rc = render_plan(report, o.json, std::cout);
@@ -101,13 +104,17 @@ int site_command(const std::string& command, const SiteOptions& opts) {
     return rc;
   }
   if (command == "status") return render_status(ops::status(site), o.json, std::cout);
-  if (command == "adopt") return ops::adopt(site, o.set, std::cout);
-  if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, std::cout), std::cout);
-  if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, std::cout), std::cout);
-  if (command == "prune") return ops::prune(site, {o.dry_run}, std::cout);
+  if (command == "adopt" || command == "prune") {
+    // Their result is the exit code and the text (on stderr with --json).
+    int rc = command == "adopt" ? ops::adopt(site, o.set, text) : ops::prune(site, {o.dry_run}, text);
+    if (o.json) std::cout << json_result(command, {{"ok", rc == 0}, {"site", cfg.site}, {"dry_run", o.dry_run}}).dump(2) << "\n";
+    return rc;
+  }
+  if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, text), text, o.json);
+  if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, text), text, o.json);
   if (command == "cutover") {
-    if (o.resume) return render(ops::resume(site, o.dry_run, progress, std::cout), std::cout);
-    return render(ops::cutover(site, {o.target, o.dry_run, o.remove_failed_green}, progress, std::cout), std::cout);
+    if (o.resume) return render(ops::resume(site, o.dry_run, progress, text), text, o.json);
+    return render(ops::cutover(site, {o.target, o.dry_run, o.remove_failed_green}, progress, text), text, o.json);
   }
   throw Error("unknown command " + command);
 }

@@ -8,6 +8,7 @@
 #include "mupgrade/ports/ports.hpp"
 #include "mupgrade/process/run.hpp"
 #include "mupgrade/proxy/proxy.hpp"
+#include "mupgrade/report/host_reporting.hpp"
 
 #include <string>
 
@@ -21,7 +22,8 @@ struct HostAdapters {
   http::CurlHttp http;
   db::SqlDatabase db;
   proxy::DockerProxies proxies;
-  ports::Ports ports() { return {storage, engine, commands, http, db, proxies}; }
+  report::HostReporting reporting;
+  ports::Ports ports() { return {storage, engine, commands, http, db, proxies, reporting}; }
 };
 
 }  // namespace mupgrade::cli

@@ -1,5 +1,7 @@
 #include "render.hpp"
 
+#include "app.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -29,10 +31,16 @@ void render_operation(const ops::OperationStatus& op, std::ostream& out) {
 
 }  // namespace
 
+nlohmann::json json_result(const std::string& command, const nlohmann::json& body) {
+  nlohmann::json j = {{"version", core::kJsonResultVersion}, {"mupgrade", version_and_build()}, {"command", command}};
+  for (const auto& [k, v] : body.items()) j[k] = v;
+  return j;
+}
+
 int render_plan(const ops::PlanReport& r, bool json, std::ostream& out) {
   int rc = r.ready() ? 0 : 1;
   if (json) {
-    out << r.to_json().dump(2) << "\n";
+    out << json_result("plan", r.to_json()).dump(2) << "\n";
     return rc;
   }
   out << "preflight:\n" << core::render_checks(r.checks);
@@ -50,7 +58,7 @@ int render_plan(const ops::PlanReport& r, bool json, std::ostream& out) {
 
 int render_status(const ops::StatusReport& r, bool json, std::ostream& out) {
   if (json) {
-    out << r.to_json().dump(2) << "\n";
+    out << json_result("status", r.to_json()).dump(2) << "\n";
     return 0;
   }
   out << fmt::format("site {}  ({})\n", r.site, r.public_url);

@@ -1,5 +1,6 @@
 #include "mupgrade/config/load.hpp"
 
+#include "mupgrade/core/config_keys.hpp"
 #include "mupgrade/core/error.hpp"
 
 #include <fmt/format.h>
@@ -39,14 +40,17 @@ struct Reader {
     }
   }
 
-  void only_keys(const YAML::Node& map, std::initializer_list<const char*> allowed, const std::string& where) const {
+  /// The mapping holds only the keys core::config_keys() lists for `section`.
+  void only_keys(const YAML::Node& map, std::string_view section) const {
+    std::string where = core::section_title(section);
     once_each(map, where);
+    auto allowed = core::keys_in(section);
     std::set<std::string> ok(allowed.begin(), allowed.end());
     for (const auto& kv : map) {
       std::string key = kv.first.as<std::string>();
       if (!ok.count(key)) {
         std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
         fail(kv.first, fmt::format("unknown key '{}' in {} (expected one of: {})", key, where, list));
       }
     }
@@ -120,7 +124,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
     throw UsageError(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), "fix the YAML syntax");
   }
   if (!root.IsMap()) throw UsageError(fmt::format("{}:1:1: the config must be a mapping of keys", file), "see README.md, 'Site config'");
-  r.only_keys(root, {"site", "public_url", "pool", "state_dir", "network", "db", "web", "proxy", "target", "upgrade", "retention", "settings", "rehearse", "steps", "playbooks_dir"}, "the site config");
+  r.only_keys(root, "");
 
   SiteConfig c;
   c.file = file;
@@ -138,7 +142,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
   c.network = r.str(root, "network", false, "mupgrade-" + c.site);
 
   YAML::Node db = r.map(root, "db", true);
-  r.only_keys(db, {"kind", "image", "name", "user", "password_file", "password_env", "relaxed_durability", "prefix"}, "db");
+  r.only_keys(db, "db");
   auto db_kind = core::db_kind_named(r.str(db, "kind", false, "mariadb"));
   if (!db_kind) r.fail(db["kind"], "'kind' must be mariadb or postgresql");
   c.db.kind = *db_kind;
@@ -157,12 +161,12 @@ SiteConfig parse(const std::string& text, const std::string& file) {
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') r.fail(db["prefix"], "'prefix' is Moodle's $CFG->prefix: letters, digits and _ only");
 
   YAML::Node web = r.map(root, "web", false);
-  if (web) r.only_keys(web, {"image", "port"}, "web");
+  if (web) r.only_keys(web, "web");
   c.web_image = web ? r.str(web, "image", false, "mupgrade/web:php8.2") : "mupgrade/web:php8.2";
   c.web_port = web ? r.integer(web, "port", 80, 1, 65535) : 80;
 
   YAML::Node proxy = r.map(root, "proxy", true);
-  r.only_keys(proxy, {"kind", "container", "config_dir", "url"}, "proxy");
+  r.only_keys(proxy, "proxy");
   auto proxy_kind = core::proxy_kind_named(r.str(proxy, "kind", false, "haproxy"));
   if (!proxy_kind) r.fail(proxy["kind"], "'kind' must be haproxy or nginx");
   c.proxy.kind = *proxy_kind;
@@ -175,14 +179,14 @@ SiteConfig parse(const std::string& text, const std::string& file) {
 
   YAML::Node target = r.map(root, "target", false);
   if (target) {
-    r.only_keys(target, {"code", "git", "image", "image_code"}, "target");
+    r.only_keys(target, "target");
     c.target_code = r.str(target, "code", false);
     r.absolute(target, "code", c.target_code);
     c.target_image = r.str(target, "image", false);
     YAML::Node git = r.map(target, "git", false);
     if (git) {
       if (!c.target_code.empty()) r.fail(git, "give one release source: 'target.code' or 'target.git', not both");
-      r.only_keys(git, {"repo", "ref"}, "target.git");
+      r.only_keys(git, "target.git");
       c.target_git_repo = r.str(git, "repo", true);
       r.absolute(git, "repo", c.target_git_repo);
       c.target_git_ref = r.str(git, "ref", true);
@@ -200,13 +204,13 @@ SiteConfig parse(const std::string& text, const std::string& file) {
 
   YAML::Node up = r.map(root, "upgrade", false);
   if (up) {
-    r.only_keys(up, {"timeout_s", "cron_drain_timeout_s"}, "upgrade");
+    r.only_keys(up, "upgrade");
     c.upgrade_timeout_s = r.integer(up, "timeout_s", 3600, 10, 86400);
     c.cron_drain_timeout_s = r.integer(up, "cron_drain_timeout_s", 120, 0, 3600);
   }
   YAML::Node ret = r.map(root, "retention", false);
   if (ret) {
-    r.only_keys(ret, {"keep_sets", "keep_clones", "keep_reports", "max_report_age_days", "min_free_gb"}, "retention");
+    r.only_keys(ret, "retention");
     c.retention.keep_sets = r.integer(ret, "keep_sets", 3, 2, 100);
     c.retention.keep_clones = r.integer(ret, "keep_clones", 1, 0, 100);
     c.retention.keep_reports = r.integer(ret, "keep_reports", 60, 1, 100000);
@@ -215,7 +219,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
   }
   YAML::Node reh = r.map(root, "rehearse", false);
   if (reh) {
-    r.only_keys(reh, {"prometheus_textfile", "smoke_paths"}, "rehearse");
+    r.only_keys(reh, "rehearse");
     c.rehearse.prometheus_textfile = r.str(reh, "prometheus_textfile", false);
     r.absolute(reh, "prometheus_textfile", c.rehearse.prometheus_textfile);
     if (YAML::Node sp = reh["smoke_paths"]) {
@@ -232,7 +236,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
     if (!steps.IsSequence()) r.fail(steps, "'steps' must be a list of site steps");
     for (const auto& n : steps) {
       if (!n.IsMap()) r.fail(n, "each site step is a mapping (name, before|after, and one of cfg, exec, host)");
-      r.only_keys(n, {"name", "before", "after", "operations", "cfg", "exec", "host", "timeout_s"}, "a site step");
+      r.only_keys(n, "steps[]");
       core::SiteStep st;
       st.name = r.str(n, "name", true);
       st.where = fmt::format("{}:{}", file, n.Mark().line + 1);

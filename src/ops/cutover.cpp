@@ -67,6 +67,7 @@ bool switched(const std::vector<core::StepTiming>& timings) {
 
 Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std::ostream& out) {
   const auto& cfg = site.config();
+  double started = epoch_seconds_now();
   Outcome o;
   o.operation = "cutover";
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade cutover");
@@ -97,6 +98,8 @@ Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std:
   o.take(result);
   o.switched = switched(result.timings);
   if (!o.ok && !o.switched) o.blue_serving = site.serves_publicly(ctx.blue, &o.serving_detail);
+  o.record = record_of(site, o, started);
+  report_outcome(site, *o.record, progress);
   return o;
 }
 

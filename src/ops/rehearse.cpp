@@ -146,6 +146,8 @@ Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, st
   out << fmt::format("report: {}.json; metrics: {}\n", base, cfg.textfile());
   o.take(result);
   o.hint = "production was not touched; " + (result.hint.empty() ? std::string("the report names the failing step") : result.hint);
+  o.record = record_of(site, o, report.started_epoch);
+  report_outcome(site, *o.record, progress);
   return o;
 }
 

@@ -116,7 +116,15 @@ Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream
 Outcome resume(Site& site, bool dry_run, Progress& progress, std::ostream& out) {
   const auto& cfg = site.config();
   core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade cutover --resume");
-  return resume_locked(site, dry_run, progress, out);
+  double started = epoch_seconds_now();
+  auto o = resume_locked(site, dry_run, progress, out);
+  if (!dry_run && !o.journal.empty()) {
+    // Told as a resume of its operation (syslog only): the textfile keeps the interrupted run's verdict.
+    o.record = record_of(site, o, started);
+    o.record->operation = "resume-" + o.operation;
+    report_outcome(site, *o.record, progress);
+  }
+  return o;
 }
 
 }  // namespace mupgrade::ops

@@ -18,6 +18,7 @@ namespace {
 
 Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progress, std::ostream& out) {
   const auto& cfg = site.config();
+  double started = epoch_seconds_now();
   Outcome o;
   o.operation = "rollback";
   auto state = site.state();
@@ -61,6 +62,8 @@ Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progr
   if (o.ok && ctx.writes_left_behind > writes.total())
     out << fmt::format("{} more writes reached {} before it went into maintenance; left behind there in all: {}.\n",
                        ctx.writes_left_behind - writes.total(), ctx.green, ctx.facts.value("left_behind", ""));
+  o.record = record_of(site, o, started);
+  report_outcome(site, *o.record, progress);
   return o;
 }
 

@@ -16,7 +16,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -27,6 +29,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
+
+double now_epoch() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+/// A node_exporter textfile's samples by metric name (labels dropped); fails the test when it is missing.
+std::map<std::string, double> read_metrics(const std::string& path) {
+  std::map<std::string, double> m;
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << path << " was not written";
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto brace = line.find('{'), close = line.rfind('}');
+    if (brace == std::string::npos || close == std::string::npos) continue;
+    m[line.substr(0, brace)] = std::stod(line.substr(close + 1));
+  }
+  return m;
+}
 
 long forum_posts(ops::Site& site, const std::string& set) {
   auto ep = site.db_endpoint(set);
@@ -55,6 +74,21 @@ TEST_P(LifecycleTest, CutoverThenRollbackWithTheWriteGuard) {
   EXPECT_EQ(st->rollback_set, ls->blue);
   std::string green = st->live_set;
   EXPECT_TRUE(site.maintenance_file_present(ls->blue)) << "blue stays idle in maintenance";
+  // The cutover's textfile, beside the rehearsal's, with sane values.
+  std::string prom = core::operation_textfile(ls->cfg.textfile(), "cutover");
+  auto metrics = read_metrics(prom);
+  EXPECT_EQ(metrics["mupgrade_cutover_success"], 1) << prom;
+  EXPECT_EQ(metrics["mupgrade_cutover_rollback_target_present"], 1);
+  EXPECT_EQ(metrics["mupgrade_cutover_switched"], 1);
+  EXPECT_NEAR(metrics["mupgrade_cutover_last_run_timestamp_seconds"], now_epoch(), 600);
+  EXPECT_EQ(metrics["mupgrade_cutover_last_success_timestamp_seconds"], metrics["mupgrade_cutover_last_run_timestamp_seconds"]);
+  EXPECT_GT(metrics["mupgrade_cutover_window_seconds"], 0.1);
+  EXPECT_LT(metrics["mupgrade_cutover_window_seconds"], 300);
+  EXPECT_GT(metrics["mupgrade_cutover_upgrade_seconds"], 0.1) << "the stand-in's upgrade takes seconds";
+  EXPECT_LT(metrics["mupgrade_cutover_upgrade_seconds"], metrics["mupgrade_cutover_window_seconds"]);
+  EXPECT_NEAR(metrics["mupgrade_cutover_overhead_seconds"],
+              metrics["mupgrade_cutover_window_seconds"] - metrics["mupgrade_cutover_upgrade_seconds"], 1e-3);
+  EXPECT_GE(metrics["mupgrade_cutover_duration_seconds"], metrics["mupgrade_cutover_window_seconds"]);
 
   // A write on green: rollback must say so and refuse without --discard-writes.
   auto w = http::get(ls->cfg.proxy.url + "/local/standin/write.php", ls->cfg.public_host);
@@ -64,8 +98,20 @@ TEST_P(LifecycleTest, CutoverThenRollbackWithTheWriteGuard) {
   EXPECT_NE(out.find("--discard-writes"), std::string::npos) << out;
   EXPECT_EQ(ls->served_release(), "4.4.3 (Build: 20240902)") << "a refused rollback changes nothing";
 
-  EXPECT_EQ(run_binary("rollback --discard-writes --config " + ls->config_file, &out), 0) << out;
+  // --json: stdout holds the result alone (progress goes to stderr).
+  EXPECT_EQ(sh(fmt::format("{{ {} rollback --discard-writes --json --config {} 2>/dev/null; }}", MUPGRADE_BINARY, ls->config_file), &out), 0) << out;
+  auto result = nlohmann::json::parse(out);
+  EXPECT_EQ(result["version"], core::kJsonResultVersion);
+  EXPECT_EQ(result["command"], "rollback");
+  EXPECT_EQ(result["ok"], true);
+  EXPECT_EQ(result["record"]["to_set"], ls->blue);
   EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)");
+  auto rb = read_metrics(core::operation_textfile(ls->cfg.textfile(), "rollback"));
+  EXPECT_EQ(rb["mupgrade_rollback_success"], 1);
+  EXPECT_EQ(rb["mupgrade_rollback_rollback_target_present"], 0) << "a rollback uses up the way back";
+  EXPECT_GT(rb["mupgrade_rollback_window_seconds"], 0);
+  EXPECT_LT(rb["mupgrade_rollback_window_seconds"], 60);
+  EXPECT_EQ(read_metrics(prom)["mupgrade_cutover_success"], 1) << "the rollback leaves the cutover's textfile alone";
   EXPECT_FALSE(site.maintenance_file_present(ls->blue));
   EXPECT_EQ(forum_posts(site, ls->blue), posts_before) << "blue's data is as it was at the cutover";
   EXPECT_EQ(site.state()->live_set, ls->blue);

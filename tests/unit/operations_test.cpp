@@ -725,3 +725,71 @@ TEST_P(OperationsTest, ARollbackFailingOrKilledAtAnyCallIsFinishedByTheNextRollb
 
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::Values(ports::DbKind::mariadb, ports::DbKind::postgresql),
                          [](const auto& p) { return std::string(ports::to_string(p.param)); });
+
+// Metrics and the syslog summary (ports::Reporting): every cutover and rollback writes its
+// textfile beside the rehearsal's, every operation one syslog line, and neither can fail it.
+TEST_P(OperationsTest, CutoverAndRollbackWriteTheirTextfilesAndOneSummaryLineEach) {
+  World w(GetParam());
+  auto& rep = w.host.reporting;
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  std::string cut = w.state_dir + "/metrics/mupgrade-cutover.prom";
+  ASSERT_TRUE(rep.files.count(cut)) << "no cutover textfile";
+  const std::string& t = rep.files[cut];
+  EXPECT_NE(t.find("mupgrade_cutover_success{site=\"t\",failed_step=\"\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("mupgrade_cutover_rollback_target_present{site=\"t\"} 1\n"), std::string::npos) << t;
+  double last_success = core::last_success_in_textfile(t, "cutover");
+  EXPECT_GT(last_success, 1.7e9) << t;
+  ASSERT_EQ(rep.summaries.size(), 1u);
+  EXPECT_FALSE(rep.summaries[0].second);
+  EXPECT_EQ(rep.summaries[0].first.rfind(fmt::format("cutover site=t ok from={} to={} switched window=", kBlue, green), 0), 0u) << rep.summaries[0].first;
+
+  RecordingProgress p;
+  std::ostringstream out;
+  ASSERT_TRUE(ops::rollback(*w.site, {true, false}, p, out).ok);
+  std::string rb = w.state_dir + "/metrics/mupgrade-rollback.prom";
+  ASSERT_TRUE(rep.files.count(rb)) << "no rollback textfile";
+  EXPECT_NE(rep.files[rb].find("mupgrade_rollback_success{site=\"t\",failed_step=\"\"} 1\n"), std::string::npos) << rep.files[rb];
+  EXPECT_NE(rep.files[rb].find("mupgrade_rollback_rollback_target_present{site=\"t\"} 0\n"), std::string::npos) << rep.files[rb];
+  ASSERT_EQ(rep.summaries.size(), 2u);
+  EXPECT_EQ(rep.summaries[1].first.rfind(fmt::format("rollback site=t ok from={} to={} switched", green, kBlue), 0), 0u) << rep.summaries[1].first;
+  EXPECT_EQ(rep.files[cut], t) << "a rollback leaves the cutover's textfile alone";
+}
+
+TEST_P(OperationsTest, AFailedCutoverNamesItsStepKeepsTheLastSuccessAndLogsNoErrorText) {
+  World w(GetParam());
+  auto& rep = w.host.reporting;
+  std::string cut = w.state_dir + "/metrics/mupgrade-cutover.prom";
+  rep.files[cut] = "mupgrade_cutover_last_success_timestamp_seconds{site=\"t\"} 1790000000\n";
+  w.host.containers.schema_exit = 1;
+  w.host.containers.schema_out = kExtraColumns + "quiz\n * column 'timelimit' is missing\n" + kSep + "\n";
+  auto o = w.cutover();
+  ASSERT_FALSE(o.ok);
+  const std::string& t = rep.files[cut];
+  EXPECT_NE(t.find("mupgrade_cutover_success{site=\"t\",failed_step=\"checks\"} 0\n"), std::string::npos) << t;
+  EXPECT_EQ(core::last_success_in_textfile(t, "cutover"), 1790000000.0) << t;
+  EXPECT_NE(t.find("mupgrade_cutover_rollback_target_present{site=\"t\"} 0\n"), std::string::npos) << t;
+  ASSERT_EQ(rep.summaries.size(), 1u);
+  const auto& [line, failed] = rep.summaries[0];
+  EXPECT_TRUE(failed);
+  EXPECT_NE(line.find("cutover site=t FAILED step=checks"), std::string::npos) << line;
+  EXPECT_EQ(line.find("timelimit"), std::string::npos) << "the error text stays in the journal: " << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+}
+
+TEST_P(OperationsTest, AMetricsFileThatCannotBeWrittenDoesNotFailTheCutover) {
+  World w(GetParam());
+  w.host.reporting.fail_writes = true;
+  auto o = w.cutover();
+  EXPECT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(w.serving(), w.green());
+  EXPECT_EQ(w.host.reporting.summaries.size(), 1u);
+}
+
+TEST_P(OperationsTest, ARehearsalLogsOneSummaryLine) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  ASSERT_EQ(w.host.reporting.summaries.size(), 1u);
+  EXPECT_EQ(w.host.reporting.summaries[0].first.rfind("rehearse site=t ok", 0), 0u) << w.host.reporting.summaries[0].first;
+  EXPECT_FALSE(w.host.reporting.files.count(w.state_dir + "/metrics/mupgrade-rehearse.prom")) << "the rehearsal writes its own textfile";
+}

@@ -4,6 +4,7 @@
 
 #include "mupgrade/core/check.hpp"
 #include "mupgrade/core/executor.hpp"
+#include "mupgrade/core/operation_record.hpp"
 #include "mupgrade/core/site_lock.hpp"
 #include "mupgrade/core/rehearsal_report.hpp"
 #include "mupgrade/core/retention.hpp"
@@ -54,6 +55,10 @@ struct Outcome {
   bool blue_serving = false;
   std::string serving_detail;
   std::string blue, green, journal;
+  /// Filled once the operation ran (not for a dry run): what report_outcome told the admin's tools.
+  std::optional<core::OperationRecord> record;
+  /// The `--json` result of cutover, rollback and rehearse (the CLI adds version and command).
+  nlohmann::json to_json() const;
   /// Takes what the executor reported: verdict, failed step, error, hint, timings, undo failures.
   void take(const core::RunResult& r) {
     ok = r.ok;
@@ -145,6 +150,15 @@ private:
   bool in_upgrade_ = false;  // lines printed under the step's line: its time goes on a line of its own
   bool in_step_ = false;
 };
+
+/// Seconds since 1970, now.
+double epoch_seconds_now();
+/// How `o`, begun at `started_epoch`, ended: for the textfile, the syslog line and `--json`.
+core::OperationRecord record_of(Site& site, const Outcome& o, double started_epoch);
+/// Tells the admin's tools over the Reporting port: the textfile of a cutover or rollback
+/// (`rehearse.prometheus_textfile`'s dir, see core::operation_textfile) and one syslog line for
+/// every operation. Never throws; a textfile that cannot be written is a progress note.
+void report_outcome(Site& site, const core::OperationRecord& r, Progress& progress);
 
 /// Runs `steps` under `journal` with progress; shared by cutover, rehearse and rollback.
 core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress);

@@ -5,6 +5,7 @@
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/process/run.hpp"
 #include "mupgrade/proxy/proxy.hpp"
+#include "mupgrade/report/host_reporting.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/journal.hpp"
@@ -105,7 +106,8 @@ ports::Ports host_ports() {
   static http::CurlHttp http;
   static db::SqlDatabase db;
   static proxy::DockerProxies proxies(engine());
-  return {storage, engine(), commands, http, db, proxies};
+  static report::HostReporting reporting;
+  return {storage, engine(), commands, http, db, proxies, reporting};
 }
 
 Cleanup::~Cleanup() {

@@ -238,6 +238,25 @@ private:
   FakeProxy& p_;
 };
 
+/// The textfiles and syslog lines, kept in memory; `fail_writes` makes every textfile write
+/// report an error (as a full disk would), `summaries` holds (line, failed) in order.
+class FakeReporting : public ports::Reporting {
+public:
+  std::string write_textfile(const std::string& path, const std::string& text) noexcept override {
+    if (fail_writes) return "No space left on device";
+    files[path] = text;
+    return {};
+  }
+  std::optional<std::string> read_textfile(const std::string& path) noexcept override {
+    auto it = files.find(path);
+    return it == files.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  void summary(const std::string& line, bool failed) noexcept override { summaries.emplace_back(line, failed); }
+  std::map<std::string, std::string> files;
+  std::vector<std::pair<std::string, bool>> summaries;
+  bool fail_writes = false;
+};
+
 /// Every fake, wired as the operations' ports.
 struct FakeHost {
   explicit FakeHost(const std::string& pool, const std::string& proxy_url)
@@ -251,7 +270,8 @@ struct FakeHost {
   FakeDatabase db;
   FakeProxy proxy;
   FakeProxies proxies;
-  ports::Ports ports() { return {storage, containers, commands, http, db, proxies}; }
+  FakeReporting reporting;
+  ports::Ports ports() { return {storage, containers, commands, http, db, proxies, reporting}; }
 };
 
 }  // namespace mupgrade::fakes
