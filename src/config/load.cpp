@@ -207,6 +207,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
     r.only_keys(up, "upgrade");
     c.upgrade_timeout_s = r.integer(up, "timeout_s", 3600, 10, 86400);
     c.cron_drain_timeout_s = r.integer(up, "cron_drain_timeout_s", 120, 0, 3600);
+    c.purge_caches_after_upgrade = r.boolean(up, "purge_caches", false);
   }
   YAML::Node ret = r.map(root, "retention", false);
   if (ret) {

@@ -49,6 +49,8 @@ constexpr ConfigKey kKeys[] = {
 
     {"upgrade", "timeout_s", "integer", "3600", "upgrade.php's limit in seconds (10-86400)."},
     {"upgrade", "cron_drain_timeout_s", "integer", "120", "How long cron may take to stop before the window (0-3600)."},
+    {"upgrade", "purge_caches", "boolean", "false",
+     "Run purge_caches.php after upgrade.php. Off: upgrade.php purges every cache itself and builds the theme last; a purge after it makes the first page on green cold."},
 
     {"retention", "keep_sets", "integer", "3", "Sets kept, the live one and the rollback target included (2-100)."},
     {"retention", "keep_clones", "integer", "1", "Rehearsal clones kept with --keep (0-100)."},

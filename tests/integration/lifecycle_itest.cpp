@@ -89,6 +89,11 @@ TEST_P(LifecycleTest, CutoverThenRollbackWithTheWriteGuard) {
   EXPECT_NEAR(metrics["mupgrade_cutover_overhead_seconds"],
               metrics["mupgrade_cutover_window_seconds"] - metrics["mupgrade_cutover_upgrade_seconds"], 1e-3);
   EXPECT_GE(metrics["mupgrade_cutover_duration_seconds"], metrics["mupgrade_cutover_window_seconds"]);
+  // upgrade.php built the theme last (Moodle >= 4.4); nothing threw it away before the switch,
+  // so green's first page was not cold.
+  std::string themerev = site.cli(green).cfg_get("themerev");
+  EXPECT_TRUE(fs::exists(fmt::format("{}/localcache/theme/{}/boost/css/all.css", site.paths(green).moodledata, themerev)))
+      << "green's theme cache (themerev " << themerev << ") is gone";
 
   // A write on green: rollback must say so and refuse without --discard-writes.
   auto w = http::get(ls->cfg.proxy.url + "/local/standin/write.php", ls->cfg.public_host);

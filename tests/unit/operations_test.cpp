@@ -402,6 +402,21 @@ TEST_P(OperationsTest, ADaemonRestartInTheWindowIsUndoneWithBluesContainersRunni
   w.expect_blue_serves_as_before("daemon restart in upgrade");
 }
 
+// upgrade.php purges every cache and builds the theme last: purge_caches.php after it only
+// makes green's first page cold, so it runs only when the site asks for it.
+TEST_P(OperationsTest, CachesArePurgedAfterTheUpgradeOnlyWhenTheSiteAsks) {
+  {
+    World w(GetParam());
+    ASSERT_TRUE(w.cutover().ok);
+    EXPECT_FALSE(w.host.faults.seen("purge_caches.php"));
+  }
+  World w(GetParam());
+  w.cfg.purge_caches_after_upgrade = true;
+  w.restart();
+  ASSERT_TRUE(w.cutover().ok);
+  EXPECT_TRUE(w.host.faults.seen("purge_caches.php"));
+}
+
 TEST_P(OperationsTest, ASameVersionTargetIsRefusedBeforeAnyChangeAsAConfigError) {
   World w(GetParam());
   w.host.storage.write_file(w.cfg.target_code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});

@@ -83,6 +83,10 @@ struct SiteConfig {
   std::string target_image_code;  // or: the code comes from target_image, at this path in it
   int upgrade_timeout_s = 3600;
   int cron_drain_timeout_s = 120;
+  // purge_caches.php after upgrade.php (upgrade.purge_caches). Off: upgrade.php purges every
+  // cache itself and, from Moodle 4.4, builds the theme last; a purge after it made the first
+  // page on green cold (seconds on real Moodle).
+  bool purge_caches_after_upgrade = false;
   RetentionConfig retention;
   RehearseConfig rehearse;
   std::string playbooks_dir;  // site's own playbooks/<operation>.yml; empty = the built-in ones

@@ -262,7 +262,8 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.phase = Phase::window;
   d.operations = {"cutover", "rehearse"};
   d.after = {step::upgrade};
-  d.what = "admin/cli/purge_caches.php on green";
+  d.applies = [](const core::SiteConfig& cfg) { return cfg.purge_caches_after_upgrade; };
+  d.what = "admin/cli/purge_caches.php on green (only with upgrade.purge_caches: upgrade.php purges and builds the theme itself)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     s.cli(c.green).purge_caches();
     return json::object();

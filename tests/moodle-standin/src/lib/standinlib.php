@@ -246,6 +246,28 @@ function standin_require_upgraded() {
         header('Location: ' . $CFG->wwwroot . '/admin/index.php');
         exit(0);
     }
+    standin_page_theme();
+}
+
+// Moodle >= 4.4 builds the theme's CSS at the end of upgrade.php (theme_build_css_for_themes)
+// into localcache/theme/<themerev>/; purge_caches.php throws it away with a new themerev, and
+// the next page builds it again: a cold first page (1.7-5.5 s on real Moodle under load). The
+// stand-in keeps a marker there and makes the page that finds it missing slow (knob
+// cold_page_ms, default 1500).
+function standin_theme_css_path() {
+    global $CFG;
+    return $CFG->dataroot . '/localcache/theme/' . ($CFG->themerev ?? '0') . '/boost/css/all.css';
+}
+function standin_build_theme() {
+    $path = standin_theme_css_path();
+    @mkdir(dirname($path), 02777, true);
+    file_put_contents($path, "/* theme built */\n");
+}
+function standin_page_theme() {
+    if (!is_file(standin_theme_css_path())) {
+        usleep((int)standin_knob('cold_page_ms', '1500') * 1000);
+        standin_build_theme();
+    }
 }
 
 // Moodle's email_to_user() sends nothing when $CFG->noemailever is set (a clone's guarantee).

@@ -14,5 +14,6 @@ if (standin_table_exists('config')) {
     cli_error("Database tables already present; CLI installation cannot continue.");
 }
 standin_install_tables();
+standin_build_theme();  // the stand-in's simplification: a new site's first page is not cold
 echo "Installation completed successfully.\n";
 exit(0);

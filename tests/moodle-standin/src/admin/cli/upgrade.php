@@ -139,6 +139,9 @@ if (standin_knob('upgrade_sends_email', '0') === '1') {
     // Like a plugin's upgrade step that mails the admins: email_to_user honours noemailever.
     standin_email_to_user('admin@example.invalid', "Site upgraded to {$disk->release}");
 }
+// As Moodle >= 4.4: the theme is built last, after the upgrade's own cache purges.
+set_config('themerev', (string)time());
+standin_build_theme();
 $newrelease = $disk->release . ' (' . (float)$disk->version . ')';
 echo "Command line upgrade from $oldrelease to $newrelease completed successfully.\n";
 exit(0);
