@@ -106,6 +106,7 @@ void survey_checks(Site& site, const Preflight& pre, PlanReport& r) {
     site.delete_if_subvolume(place.code);
     site.delete_if_subvolume(place.scratch);
     storage.remove_tree(dir);
+    storage.remove(site.config().pool + "/probes");  // only when empty: another plan may be probing
   };
   try {
     storage.make_dirs(dir);

@@ -109,7 +109,8 @@ void add_prepare_steps(std::vector<StepDef>& t) {
   d.name = step::verify_target;
   d.operations = {"cutover", "rehearse"};
   d.after = {step::prepare_code};
-  d.what = "upgrade.php --is-pending with the target code against blue's DB (throwaway container)";
+  d.what = "the target code against blue's DB (throwaway container): upgrade.php --is-pending, --is-maintenance-required and its plugin check, "
+           "uninstall_plugins.php --show-missing (add-ons the target lacks); blue's own check_database_schema.php, the baseline of checks";
   d.undo_what = "remove the throwaway container and its moodledata snapshot";
   d.run = [](Site& s, StepContext& c, core::StepRun& r) { return verify_target(s, c, r); };
   d.undo = [](Site& s, StepContext&, const json& data) {

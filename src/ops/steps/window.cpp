@@ -297,7 +297,7 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.phase = Phase::window;
   d.operations = {"cutover", "rehearse"};
   d.after = {step::upgrade, "settings"};
-  d.what = "checks.php --filter=upgradecheck and check_database_schema.php on green (extra columns a plugin added: listed, not fatal)";
+  d.what = "checks.php --filter=upgradecheck and check_database_schema.php on green (differences blue already had: a warning; extra columns a plugin added: listed; others fail)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) { return checks(s, c); };
   t.push_back(d);
 
