@@ -157,6 +157,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
   r.absolute(db, "password_file", c.db.password_file);
   c.db.relaxed_durability = r.boolean(db, "relaxed_durability", true);
   c.db.prefix = r.str(db, "prefix", false, "mdl_", true);
+  c.db.prefix_given = db["prefix"] && !db["prefix"].IsNull();
   for (char ch : c.db.prefix)
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') r.fail(db["prefix"], "'prefix' is Moodle's $CFG->prefix: letters, digits and _ only");
 

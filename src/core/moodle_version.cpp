@@ -155,6 +155,22 @@ VersionFile parse_version_php(std::string_view php) {
   return vf;
 }
 
+std::optional<std::string> config_php_setting(std::string_view php, std::string_view name) {
+  std::optional<std::string> value;
+  const std::string lhs = "$CFG->" + std::string(name);
+  for (const std::string& raw : statements(php)) {
+    std::string stmt = trim(raw);
+    // "<?php  // Moodle configuration file\n\nunset($CFG);...": the tag may lead the first statement.
+    if (stmt.rfind("<?php", 0) == 0) stmt = trim(std::string_view(stmt).substr(5));
+    size_t eq = stmt.find('=');
+    if (eq == std::string::npos || eq + 1 >= stmt.size() || stmt[eq + 1] == '=') continue;
+    if (trim(std::string_view(stmt).substr(0, eq)) != lhs) continue;
+    auto v = literal(trim(std::string_view(stmt).substr(eq + 1)));
+    if (v) value = *v;  // the last assignment wins, as in PHP
+  }
+  return value;
+}
+
 }  // namespace mupgrade::core
 
 namespace mupgrade::core {

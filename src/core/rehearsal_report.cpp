@@ -29,6 +29,7 @@ json RehearsalReport::to_json() const {
           {"smoke", smoke},
           {"isolation", isolation},
           {"kept", kept},
+          {"warnings", warnings},
           {"steps", timings_to_json(timings)}};
 }
 
@@ -55,6 +56,7 @@ RehearsalReport RehearsalReport::from_json(const json& j) {
   r.smoke = j.value("smoke", json::array());
   r.isolation = j.value("isolation", json::array());
   r.kept = j.value("kept", false);
+  r.warnings = j.value("warnings", std::vector<std::string>{});
   r.timings = timings_from_json(j.value("steps", json::array()));
   return r;
 }
@@ -82,6 +84,7 @@ std::string render_summary(const RehearsalReport& r) {
   if (r.upgrade_s > 0) out += fmt::format("  upgrade.php: {:.1f} s (log: {})\n", r.upgrade_s, r.upgrade_log);
   out += fmt::format("  production DB frozen {:.1f} ms; clone ready in {:.2f} s (upgrade excluded)\n", r.freeze_ms, r.clone_ready_s);
   if (r.ok) out += fmt::format("  expected cutover window: {:.1f} s\n", r.window_estimate_s);
+  for (const auto& w : r.warnings) out += fmt::format("  warn {}\n", w);
   for (const auto* list : {&r.isolation, &r.smoke})
     for (const auto& c : *list)
       out += fmt::format("  {} {}: {}\n", c.value("ok", false) ? "ok  " : "FAIL", c.value("check", ""), c.value("detail", ""));

@@ -106,6 +106,34 @@ PendingState MoodleCli::upgrade_pending() {
   fail("upgrade", r);
 }
 
+std::optional<bool> MoodleCli::maintenance_required() {
+  CliRun r = run("upgrade", {"--is-maintenance-required"});
+  if (r.exit_code == 2) return true;   // "This upgrade WILL result in maintenance mode for users."
+  if (r.exit_code == 3) return false;  // "This upgrade WILL NOT result in maintenance mode for users."
+  if (r.exit_code == 0) return false;  // no upgrade needed
+  // Before 4.2: "Unrecognised options: --is-maintenance-required" (cliunknowoption), exit 1.
+  if (r.exit_code == 1 && (r.err + r.out).find("is-maintenance-required") != std::string::npos) return std::nullopt;
+  fail("upgrade", r);
+}
+
+std::vector<std::string> MoodleCli::refused_plugins() {
+  // upgrade.php asks before changing anything; without --non-interactive its environment and
+  // plugin checks run first, then the "n" on stdin ends it with exit 1.
+  ports::ExecOptions opts;
+  opts.cmd = {"/bin/sh", "-c", "echo n | exec php \"$0\" --lang=en", layout_.script("upgrade")};
+  opts.user = user_;
+  opts.workdir = layout_.code_root;
+  opts.timeout = kCliTimeout;
+  auto r = engine_.exec(container_, opts);
+  if (r.timed_out) fail("upgrade", CliRun{r.exit_code, strip_ansi(r.out), strip_ansi(r.err), true, r.duration});
+  return plugins_failing_dependencies(r.err + "\n" + r.out);
+}
+
+std::vector<std::string> MoodleCli::missing_plugins() {
+  CliRun r = run_expect("uninstall_plugins", {"--show-missing"}, {0});
+  return parse_missing_plugins(r.out);
+}
+
 UpgradeResult MoodleCli::upgrade(const std::function<void(const UpgradeProgress&)>& on_progress,
                                  std::chrono::milliseconds timeout) {
   auto start = Clock::now();

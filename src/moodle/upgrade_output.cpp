@@ -1,5 +1,7 @@
 #include "mupgrade/moodle/upgrade_output.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 namespace mupgrade::moodle {
@@ -83,6 +85,55 @@ std::vector<SchemaDifference> parse_schema_differences(std::string_view stdout_t
     } else if (l.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos) {
       table = l;  // a table's name, without the prefix
     }
+  }
+  return out;
+}
+
+std::vector<SchemaDifference> new_schema_differences(const std::vector<SchemaDifference>& before,
+                                                     const std::vector<SchemaDifference>& after) {
+  std::vector<SchemaDifference> out;
+  for (const auto& d : after) {
+    bool seen = false;
+    for (const auto& b : before) seen = seen || (b.table == d.table && b.what == d.what);
+    if (!seen) out.push_back(d);
+  }
+  return out;
+}
+
+namespace {
+bool is_component(std::string_view s) {
+  auto us = s.find('_');
+  if (us == std::string_view::npos || us == 0 || us + 1 == s.size()) return false;
+  for (char c : s)
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return true;
+}
+}  // namespace
+
+std::vector<std::string> plugins_failing_dependencies(std::string_view output) {
+  std::vector<std::string> out;
+  std::string text = strip_ansi(output);
+  const std::string key = "Dependencies check failed for ";
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    std::string list = text.substr(at + key.size(), text.find('\n', at) - at - key.size());
+    std::istringstream in(list);
+    for (std::string item; std::getline(in, item, ',');) {
+      item = trim(item);
+      while (!item.empty() && (item.back() == '!' || item.back() == ' ' || item.back() == '\r')) item.pop_back();
+      if (is_component(item) && std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> parse_missing_plugins(std::string_view output) {
+  std::vector<std::string> out;
+  std::istringstream in{strip_ansi(output)};
+  for (std::string line; std::getline(in, line);) {
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;  // notices, debugging: not a plugin line
+    std::string component = trim(std::string_view(line).substr(0, tab));
+    if (is_component(component)) out.push_back(component);
   }
   return out;
 }

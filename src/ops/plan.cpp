@@ -7,6 +7,7 @@
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/target.hpp"
 #include "preflight.hpp"
+#include "survey.hpp"
 
 #include <fmt/format.h>
 
@@ -20,10 +21,11 @@ using nlohmann::json;
 
 namespace {
 
+// A multi-line error as one line of the table, whole (its second half may name the problem).
 std::string one_line(std::string text) {
   for (auto& ch : text)
     if (ch == '\n' || ch == '\r') ch = ' ';
-  return text.size() > 300 ? text.substr(0, 300) + "..." : text;
+  return text;
 }
 
 // The last finished cutover's window, the best estimate until rehearsals exist.
@@ -40,6 +42,86 @@ std::optional<double> last_window(Site& site) {
   }
   return std::nullopt;
 }
+// Whether the preflight got far enough for Moodle to be asked: live DB, target, images.
+bool can_survey(const Preflight& pre) {
+  if (!pre.state || pre.state->live_set.empty() || !pre.release || !pre.target) return false;
+  for (const auto& c : pre.checks)
+    if (c.status == CheckStatus::fail && (c.name == "live set" || c.name == "config" || c.name == "target" || c.name.rfind("image ", 0) == 0 ||
+                                          c.name == "free space"))
+      return false;
+  return true;
+}
+
+std::vector<CheckResult> survey_results(const TargetSurvey& s) {
+  std::vector<CheckResult> out;
+  if (s.pending != moodle::PendingState::pending)
+    out.push_back({"target", CheckStatus::fail,
+                   s.pending == moodle::PendingState::downgrade_refused ? "upgrade.php: the target code is OLDER than the version that made the live DB"
+                                                                        : "upgrade.php --is-pending: the target code needs no upgrade of the live DB",
+                   "pick a newer release as the target"});
+  out.push_back({"maintenance", CheckStatus::ok,
+                 !s.maintenance_required ? "not asked: upgrade.php of this release has no --is-maintenance-required (Moodle 4.2+)"
+                 : *s.maintenance_required ? "upgrade.php --is-maintenance-required: this upgrade WILL put the site in maintenance (exit 2): the cutover's window"
+                                           : "upgrade.php --is-maintenance-required: this upgrade would NOT need maintenance (exit 3); the cutover keeps its window anyway",
+                 ""});
+  if (!s.missing_plugins.empty())
+    out.push_back({"add-ons", CheckStatus::fail,
+                   fmt::format("installed on the live site, missing from the target code: {} (uninstall_plugins.php --show-missing)", join_names(s.missing_plugins)),
+                   kMissingPluginsFix});
+  else
+    out.push_back({"add-ons", CheckStatus::ok, "every add-on of the live site is in the target code", ""});
+  if (!s.refused_plugins.empty())
+    out.push_back({"plugin check", CheckStatus::fail, fmt::format("upgrade.php refuses {} (Dependencies check failed)", join_names(s.refused_plugins)),
+                   kRefusedPluginsFix});
+  else
+    out.push_back({"plugin check", CheckStatus::ok, "upgrade.php's plugin check passes", ""});
+  if (!s.live_schema_error.empty())
+    out.push_back({"live schema", CheckStatus::warn, "check_database_schema.php could not run on the live code: " + s.live_schema_error,
+                   "differences after the upgrade will all count as the upgrade's"});
+  else if (!s.live_schema.empty())
+    out.push_back({"live schema", CheckStatus::warn,
+                   fmt::format("the live site's schema already differs from its code ({} item(s), its own drift; not held against the upgrade): {}",
+                               s.live_schema.size(), describe_differences(s.live_schema)),
+                   "nothing to do for the upgrade; a local plugin's columns on core tables are the usual cause"});
+  else
+    out.push_back({"live schema", CheckStatus::ok, "check_database_schema.php: the live site's schema matches its code", ""});
+  return out;
+}
+
+// Moodle's own answers about the target (src/ops/survey.cpp), from a throwaway probe in the
+// pool: the target's code (a snapshot or reflink copy) with the live config.php and a snapshot
+// of the live moodledata, removed at the end. The live DB is only read.
+void survey_checks(Site& site, const Preflight& pre, PlanReport& r) {
+  if (!can_survey(pre)) return;
+  if (pre.release->source != TargetRelease::Source::code && !pre.release->extracted()) {
+    r.checks.push_back({"moodle's checks", CheckStatus::warn, "the target is not extracted yet: verify-target asks Moodle in the rehearsal and the cutover", ""});
+    return;
+  }
+  auto& storage = site.ports().storage;
+  std::string id = "plan-" + core::utc_compact_now();
+  std::string dir = site.config().pool + "/probes/" + id;
+  SurveyPlace place{dir + "/code", dir + "/moodledata", fmt::format("mupgrade-{}-{}", site.config().site, id),
+                    {{"mupgrade.site", site.config().site}, {"mupgrade.set", id}, {"mupgrade.role", "probe"}}};
+  auto remove_probe = [&] {
+    site.delete_if_subvolume(place.code);
+    site.delete_if_subvolume(place.scratch);
+    storage.remove_tree(dir);
+    storage.remove(site.config().pool + "/probes");  // only when empty: another plan may be probing
+  };
+  try {
+    storage.make_dirs(dir);
+    site.lay_out_code(pre.release->code_dir, place.code);
+    site.install_live_config(pre.state->live_set, place.code);
+    auto s = survey_target(site, pre.state->live_set, place);
+    remove_probe();
+    for (auto& c : survey_results(s)) r.checks.push_back(std::move(c));
+  } catch (const std::exception& e) {
+    try { remove_probe(); } catch (...) {}
+    r.checks.push_back({"moodle's checks", CheckStatus::fail, fmt::format("the target code could not be asked about the live DB: {}", one_line(e.what())),
+                        "mupgrade doctor; docker logs of the probe container"});
+  }
+}
+
 }  // namespace
 
 PlanReport plan(Site& site, const std::string& target_override) {
@@ -47,6 +129,7 @@ PlanReport plan(Site& site, const std::string& target_override) {
   auto pre = preflight(site, target_override, "cutover");
   PlanReport r;
   r.checks = pre.checks;
+  survey_checks(site, pre, r);
   r.live_set = pre.state ? pre.state->live_set : "";
   r.live_release = pre.live_release;
   r.db_server_version = pre.db_server;

@@ -42,6 +42,14 @@ void check_live_db(Site& site, Preflight& p) {
         return;
       }
     }
+    // Moodle reads its tables with the live config.php's prefix; a site config that names another
+    // one would make every query of the write guard and the smoke test look at the wrong tables.
+    if (auto php = site.config_php_prefix(live); php && cfg.db.prefix_given && *php != cfg.db.prefix) {
+      p.checks.push_back({"config", CheckStatus::fail,
+                          fmt::format("db.prefix is '{}', but the live site's config.php says $CFG->prefix = '{}'", cfg.db.prefix, *php),
+                          "remove db.prefix from the site config (mupgrade reads the prefix from the live config.php), or make them agree"});
+      return;
+    }
     auto ep = site.db_endpoint(live);
     p.db_server = site.ports().db.server_version(ep);
     bool says_mariadb = p.db_server.find("MariaDB") != std::string::npos;
@@ -54,7 +62,7 @@ void check_live_db(Site& site, Preflight& p) {
     p.live_version = site.db_config_value(live, "version");
     p.live_release = site.db_config_value(live, "release");
     if (p.live_version.empty())
-      throw Error(fmt::format("no Moodle version in {}config", cfg.db.prefix), "check db.name and db.prefix in the site config");
+      throw Error(fmt::format("no Moodle version in {}config", ep.prefix), "check db.name in the site config and $CFG->prefix in the live config.php");
     p.checks.push_back({"live set", CheckStatus::ok, fmt::format("{}: Moodle {} ({}), {} {}", live, p.live_release, p.live_version, core::to_string(cfg.db.kind), p.db_server), ""});
   } catch (const Error& e) {
     p.checks.push_back({"live set", CheckStatus::fail, e.what(), e.hint().empty() ? "mupgrade status; start the live set's containers" : e.hint()});
@@ -93,8 +101,8 @@ void check_target(Site& site, Preflight& p, const std::string& target_override) 
                         p.release->extracted() ? "extracted in " + p.release->code_dir
                                                : "not extracted yet: the next rehearsal or cutover extracts it into " + p.release->code_dir + ", before any window",
                         ""});
-  else if (site.ports().storage.exists(p.release->code_dir + "/config.php"))
-    p.checks.push_back({"target config.php", CheckStatus::warn, "the target tree has its own config.php: ignored, green gets the live set's", ""});
+  if ((p.release->source == TargetRelease::Source::code || p.release->extracted()) && site.ports().storage.exists(p.release->code_dir + "/config.php"))
+    p.checks.push_back({"target config.php", CheckStatus::warn, "the target tree carries its own config.php: it is ignored, green always gets the live site's config.php", ""});
 }
 
 void check_images(Site& site, Preflight& p) {

@@ -134,6 +134,7 @@ Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, st
   report.smoke = ctx.facts.value("smoke", json::array());
   report.isolation = ctx.facts.value("isolation", json::array());
   report.kept = opts.keep;
+  for (const auto& w : ctx.facts.value("warnings", json::array())) report.warnings.push_back(w.get<std::string>());
 
   core::ensure_state_dir(cfg.reports_dir());
   std::string base = fmt::format("{}/{}-{}", cfg.reports_dir(), stamp, ctx.green);

@@ -36,7 +36,7 @@ Outcome rollback_locked(Site& site, const RollbackOptions& opts, Progress& progr
   auto writes = site.ports().db.writes_since(site.db_endpoint(ctx.green), state->watermark);
   out << fmt::format("rollback of {}: {} -> {}\n", cfg.site, ctx.green, ctx.blue);
   if (writes.total() > 0) {
-    out << fmt::format("{} holds writes made since the cutover at {}: {}.\n", ctx.green, state->cutover_at, writes.describe(cfg.db.prefix));
+    out << fmt::format("{} holds writes made since the cutover at {}: {}.\n", ctx.green, state->cutover_at, writes.describe(site.table_prefix(ctx.green)));
     out << fmt::format("Rolling back leaves them behind on {} (kept, not deleted); {} has the data as it was at the cutover.\n", ctx.green, ctx.blue);
     if (!opts.discard_writes)
       throw Error(fmt::format("refusing to roll back: {} writes would be left behind on {}", writes.total(), ctx.green),

@@ -69,8 +69,21 @@ ports::DbEndpoint Site::db_endpoint(const std::string& set) {
   ep.user = cfg_.db.user;
   ep.password = db_password();
   ep.database = cfg_.db.name;
-  ep.prefix = cfg_.db.prefix;
+  ep.prefix = table_prefix(set);
   return ep;
+}
+
+std::optional<std::string> Site::config_php_prefix(const std::string& set) {
+  auto text = ports_.storage.read_file(paths(set).code + "/config.php");
+  if (!text) return std::nullopt;
+  return core::config_php_setting(*text, "prefix");
+}
+
+std::string Site::table_prefix(const std::string& set) {
+  if (auto it = prefixes_.find(set); it != prefixes_.end()) return it->second;
+  auto p = config_php_prefix(set);
+  if (!p) return cfg_.db.prefix;  // not cached: green's config.php may not be written yet
+  return prefixes_[set] = *p;
 }
 
 ports::ProxySite Site::proxy_site() const {
@@ -290,6 +303,29 @@ void Site::maintenance_file(const std::string& set, bool on) {
 }
 
 bool Site::maintenance_file_present(const std::string& set) { return ports_.storage.exists(paths(set).maintenance_file()); }
+
+void Site::lay_out_code(const std::string& from, const std::string& to) {
+  if (ports_.storage.is_subvolume(from)) {
+    ports_.storage.snapshot(from, to);
+    return;
+  }
+  // cp shares the extents (reflink) when the tree is on the same btrfs, and keeps owners and modes.
+  ports_.storage.create_subvolume(to);
+  auto r = ports_.commands.run({"/bin/cp", "-a", "--reflink=auto", from + "/.", to + "/"}, {}, kCopyTimeout);
+  if (r.exit_code != 0)
+    throw Error(fmt::format("copying {} into {} failed: {}", from, to, r.output.substr(0, r.output.find('\n'))),
+                "check the target tree and the free space in the pool");
+}
+
+bool Site::install_live_config(const std::string& live_set, const std::string& code) {
+  std::string from = paths(live_set).code + "/config.php", to = code + "/config.php";
+  bool had_own = ports_.storage.exists(to);
+  auto text = ports_.storage.read_file(from);
+  auto mode = ports_.storage.file_mode(from);
+  if (!text || !mode) throw Error(fmt::format("cannot read the live set's {}", from), "check the live set's code subvolume");
+  ports_.storage.write_file(to, *text, *mode);
+  return had_own;
+}
 
 core::VersionFile parse_checked_version(const std::string& text, const std::string& where) {
   auto vf = core::parse_version_php(text);

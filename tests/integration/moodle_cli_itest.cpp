@@ -151,6 +151,72 @@ TEST_P(MoodleCliTest, ACronDrainThatRunsOutOfTimeIsToldApartFromAFailure) {
   EXPECT_TRUE(cli.cron_disable_wait(std::chrono::seconds(5)));
 }
 
+// upgrade.php --is-maintenance-required (Moodle 4.2+): exit 2 "This upgrade WILL result in
+// maintenance mode for users.", exit 3 "... WILL NOT ..."; the stand-in answers by its knob.
+TEST_P(MoodleCliTest, UpgradePhpSaysWhetherTheUpgradeNeedsMaintenance) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  moodle::MoodleCli blue(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  EXPECT_EQ(blue.maintenance_required(), false) << "nothing pending";
+  std::string web = green_web(cleanup, site, "4.4.3");
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  EXPECT_EQ(green.maintenance_required(), true);
+  auto r = green.run("upgrade", {"--is-maintenance-required"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "An upgrade is pending\n");
+  EXPECT_EQ(r.err, "This upgrade WILL result in maintenance mode for users.\n");
+  std::string quiet = green_web(cleanup, site, "4.4.3", {"--knob", "maintenance_required=0"});
+  moodle::MoodleCli green2(engine(), quiet, moodle::MoodleCli::detect_layout(engine(), quiet));
+  EXPECT_EQ(green2.maintenance_required(), false);
+  EXPECT_EQ(green2.run("upgrade", {"--is-maintenance-required"}).exit_code, 3);
+  EXPECT_EQ(green.upgrade_pending(), moodle::PendingState::pending) << "asking changed nothing";
+}
+
+// An add-on installed on the live site whose code the target lacks: uninstall_plugins.php
+// --show-missing lists it ("component<TAB>name"), as real Moodle does.
+TEST_P(MoodleCliTest, AnAddOnMissingFromTheTargetIsListedByShowMissing) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1", {}, {"--add-plugin", "local_extra"});
+  moodle::MoodleCli blue(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  EXPECT_TRUE(blue.missing_plugins().empty());
+  std::string web = green_web(cleanup, site, "4.4.3");
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  EXPECT_EQ(green.missing_plugins(), std::vector<std::string>{"local_extra"});
+  EXPECT_EQ(green.run("uninstall_plugins", {"--show-missing"}).out, "local_extra\tlocal_extra\n");
+}
+
+// A plugin whose $plugin->requires is above the new core: upgrade.php's plugin check refuses
+// the release ("Dependencies check failed for ..."), before its question and before any change.
+TEST_P(MoodleCliTest, APluginTheReleaseRefusesIsNamedBeforeAnyChange) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  std::string web = green_web(cleanup, site, "4.4.3", {"--plugin-requires", "local_standin=2099010100"});
+  moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
+  EXPECT_EQ(green.refused_plugins(), std::vector<std::string>{"local_standin"});
+  EXPECT_EQ(green.upgrade_pending(), moodle::PendingState::pending) << "the check changed nothing";
+  auto result = green.upgrade();
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(moodle::plugins_failing_dependencies(result.output), std::vector<std::string>{"local_standin"}) << result.output;
+  std::string fine = green_web(cleanup, site, "4.4.3");
+  moodle::MoodleCli ok(engine(), fine, moodle::MoodleCli::detect_layout(engine(), fine));
+  EXPECT_TRUE(ok.refused_plugins().empty());
+  EXPECT_EQ(ok.upgrade_pending(), moodle::PendingState::pending) << "answering 'n' changed nothing";
+}
+
+// A site installed with a local plugin that adds columns to a core table has that drift before
+// any upgrade: the live code's schema check already lists it.
+TEST_P(MoodleCliTest, ALocalPluginsColumnsAreDriftTheLiveSiteAlreadyHas) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1", {"plugin_adds_columns=user.degree"});
+  moodle::MoodleCli blue(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
+  auto diff = blue.schema_differences();
+  ASSERT_TRUE(diff);
+  auto items = moodle::parse_schema_differences(*diff);
+  ASSERT_EQ(items.size(), 1u) << *diff;
+  EXPECT_EQ(items[0].table, "user");
+  EXPECT_EQ(items[0].what, "column 'degree' is not expected (C)");
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, MoodleCliTest, ::testing::Values(db::Kind::mariadb, db::Kind::postgresql),
                          [](const auto& p) { return std::string(db::to_string(p.param)); });
 

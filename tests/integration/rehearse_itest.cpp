@@ -177,6 +177,54 @@ TEST(RehearseTest, AFailingUpgradeIsReportedAndProductionIsUnaffected) {
   EXPECT_NE(out.find("plan: NOT ready"), std::string::npos) << out;
 }
 
+// What real sites showed (issue 11), on the stand-in: a table prefix other than mdl_ (only in
+// config.php), a target tree carrying its own config.php, a local plugin's columns on a core
+// table since the site was installed, upgrade.php's maintenance answer; then an add-on of the
+// live site missing from the target, and a plugin the release refuses: named by plan, refused
+// by the rehearsal before its clone's window.
+TEST(RehearseTest, ARealSitesPeculiaritiesAreToldByPlanAndHandledByTheRehearsal) {
+  SiteCleanup cleanup;
+  SiteOptions opts;
+  opts.prefix = "sq_";
+  opts.blue_knobs = {"plugin_adds_columns=user.degree"};
+  opts.blue_release_args = {"--add-plugin", "local_extra"};
+  auto ls = make_site(cleanup, db::Kind::postgresql, 18500, "", opts);
+  std::string good = ls->release("4.4.3", {"plugin_adds_columns=user.degree"}, {"--add-plugin", "local_extra"});
+  std::ofstream(good + "/config.php") << "<?php\n$CFG->dataroot = '/srv/elsewhere';\n$CFG->prefix = 'other_';\nrequire_once(__DIR__ . '/lib/setup.php');\n";
+  std::string out;
+  EXPECT_EQ(run_binary("plan --config " + ls->config_file + " --target " + good, &out), 0) << out;
+  EXPECT_NE(out.find("the target tree carries its own config.php: it is ignored"), std::string::npos) << out;
+  EXPECT_NE(out.find("this upgrade WILL put the site in maintenance (exit 2)"), std::string::npos) << out;
+  EXPECT_NE(out.find("the live site's schema already differs from its code (1 item(s)"), std::string::npos) << out;
+  EXPECT_NE(out.find("user: column 'degree' is not expected (C)"), std::string::npos) << out;
+  EXPECT_NE(out.find("every add-on of the live site is in the target code"), std::string::npos) << out;
+  EXPECT_NE(out.find("upgrade.php's plugin check passes"), std::string::npos) << out;
+  EXPECT_TRUE(engine().list_containers({{"mupgrade.site", ls->cfg.site}, {"mupgrade.role", "probe"}}, true).empty());
+  EXPECT_FALSE(fs::exists(ls->cfg.pool + "/probes") && !fs::is_empty(ls->cfg.pool + "/probes")) << "plan's probe is removed";
+
+  EXPECT_EQ(run_binary("rehearse --config " + ls->config_file + " --target " + good, &out), 0) << out;
+  auto report = newest_report(*ls);
+  EXPECT_EQ(report["verdict"], "ok") << report.dump(2);
+  EXPECT_NE(report["warnings"].dump().find("already had before the upgrade"), std::string::npos) << report.dump(2);
+  EXPECT_NE(out.find("warn checks: 1 schema difference(s) the live site already had"), std::string::npos) << out;
+
+  std::string without_addon = ls->release("4.4.3");
+  EXPECT_EQ(run_binary("plan --config " + ls->config_file + " --target " + without_addon, &out), 1) << out;
+  EXPECT_NE(out.find("installed on the live site, missing from the target code: local_extra"), std::string::npos) << out;
+  EXPECT_NE(out.find("fix: add their code to the target tree"), std::string::npos) << out;
+  EXPECT_EQ(run_binary("rehearse --config " + ls->config_file + " --target " + without_addon, &out), 1) << out;
+  EXPECT_NE(out.find("rehearse failed at step 'verify-target'"), std::string::npos) << out;
+  EXPECT_NE(out.find("missing from the target code: local_extra"), std::string::npos) << out;
+
+  std::string refusing = ls->release("4.4.3", {}, {"--add-plugin", "local_extra", "--plugin-requires", "local_extra=2099010100"});
+  EXPECT_EQ(run_binary("plan --config " + ls->config_file + " --target " + refusing, &out), 1) << out;
+  EXPECT_NE(out.find("upgrade.php refuses local_extra (Dependencies check failed)"), std::string::npos) << out;
+  EXPECT_EQ(run_binary("rehearse --config " + ls->config_file + " --target " + refusing, &out), 1) << out;
+  EXPECT_NE(out.find("plugin check refuses local_extra"), std::string::npos) << out;
+  EXPECT_TRUE(clones(*ls).empty());
+  EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)");
+}
+
 TEST(RehearseTest, ACutoverIsRefusedWhileARehearsalRunsAndAKilledRehearsalIsCleanedUp) {
   SiteCleanup cleanup;
   auto ls = make_site(cleanup, db::Kind::mariadb, 18232);

@@ -103,3 +103,24 @@ TEST(VersionPhpTest, IgnoresComparisonsAndOtherVariables) {
   EXPECT_EQ(vf.version->str(), "2022112805.00");
   EXPECT_TRUE(vf.unparseable.empty());
 }
+
+TEST(ConfigPhpTest, ReadsTheTablePrefixAsARealSiteWritesIt) {
+  // A real site's config.php (CRLF line ends, comments, a commented-out older value).
+  std::string php =
+      "<?php  // Moodle configuration file\r\n\r\nunset($CFG);\r\nglobal $CFG;\r\n$CFG = new stdClass();\r\n\r\n"
+      "$CFG->dbtype    = 'mariadb';\r\n// $CFG->prefix = 'old_';\r\n/* $CFG->prefix = 'older_'; */\r\n"
+      "$CFG->prefix    = 'sq_';\r\n$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\r\n"
+      "require_once(__DIR__ . '/lib/setup.php');\r\n";
+  EXPECT_EQ(mupgrade::core::config_php_setting(php, "prefix"), "sq_");
+  EXPECT_EQ(mupgrade::core::config_php_setting(php, "dbtype"), "mariadb");
+  EXPECT_EQ(mupgrade::core::config_php_setting(php, "wwwroot"), std::nullopt);
+}
+
+TEST(ConfigPhpTest, TheLastAssignmentWinsAndDoubleQuotesWork) {
+  EXPECT_EQ(mupgrade::core::config_php_setting("<?php\n$CFG->prefix = \"a_\";\n$CFG->prefix='b_';\n", "prefix"), "b_");
+  EXPECT_EQ(mupgrade::core::config_php_setting("<?php\n$CFG->prefix = '';\n", "prefix"), "");
+  // Not a literal: nothing mupgrade can rely on.
+  EXPECT_EQ(mupgrade::core::config_php_setting("<?php\n$CFG->prefix = getenv('P');\n", "prefix"), std::nullopt);
+  // Another setting whose name starts the same.
+  EXPECT_EQ(mupgrade::core::config_php_setting("<?php\n$CFG->prefixes = 'x_';\n", "prefix"), std::nullopt);
+}

@@ -808,3 +808,176 @@ TEST_P(OperationsTest, ARehearsalLogsOneSummaryLine) {
   EXPECT_EQ(w.host.reporting.summaries[0].first.rfind("rehearse site=t ok", 0), 0u) << w.host.reporting.summaries[0].first;
   EXPECT_FALSE(w.host.reporting.files.count(w.state_dir + "/metrics/mupgrade-rehearse.prom")) << "the rehearsal writes its own textfile";
 }
+
+// A site whose config.php uses another table prefix (a real 4.5 site's used sq_).
+static void use_prefix_in_config_php(World& w, const std::string& prefix) {
+  w.host.db.tables_prefix = prefix;
+  w.host.storage.write_file(fmt::format("{}/sets/{}/code/config.php", kPool, kBlue),
+                            "<?php\r\n$CFG->prefix    = '" + prefix + "';\r\nrequire_once(__DIR__ . '/lib/setup.php');\r\n", {33, 33, 0640});
+  w.restart();
+}
+
+TEST_P(OperationsTest, EveryQueryUsesThePrefixOfTheLiveConfigPhp) {
+  World w(GetParam());
+  use_prefix_in_config_php(w, "sq_");
+  EXPECT_TRUE(ops::plan(*w.site, "").ready());
+  auto o = w.cutover();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_EQ(w.site->db_endpoint(w.green()).prefix, "sq_");
+  // The write guard reads green's tables with it too.
+  w.host.db.writes_on_green = 2;
+  RecordingProgress p;
+  std::ostringstream out;
+  EXPECT_THROW(ops::rollback(*w.site, {false, false}, p, out), Error);
+  EXPECT_NE(out.str().find("sq_forum_posts"), std::string::npos) << out.str();
+}
+
+TEST_P(OperationsTest, ADbPrefixInTheSiteConfigThatConfigPhpContradictsIsRefusedBeforeAnyChange) {
+  World w(GetParam());
+  use_prefix_in_config_php(w, "sq_");
+  w.cfg.db.prefix = "mdl_";
+  w.cfg.db.prefix_given = true;
+  w.restart();
+  auto report = ops::plan(*w.site, "");
+  EXPECT_FALSE(report.ready());
+  auto before = w.host.storage.paths_under("/");
+  try {
+    w.cutover();
+    FAIL() << "expected a refusal";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("db.prefix is 'mdl_', but the live site's config.php says $CFG->prefix = 'sq_'"), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find("remove db.prefix"), std::string::npos) << e.hint();
+  }
+  EXPECT_EQ(w.host.storage.paths_under("/"), before);
+  // Agreeing with config.php, it is fine.
+  w.cfg.db.prefix = "sq_";
+  w.restart();
+  EXPECT_TRUE(ops::plan(*w.site, "").ready());
+}
+
+static const core::CheckResult* check_named(const ops::PlanReport& r, const std::string& name) {
+  for (const auto& c : r.checks)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+TEST_P(OperationsTest, PlanReportsWhetherTheUpgradeNeedsMaintenanceAndLeavesNoProbeBehind) {
+  World w(GetParam());
+  auto containers = w.host.containers.containers.size();
+  auto before = w.host.storage.paths_under("/");
+  for (auto [exit_code, says] : {std::pair{2, "WILL put the site in maintenance (exit 2)"}, std::pair{3, "would NOT need maintenance (exit 3)"},
+                                 std::pair{1, "has no --is-maintenance-required"}}) {
+    w.host.containers.maintenance_exit = exit_code;
+    auto report = ops::plan(*w.site, "");
+    const auto* c = check_named(report, "maintenance");
+    ASSERT_TRUE(c) << exit_code;
+    EXPECT_NE(c->detail.find(says), std::string::npos) << c->detail;
+    EXPECT_TRUE(report.ready()) << exit_code;
+  }
+  // The probe (target snapshot with the live config.php, moodledata snapshot, container) is gone.
+  EXPECT_EQ(w.host.storage.paths_under("/"), before);
+  EXPECT_EQ(w.host.containers.containers.size(), containers);
+  EXPECT_TRUE(w.host.faults.seen("upgrade.php --is-maintenance-required"));
+}
+
+TEST_P(OperationsTest, AddOnsMissingFromTheTargetAreListedByPlanAndRefusedBeforeTheWindow) {
+  World w(GetParam());
+  w.host.containers.missing_out = "local_extra\tExtra tools\nmod_attendance\tAttendance\n";
+  auto report = ops::plan(*w.site, "");
+  EXPECT_FALSE(report.ready());
+  const auto* c = check_named(report, "add-ons");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, core::CheckStatus::fail);
+  EXPECT_NE(c->detail.find("local_extra, mod_attendance"), std::string::npos) << c->detail;
+  EXPECT_NE(c->fix.find("add their code to the target tree"), std::string::npos) << c->fix;
+  auto o = w.cutover();
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.failed_step, "verify-target");
+  EXPECT_NE(o.error.find("missing from the target code: local_extra, mod_attendance"), std::string::npos) << o.error;
+  EXPECT_NE(o.hint.find("site step"), std::string::npos) << o.hint;
+  EXPECT_FALSE(w.host.faults.seen("climaintenance")) << "refused before the window";
+  w.expect_blue_serves_as_before("missing add-ons");
+}
+
+TEST_P(OperationsTest, PluginsTheReleaseRefusesAreNamedByPlanAndByTheRehearsalReport) {
+  World w(GetParam());
+  w.host.containers.refused_err =
+      "Dependencies check failed for local_assessment, block_old\n"
+      "You must solve all the plugin requirements before proceeding to install this Moodle version!\n";
+  auto report = ops::plan(*w.site, "");
+  const auto* c = check_named(report, "plugin check");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, core::CheckStatus::fail);
+  EXPECT_NE(c->detail.find("local_assessment, block_old"), std::string::npos) << c->detail;
+  auto o = w.rehearse();
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.failed_step, "verify-target");
+  auto rh = ops::last_rehearsal(w.cfg);
+  ASSERT_TRUE(rh);
+  EXPECT_NE(rh->error.find("plugin check refuses local_assessment, block_old"), std::string::npos) << rh->error;
+  EXPECT_EQ(w.clones(), 0u);
+  // The same refusal met by upgrade.php itself (e.g. a site's playbook without verify-target).
+  w.host.containers.refused_err.clear();
+  w.host.containers.upgrade_exit = 1;
+  w.host.containers.upgrade_err = "Dependencies check failed for local_assessment\nYou must solve all the plugin requirements before proceeding to install this Moodle version!\n";
+  auto cut = w.cutover();
+  ASSERT_FALSE(cut.ok);
+  EXPECT_EQ(cut.failed_step, "upgrade");
+  EXPECT_NE(cut.error.find("plugin check refuses local_assessment"), std::string::npos) << cut.error;
+  EXPECT_NE(cut.hint.find("supports the target release"), std::string::npos) << cut.hint;
+}
+
+// The live site's own drift: a local plugin's column and a changed default it made on core
+// tables long ago, reported by check_database_schema.php on the live code before the upgrade.
+const std::string kLiveDrift = kSep + "\nuser\n * column 'degree' is not expected (C)\n" + kSep +
+                               "\ncourse\n * column 'format' has incorrect default value\n" + kSep + "\n";
+
+TEST_P(OperationsTest, SchemaDriftTheLiveSiteAlreadyHadIsAWarningNotAFailure) {
+  World w(GetParam());
+  w.host.containers.live_schema_exit = 1;
+  w.host.containers.live_schema_out = kLiveDrift;
+  w.host.containers.schema_exit = 1;
+  w.host.containers.schema_out = kLiveDrift;
+  auto report = ops::plan(*w.site, "");
+  const auto* c = check_named(report, "live schema");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, core::CheckStatus::warn);
+  EXPECT_NE(c->detail.find("course: column 'format' has incorrect default value"), std::string::npos) << c->detail;
+  EXPECT_TRUE(report.ready());
+
+  auto o = w.rehearse();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  auto rh = ops::last_rehearsal(w.cfg);
+  ASSERT_TRUE(rh);
+  bool warned = false;
+  for (const auto& line : rh->warnings) warned = warned || line.find("already had before the upgrade") != std::string::npos;
+  EXPECT_TRUE(warned) << "the rehearsal report carries the live site's drift";
+  EXPECT_NE(core::render_summary(*rh).find("course: column 'format' has incorrect default value"), std::string::npos);
+  EXPECT_TRUE(w.cutover().ok);
+}
+
+TEST_P(OperationsTest, OnlySchemaDifferencesTheUpgradeIntroducedFailChecks) {
+  World w(GetParam());
+  w.host.containers.live_schema_exit = 1;
+  w.host.containers.live_schema_out = kLiveDrift;
+  w.host.containers.schema_exit = 1;
+  w.host.containers.schema_out = kLiveDrift + "quiz\n * column 'timelimit' is missing\n" + kSep + "\n";
+  auto o = w.cutover();
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.failed_step, "checks");
+  EXPECT_NE(o.error.find("quiz: column 'timelimit' is missing"), std::string::npos) << o.error;
+  EXPECT_NE(o.error.find("2 difference(s) the live site already had"), std::string::npos) << o.error;
+  w.expect_blue_serves_as_before("a difference the upgrade introduced");
+}
+
+TEST_P(OperationsTest, PlanSaysTheTargetsOwnConfigPhpIsIgnored) {
+  World w(GetParam());
+  EXPECT_FALSE(check_named(ops::plan(*w.site, ""), "target config.php"));
+  w.host.storage.write_file(w.cfg.target_code + "/config.php", "<?php $CFG->dataroot = '/elsewhere';\n", {});
+  auto report = ops::plan(*w.site, "");
+  const auto* c = check_named(report, "target config.php");
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->detail.find("ignored, green always gets the live site's config.php"), std::string::npos) << c->detail;
+  // The target's own file is not changed by the probe that plan made of the target.
+  EXPECT_EQ(w.host.storage.read_file(w.cfg.target_code + "/config.php").value_or(""), "<?php $CFG->dataroot = '/elsewhere';\n");
+}

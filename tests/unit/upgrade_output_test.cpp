@@ -83,3 +83,29 @@ TEST(UpgradeOutputTest, SchemaDifferencesTheCodeDependsOnAreNotExtras) {
     EXPECT_FALSE(d[0].extra) << what;
   }
 }
+
+TEST(UpgradeOutputTest, NamesThePluginsUpgradePhpsPluginCheckRefuses) {
+  // Real upgrade.php (cli_problem and cli_error write to stderr).
+  std::string err = "Dependencies check failed for local_assessment, block_old\n"
+                    "You must solve all the plugin requirements before proceeding to install this Moodle version!\n";
+  EXPECT_EQ(plugins_failing_dependencies(err), (std::vector<std::string>{"local_assessment", "block_old"}));
+  EXPECT_TRUE(plugins_failing_dependencies("Do you really want to continue? (y/n)\n").empty());
+}
+
+TEST(UpgradeOutputTest, ReadsUninstallPluginsShowMissing) {
+  std::string out = "Notice: something\nlocal_extra\tExtra tools\nmod_attendance\tAttendance\n";
+  EXPECT_EQ(parse_missing_plugins(out), (std::vector<std::string>{"local_extra", "mod_attendance"}));
+  EXPECT_TRUE(parse_missing_plugins("").empty());
+}
+
+TEST(UpgradeOutputTest, OnlyDifferencesTheUpgradeIntroducedAreNew) {
+  std::string sep(79, '-');
+  auto before = parse_schema_differences(sep + "\nuser\n * column 'degree' is not expected (C)\n" + sep + "\n");
+  auto after = parse_schema_differences(sep + "\nuser\n * column 'degree' is not expected (C)\n" + sep +
+                                                "\nquiz\n * column 'timelimit' is missing\n" + sep + "\n");
+  auto fresh = new_schema_differences(before, after);
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0].table, "quiz");
+  EXPECT_EQ(fresh[0].what, "column 'timelimit' is missing");
+  EXPECT_TRUE(new_schema_differences(after, before).empty());
+}

@@ -43,6 +43,10 @@ struct VersionFile {
 /// assignments are read, whatever their spacing and quoting.
 VersionFile parse_version_php(std::string_view php);
 
+/// A literal `$CFG-><name> = '...';` of a config.php (the last one wins, as in PHP); nullopt
+/// when config.php does not set it to a literal. Comments and CRLF line ends are skipped.
+std::optional<std::string> config_php_setting(std::string_view php, std::string_view name);
+
 }  // namespace mupgrade::core
 
 namespace mupgrade::core {

@@ -32,6 +32,9 @@ struct RehearsalReport {
   nlohmann::json smoke = nlohmann::json::array();      // [{check, ok, detail}]
   nlohmann::json isolation = nlohmann::json::array();  // [{check, ok, detail}]
   bool kept = false;            // the clone was kept (--keep)
+  /// What did not stop the rehearsal but needs the admin's eye (e.g. the live site's own
+  /// schema drift, which the upgrade did not cause).
+  std::vector<std::string> warnings;
 
   nlohmann::json to_json() const;
   static RehearsalReport from_json(const nlohmann::json& j);

@@ -21,7 +21,10 @@ struct DbConfig {
   std::string user;              // default: engine_of(kind).user
   std::string password_file;     // one of password_file / password_env
   std::string password_env;
-  std::string prefix = "mdl_";    // Moodle's $CFG->prefix: every query mupgrade makes uses it
+  /// Moodle's $CFG->prefix when the site's config.php sets none; the live config.php's value is
+  /// what every query uses. Given in the site config, it must agree with config.php (preflight).
+  std::string prefix = "mdl_";
+  bool prefix_given = false;      // db.prefix was in the site config
   bool relaxed_durability = true;  // green's DB runs upgrade.php without fsync; restored before the switch (README)
 };
 

@@ -87,6 +87,16 @@ public:
   bool maintenance_enabled();
 
   PendingState upgrade_pending();
+  /// upgrade.php --is-maintenance-required (Moodle 4.2+): true when the upgrade puts the site in
+  /// maintenance (exit 2), false when not (exit 3) or nothing is pending (0); nullopt when the
+  /// release does not know the option (before 4.2).
+  std::optional<bool> maintenance_required();
+  /// upgrade.php's own checks before its question (environment, plugin check), answered "n":
+  /// the plugins whose requirements the release refuses ("Dependencies check failed for ...").
+  /// Nothing is changed.
+  std::vector<std::string> refused_plugins();
+  /// uninstall_plugins.php --show-missing: plugins the DB registers and the code tree lacks.
+  std::vector<std::string> missing_plugins();
   /// upgrade.php --non-interactive --lang=en, with each line passed to `on_progress`.
   UpgradeResult upgrade(const std::function<void(const UpgradeProgress&)>& on_progress = {},
                         std::chrono::milliseconds timeout = kUpgradeTimeout);

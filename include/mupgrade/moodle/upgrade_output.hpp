@@ -46,4 +46,16 @@ struct SchemaDifference {
 /// lines. Empty when the text has no item in that form.
 std::vector<SchemaDifference> parse_schema_differences(std::string_view stdout_text);
 
+/// The differences of `after` that `before` did not have (same table and text): what an
+/// upgrade introduced, the site's own drift left out.
+std::vector<SchemaDifference> new_schema_differences(const std::vector<SchemaDifference>& before,
+                                                     const std::vector<SchemaDifference>& after);
+
+/// upgrade.php's plugin check: "Dependencies check failed for local_a, block_b" -> {local_a, block_b}.
+std::vector<std::string> plugins_failing_dependencies(std::string_view output);
+
+/// uninstall_plugins.php --show-missing: one "component<TAB>display name" line per plugin the DB
+/// registers and the code tree lacks ("Missing from disk") -> the components.
+std::vector<std::string> parse_missing_plugins(std::string_view output);
+
 }  // namespace mupgrade::moodle

@@ -65,6 +65,12 @@ struct StepContext {
   const InitInputs* init = nullptr;  // init only (its first set is `green`, its code `target_code`)
 
   bool rehearsal() const { return operation == "rehearse"; }
+  /// Something the operator should know that does not stop the operation: told now, and kept
+  /// for the rehearsal report (facts["warnings"]).
+  void warn(const std::string& text) {
+    facts["warnings"].push_back(text);
+    if (progress) progress->note("warning: " + text);
+  }
   nlohmann::json to_json() const;
   static StepContext from_json(const nlohmann::json& j);
 };

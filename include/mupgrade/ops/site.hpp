@@ -12,6 +12,7 @@
 #include "mupgrade/ports/ports.hpp"
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,8 @@ inline constexpr std::chrono::milliseconds kPageTimeout{10000};
 inline constexpr std::chrono::seconds kStopGrace{60};
 /// Blue's requests in flight after maintenance-on: the snapshot waits for them this long.
 inline constexpr std::chrono::seconds kDrainTimeout{30};
+/// Copying a code tree that is not a subvolume.
+inline constexpr std::chrono::seconds kCopyTimeout{1800};
 
 /// A version.php's contents, parsed; throws naming `where` when $version is not a literal.
 core::VersionFile parse_checked_version(const std::string& text, const std::string& where);
@@ -56,6 +59,11 @@ public:
   bool set_exists(const std::string& set);
 
   Secret db_password();
+  /// Moodle's table prefix in the set: its config.php's $CFG->prefix (green's and a clone's are
+  /// the live set's), else db.prefix of the site config.
+  std::string table_prefix(const std::string& set);
+  /// $CFG->prefix as the set's config.php sets it (nullopt: not set, or no config.php).
+  std::optional<std::string> config_php_prefix(const std::string& set);
   /// The set's DB as this host reaches it (published loopback port; a clone's bridge address).
   ports::DbEndpoint db_endpoint(const std::string& set);
   std::unique_ptr<ports::Proxy> proxy();
@@ -92,6 +100,13 @@ public:
   void maintenance_file(const std::string& set, bool on);
   bool maintenance_file_present(const std::string& set);
 
+  /// A code subvolume at `to` holding the tree `from`: a snapshot when `from` is a subvolume
+  /// (constant time), else a copy (reflinks on the same btrfs).
+  void lay_out_code(const std::string& from, const std::string& to);
+  /// Writes the live set's config.php into `code` (owner, group and mode kept: it holds the DB
+  /// password), whatever `code` carried; returns whether it carried one of its own.
+  bool install_live_config(const std::string& live_set, const std::string& code);
+
   /// core version.php of a code tree (root or public/).
   core::VersionFile code_version(const std::string& code_dir);
   /// A row of Moodle's config table in the set's DB ("" when absent).
@@ -127,6 +142,7 @@ private:
   void wait_web_ready(const std::string& set);
   core::SiteConfig cfg_;
   core::SetLayout layout_;
+  std::map<std::string, std::string> prefixes_;  // per set, read once from its config.php
   ports::Ports ports_;
 };
 

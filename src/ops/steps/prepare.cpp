@@ -1,6 +1,7 @@
 // Steps before the window: production serves throughout, nothing here is visible to users.
 
 #include "mupgrade/ops/plans.hpp"
+#include "../survey.hpp"
 
 #include <fmt/format.h>
 
@@ -11,71 +12,48 @@ using nlohmann::json;
 
 namespace {
 
-const std::chrono::seconds kCopyTimeout{1800};
-
 // Green's code: a snapshot when the release is a subvolume (constant time), else a copy;
 // then the site's own config.php from blue, whatever the target tree carries (a tree kept
 // in git often has a config.php of its own, for another dataroot and DB).
 json prepare_code(Site& site, StepContext& ctx) {
-  auto& storage = site.ports().storage;
-  auto green = site.paths(ctx.green), blue = site.paths(ctx.blue);
-  storage.make_dirs(green.dir);
-  if (storage.is_subvolume(ctx.target_code)) {
-    storage.snapshot(ctx.target_code, green.code);
-  } else {
-    // cp shares the extents (reflink) when the tree is on the same btrfs, and keeps owners and modes.
-    storage.create_subvolume(green.code);
-    auto r = site.ports().commands.run({"/bin/cp", "-a", "--reflink=auto", ctx.target_code + "/.", green.code + "/"}, {}, kCopyTimeout);
-    if (r.exit_code != 0)
-      throw Error(fmt::format("copying {} into {} failed: {}", ctx.target_code, green.code, r.output.substr(0, r.output.find('\n'))),
-                  "check the target tree and the free space in the pool");
-  }
-  std::string from = blue.code + "/config.php", to = green.code + "/config.php";
-  bool target_had_config = storage.exists(to);
-  auto text = storage.read_file(from);
-  auto mode = storage.file_mode(from);
-  if (!text || !mode) throw Error(fmt::format("cannot read the live set's {}", from), "check the live set's code subvolume");
-  // It holds the DB password: it keeps the owner, group and mode of blue's.
-  storage.write_file(to, *text, *mode);
+  auto green = site.paths(ctx.green);
+  site.ports().storage.make_dirs(green.dir);
+  site.lay_out_code(ctx.target_code, green.code);
+  bool target_had_config = site.install_live_config(ctx.blue, green.code);
   return {{"code", green.code}, {"target_config_replaced", target_had_config}};
 }
 
-// Runs `upgrade.php --is-pending` with the target code against blue's DB, in a throwaway
-// container over a snapshot of blue's moodledata: the contract's own answer, before the window.
+// Asks the target code about blue's DB, in a throwaway container over a snapshot of blue's
+// moodledata (src/ops/survey.cpp): pending, maintenance, add-ons missing from the target, plugins
+// the release refuses, and blue's own schema drift (the baseline `checks` compares against).
 json verify_target(Site& site, StepContext& ctx, core::StepRun& run) {
-  auto& containers = site.ports().containers;
-  const auto& cfg = site.config();
-  std::string scratch = site.paths(ctx.green).verify_moodledata();
-  std::string name = site.layout().verify_container(ctx.green);
-  run.remember({{"container", name}, {"scratch", scratch}});
-  site.delete_if_subvolume(scratch);
-  site.ports().storage.snapshot(site.paths(ctx.blue).moodledata, scratch);
-  if (containers.inspect_container(name)) containers.remove_container(name, true);
-  ports::ContainerSpec spec;
-  spec.name = name;
-  spec.image = cfg.target_image;
-  spec.labels = site.layout().labels(ctx.green, "verify");
-  spec.network = site.set_network(ctx.blue);
-  spec.mounts = {{site.paths(ctx.green).code, core::kContainerCodeRoot, true}, {scratch, core::kContainerMoodledata, false}};
-  spec.entrypoint = {"sleep", "600"};
-  containers.create_container(spec);
-  moodle::PendingState pending;
-  try {
-    containers.start_container(name);
-    moodle::MoodleCli cli(containers, name, moodle::CodeLayout{core::kContainerCodeRoot, site.code_layout(site.paths(ctx.green).code).public_dir});
-    pending = cli.upgrade_pending();
-  } catch (const std::exception&) {  // a kill leaves them: the undo (from the journal) removes them
-    containers.remove_container(name, true);
-    site.delete_if_subvolume(scratch);
-    throw;
-  }
-  containers.remove_container(name, true);
-  site.delete_if_subvolume(scratch);
-  if (pending == moodle::PendingState::downgrade_refused)
+  SurveyPlace place{site.paths(ctx.green).code, site.paths(ctx.green).verify_moodledata(), site.layout().verify_container(ctx.green),
+                    site.layout().labels(ctx.green, "verify")};
+  run.remember({{"container", place.container}, {"scratch", place.scratch}});
+  auto s = survey_target(site, ctx.blue, place);
+  if (s.pending == moodle::PendingState::downgrade_refused)
     throw Error("the target code is OLDER than the version that made the live DB (Moodle refuses downgrades)", "pick a newer release as the target");
-  if (pending == moodle::PendingState::up_to_date)
+  if (s.pending == moodle::PendingState::up_to_date)
     throw Error("the target code needs no upgrade of the live DB (same versions)", "pick a newer release as the target");
-  return {{"pending", true}};
+  if (!s.missing_plugins.empty())
+    throw Error(fmt::format("add-on(s) installed on the live site are missing from the target code: {} (green would keep them registered "
+                            "with no code: 'Missing from disk')", join_names(s.missing_plugins)),
+                kMissingPluginsFix);
+  if (!s.refused_plugins.empty())
+    throw Error(fmt::format("upgrade.php's plugin check refuses {} (Dependencies check failed)", join_names(s.refused_plugins)), kRefusedPluginsFix);
+  json live_schema = json::array();
+  for (const auto& d : s.live_schema) live_schema.push_back({{"table", d.table}, {"what", d.what}, {"extra", d.extra}});
+  ctx.facts["live_schema"] = live_schema;
+  if (!s.live_schema.empty())
+    ctx.warn(fmt::format("the live site's schema already differs from its own code ({} item(s), the site's own drift, not the upgrade's): {}",
+                                 s.live_schema.size(), describe_differences(s.live_schema)));
+  if (!s.live_schema_error.empty()) {
+    ctx.facts["live_schema_error"] = s.live_schema_error;
+    ctx.warn("the live site's schema could not be checked (" + s.live_schema_error + "): every difference after the upgrade counts as the upgrade's");
+  }
+  json maintenance = s.maintenance_required ? json(*s.maintenance_required) : json(nullptr);
+  ctx.facts["maintenance_required"] = maintenance;
+  return {{"pending", true}, {"maintenance_required", maintenance}, {"live_schema", live_schema}};
 }
 
 // The clone's config.php: production's, with a block before the bootstrap line that makes it
@@ -131,7 +109,8 @@ void add_prepare_steps(std::vector<StepDef>& t) {
   d.name = step::verify_target;
   d.operations = {"cutover", "rehearse"};
   d.after = {step::prepare_code};
-  d.what = "upgrade.php --is-pending with the target code against blue's DB (throwaway container)";
+  d.what = "the target code against blue's DB (throwaway container): upgrade.php --is-pending, --is-maintenance-required and its plugin check, "
+           "uninstall_plugins.php --show-missing (add-ons the target lacks); blue's own check_database_schema.php, the baseline of checks";
   d.undo_what = "remove the throwaway container and its moodledata snapshot";
   d.run = [](Site& s, StepContext& c, core::StepRun& r) { return verify_target(s, c, r); };
   d.undo = [](Site& s, StepContext&, const json& data) {

@@ -2,12 +2,14 @@
 // a second users wait; anything that can happen before belongs in prepare.
 
 #include "mupgrade/ops/plans.hpp"
+#include "../survey.hpp"
 
 #include "mupgrade/core/poll.hpp"
 #include "mupgrade/moodle/upgrade_output.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <future>
 
 namespace mupgrade::ops {
@@ -20,11 +22,11 @@ namespace {
 double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // A multi-line CLI text as one line, whole: the second half of a schema report matters too.
-std::string one_line(std::string text, size_t max = 2000) {
+std::string one_line(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   for (auto& ch : text)
     if (ch == '\n') ch = ';';
-  return text.size() > max ? text.substr(0, max) + "..." : text;
+  return text;
 }
 
 json snapshot(Site& s, StepContext& c) {
@@ -56,6 +58,10 @@ json upgrade(Site& s, StepContext& c) {
   c.facts["upgrade_log"] = log;
   c.facts["upgrade_s"] = std::chrono::duration<double>(result.duration).count();
   if (!result.ok) {
+    if (auto refused = moodle::plugins_failing_dependencies(result.output); !refused.empty()) {
+      c.facts["failed_component"] = refused.front();
+      throw Error(fmt::format("upgrade.php's plugin check refuses {} (Dependencies check failed); log: {}", join_names(refused), log), kRefusedPluginsFix);
+    }
     std::string why = result.summary.environment_failed ? "environment check failed: " + result.summary.environment_problems : result.summary.error;
     std::string component = result.summary.last_component.empty() ? "core" : result.summary.last_component;
     c.facts["failed_component"] = component;
@@ -78,28 +84,41 @@ json checks(Site& s, StepContext& c) {
   }
   auto diff = schema.get();
   if (chk.level == moodle::CheckLevel::critical || chk.level == moodle::CheckLevel::unknown)
-    throw Error("green fails Moodle's upgrade check: " + one_line(chk.output, 500));
+    throw Error("green fails Moodle's upgrade check: " + one_line(chk.output));
   if (!diff) return json::object();
-  // Columns, indexes or tables in the DB that no install.xml defines are a site's own (a local
-  // plugin may add columns to core tables at install, during this very upgrade): the release's
-  // code never uses them. They are reported, not fatal; anything the code expects is.
   auto items = moodle::parse_schema_differences(*diff);
-  std::vector<std::string> wrong, extra;
-  for (const auto& d : items) (d.extra ? extra : wrong).push_back(d.table + ": " + d.what);
-  auto joined = [](const std::vector<std::string>& v) {
-    std::string out;
-    for (const auto& x : v) out += (out.empty() ? "" : "; ") + x;
-    return out;
-  };
   if (items.empty()) throw Error("green's DB schema differs from its code: " + one_line(*diff));
+  // What the live site already had before the upgrade (verify-target asked its own code) is the
+  // site's drift, not the upgrade's: a warning. Columns, indexes or tables that no install.xml
+  // defines are a site's own too (a local plugin may add columns to core tables at install,
+  // during this very upgrade): the release's code never uses them, so they are listed. Anything
+  // else the upgrade left is something the code expects and the DB lacks: it fails.
+  std::vector<moodle::SchemaDifference> before;
+  for (const auto& d : c.facts.value("live_schema", json::array()))
+    before.push_back({d.value("table", ""), d.value("what", ""), d.value("extra", false)});
+  auto fresh = moodle::new_schema_differences(before, items);
+  std::vector<moodle::SchemaDifference> wrong, extra, on_live;
+  for (const auto& d : fresh) (d.extra ? extra : wrong).push_back(d);
+  for (const auto& d : items)
+    if (std::find_if(fresh.begin(), fresh.end(), [&](const auto& f) { return f.table == d.table && f.what == d.what; }) == fresh.end()) on_live.push_back(d);
   if (!wrong.empty())
-    throw Error(fmt::format("green's DB schema differs from its code: {}{}", one_line(joined(wrong)),
-                            extra.empty() ? "" : fmt::format(" (besides {} extra column(s), index(es) or table(s): {})", extra.size(), one_line(joined(extra), 500))));
-  if (c.progress)
+    throw Error(fmt::format("the upgrade left green's DB schema different from its code: {}{}{}", describe_differences(wrong),
+                            extra.empty() ? "" : fmt::format(" (besides {} extra column(s), index(es) or table(s): {})", extra.size(), describe_differences(extra)),
+                            on_live.empty() ? "" : fmt::format(" (and {} difference(s) the live site already had: {})", on_live.size(), describe_differences(on_live))),
+                "the report is Moodle's check_database_schema.php on green; green is kept for diagnosis");
+  if (!on_live.empty())
+    c.warn(fmt::format("checks: {} schema difference(s) the live site already had before the upgrade (its own drift, not the upgrade's): {}",
+                       on_live.size(), describe_differences(on_live)));
+  if (!extra.empty() && c.progress)
     c.progress->note(fmt::format("checks: the DB has {} column(s), index(es) or table(s) that no install.xml of the release defines "
                                  "(a plugin's or the site's own; Moodle's code does not use them): {}",
-                                 extra.size(), one_line(joined(extra))));
-  return json{{"schema_extra", extra}};
+                                 extra.size(), describe_differences(extra)));
+  auto texts = [](const std::vector<moodle::SchemaDifference>& v) {
+    std::vector<std::string> out;
+    for (const auto& d : v) out.push_back(d.table + ": " + d.what);
+    return out;
+  };
+  return json{{"schema_extra", texts(extra)}, {"schema_on_live", texts(on_live)}};
 }
 
 // Writes users made on green since `mark`: after the switch, moving traffic back leaves them
@@ -109,7 +128,7 @@ void refuse_if_green_has_writes(Site& s, StepContext& c, const json& mark) {
   auto writes = s.ports().db.writes_since(s.db_endpoint(c.green), mark);
   if (writes.total() > 0)
     throw Error(fmt::format("green {} already holds writes made through the proxy ({}); moving traffic back would leave them behind",
-                            c.green, writes.describe(s.config().db.prefix)),
+                            c.green, writes.describe(s.table_prefix(c.green))),
                 "check which set the proxy serves ('mupgrade status'); 'mupgrade rollback --discard-writes' goes back anyway");
 }
 
@@ -289,7 +308,7 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.phase = Phase::window;
   d.operations = {"cutover", "rehearse"};
   d.after = {step::upgrade, "settings"};
-  d.what = "checks.php --filter=upgradecheck and check_database_schema.php on green (extra columns a plugin added: listed, not fatal)";
+  d.what = "checks.php --filter=upgradecheck and check_database_schema.php on green (differences blue already had: a warning; extra columns a plugin added: listed; others fail)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) { return checks(s, c); };
   t.push_back(d);
 

@@ -337,7 +337,7 @@ std::string start_web(Cleanup& cleanup, const std::string& network, const std::s
 }
 
 StandinSite start_standin(Cleanup& cleanup, db::Kind kind, const std::string& release,
-                          const std::vector<std::string>& knobs) {
+                          const std::vector<std::string>& knobs, const std::vector<std::string>& release_args) {
   StandinSite site;
   site.network = unique_name("net");
   std::string net_id = engine().create_network(site.network, {{"mupgrade.test", "1"}});
@@ -346,7 +346,7 @@ StandinSite start_standin(Cleanup& cleanup, db::Kind kind, const std::string& re
   site.code = make_subvolume(cleanup, "code");
   site.moodledata = make_subvolume(cleanup, "data");
   std::string dbdir = make_subvolume(cleanup, "db");
-  std::vector<std::string> args;
+  std::vector<std::string> args = release_args;
   for (auto& k : knobs) {
     args.push_back("--knob");
     args.push_back(k);

@@ -73,8 +73,9 @@ struct StandinSite {
   int web_port = 0; // published on 127.0.0.1
   std::string host = "moodle.test";
 };
+/// `release_args` go to make-release (e.g. --add-plugin local_extra).
 StandinSite start_standin(Cleanup& cleanup, db::Kind kind, const std::string& release,
-                          const std::vector<std::string>& knobs = {});
+                          const std::vector<std::string>& knobs = {}, const std::vector<std::string>& release_args = {});
 /// Lays out a release into `dest` with tests/moodle-standin/make-release.
 void make_release(const std::string& release, const std::string& dest, const std::vector<std::string>& extra_args = {});
 /// Starts a web container for `code` + `moodledata` on `network` (code mounted read-only).

@@ -19,13 +19,14 @@ namespace mupgrade::itest {
 
 namespace fs = std::filesystem;
 
-std::string LifecycleSite::release(const std::string& rel, const std::vector<std::string>& knobs) {
+std::string LifecycleSite::release(const std::string& rel, const std::vector<std::string>& knobs, const std::vector<std::string>& release_args) {
     std::string all;
     for (const auto& k : knobs) all += k + ";";
-    std::string dir = releases + "/" + rel + (knobs.empty() ? "" : fmt::format("-{:x}", std::hash<std::string>{}(all)));
+    for (const auto& a : release_args) all += a + ";";
+    std::string dir = releases + "/" + rel + (all.empty() ? "" : fmt::format("-{:x}", std::hash<std::string>{}(all)));
     if (fs::exists(dir)) return dir;
     btrfs::create_subvolume(dir);
-    std::vector<std::string> args;
+    std::vector<std::string> args = release_args;
     for (auto& k : knobs) args.insert(args.end(), {"--knob", k});
     make_release(rel, dir, args);
     return dir;
@@ -91,7 +92,7 @@ SiteCleanup::~SiteCleanup() {
     std::fprintf(stderr, "site cleanup of %s and %s: %s\n", pool.c_str(), state.c_str(), out.c_str());
 }
 
-std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, int port, const std::string& extra_yaml) {
+std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, int port, const std::string& extra_yaml, const SiteOptions& opts) {
   auto ls = std::make_unique<LifecycleSite>();
   std::string name = unique_name("s");
   auto& c = ls->cfg;
@@ -125,16 +126,16 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   ls->site = std::make_unique<ops::Site>(c, host_ports());
   auto p = ls->site->paths(ls->blue);
   fs::create_directories(p.dir);
-  btrfs::snapshot(ls->release("4.4.1"), p.code);
+  btrfs::snapshot(ls->release("4.4.1", opts.blue_knobs, opts.blue_release_args), p.code);
   btrfs::create_subvolume(p.db);
   btrfs::create_subvolume(p.moodledata);
   ::chown(p.moodledata.c_str(), 33, 33);
   std::ofstream(p.code + "/config.php") << fmt::format(
       "<?php\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n$CFG->dblibrary = 'native';\n"
-      "$CFG->dbhost = 'db';\n$CFG->dbname = 'moodle';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'pw-{}';\n$CFG->prefix = 'mdl_';\n"
+      "$CFG->dbhost = 'db';\n$CFG->dbname = 'moodle';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'pw-{}';\n$CFG->prefix = '{}';\n"
       "$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = '{}';\n$CFG->dataroot = '/var/www/moodledata';\n"
       "$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
-      kind == db::Kind::mariadb ? "mariadb" : "pgsql", c.db.user, name, c.public_url);
+      kind == db::Kind::mariadb ? "mariadb" : "pgsql", c.db.user, name, opts.prefix, c.public_url);
   ls->site->start_set(ls->blue, c.web_image);
   docker::ExecOptions install;
   install.cmd = {"php", "admin/cli/install_database.php", "--agree-license", "--adminpass=Admin-1234"};

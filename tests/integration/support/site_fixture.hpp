@@ -21,7 +21,7 @@ struct LifecycleSite {
   std::unique_ptr<ops::Site> site;
 
   /// A release laid out (once) as a subvolume under the site's releases dir.
-  std::string release(const std::string& rel, const std::vector<std::string>& knobs = {});
+  std::string release(const std::string& rel, const std::vector<std::string>& knobs = {}, const std::vector<std::string>& release_args = {});
   /// The release the proxy serves, from the login page ("HTTP n" when it does not answer 200).
   std::string served_release();
   /// The steps `operation` runs on this site, in order.
@@ -34,8 +34,16 @@ struct SiteCleanup {
   ~SiteCleanup();
 };
 
+/// How the blue site differs from a plain stand-in 4.4.1.
+struct SiteOptions {
+  std::string prefix = "mdl_";                // $CFG->prefix of its config.php
+  std::vector<std::string> blue_knobs;        // the blue release's knobs (e.g. plugin_adds_columns=...)
+  std::vector<std::string> blue_release_args; // make-release arguments (e.g. --add-plugin local_extra)
+};
+
 /// `extra_yaml` is appended to the site's YAML config file (for the binary).
-std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, int port, const std::string& extra_yaml = "");
+std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, int port, const std::string& extra_yaml = "",
+                                         const SiteOptions& opts = {});
 
 /// Runs the mupgrade binary with `args`; stdout and stderr into *out.
 int run_binary(const std::string& args, std::string* out);

@@ -219,12 +219,21 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   ports::ExecResult r;
   r.exit_code = 0;
   auto has = [&](const std::string& s) { return cmd.find(s) != std::string::npos; };
-  if (has("upgrade.php --is-pending")) r.exit_code = pending_exit;
+  if (has("echo n | exec php") && has("upgrade.php")) {
+    // upgrade.php's checks before its question, answered "n".
+    r.exit_code = 1;
+    r.err = refused_err;
+    if (refused_err.empty()) r.out = "Do you really want to continue? (y/n)\n";
+  } else if (has("upgrade.php --is-pending")) r.exit_code = pending_exit;
+  else if (has("upgrade.php --is-maintenance-required")) {
+    r.exit_code = maintenance_exit;
+    if (maintenance_exit == 1) r.err = "Unrecognised options:\n  --is-maintenance-required\nPlease use --help option.\n";
+  } else if (has("uninstall_plugins.php --show-missing")) r.out = missing_out;
   else if (has("upgrade.php")) {
     r.exit_code = upgrade_exit;
     if (!upgrade_exit) upgraded_sets.insert(it->second.info.labels["mupgrade.set"]);
     r.out = upgrade_exit ? "" : "-->System\n++ Success ++\nCommand line upgrade from 4.4.1 to 4.4.3 completed successfully.\n";
-    if (upgrade_exit) r.err = "Default exception handler: upgrade failed in mod_quiz\n";
+    if (upgrade_exit) r.err = upgrade_err;
   } else if (has("cron.php --disable-wait")) cron_enabled[container] = false;
   else if (has("cron.php --enable")) cron_enabled[container] = true;
   else if (has("upgrade.php") == false && has("cfg.php --name=")) {
@@ -265,7 +274,10 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
     }
     if (pw) storage_.remove(host_file);
   }
-  else if (has("check_database_schema.php")) {
+  else if (has("check_database_schema.php") && opts.workdir == "/var/www/moodle-live") {
+    r.exit_code = live_schema_exit;
+    r.out = live_schema_out;
+  } else if (has("check_database_schema.php")) {
     r.exit_code = schema_exit;
     r.out = schema_out;
   }
@@ -390,8 +402,13 @@ std::string FakeDatabase::server_version(const ports::DbEndpoint& ep) {
   f_.hit(fmt::format("db.server_version {}", ep.port));
   return ep.kind == ports::DbKind::mariadb ? "10.11.6-MariaDB" : "15.8";
 }
+void FakeDatabase::require_tables(const ports::DbEndpoint& ep, const std::string& table) const {
+  if (ep.prefix != tables_prefix)
+    throw Error(fmt::format("Table '{}{}' doesn't exist (the site's tables are {}*)", ep.prefix, table, tables_prefix));
+}
 std::optional<std::string> FakeDatabase::config_value(const ports::DbEndpoint& ep, const std::string& name) {
   f_.hit(fmt::format("db.config_value {} {}", ep.port, name));
+  require_tables(ep, "config");
   bool upgraded = c_.upgraded_sets.count(c_.set_at(ep.host, ep.port)) > 0;
   if (name == "version") return upgraded ? target_version : live_version;
   if (name == "release") return upgraded ? target_release : live_release;
@@ -399,10 +416,12 @@ std::optional<std::string> FakeDatabase::config_value(const ports::DbEndpoint& e
 }
 nlohmann::json FakeDatabase::watermark(const ports::DbEndpoint& ep) {
   f_.hit(fmt::format("db.watermark {}", ep.port));
+  require_tables(ep, "logstore_standard_log");
   return {{"logstore_standard_log", 100}, {"forum_posts", 10}};
 }
 ports::WriteCount FakeDatabase::writes_since(const ports::DbEndpoint& ep, const nlohmann::json&) {
   f_.hit(fmt::format("db.writes_since {}", ep.port));
+  require_tables(ep, "logstore_standard_log");
   ports::WriteCount w;
   w.per_table["forum_posts"] = writes_on_green;
   writes_on_green += writes_arriving_per_count;

@@ -134,6 +134,7 @@ public:
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15"};
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
   int upgrade_exit = 0;                      // what upgrade.php answers
+  std::string upgrade_err = "Default exception handler: upgrade failed in mod_quiz\n";  // its stderr when it fails
   int pending_exit = 2;                      // what upgrade.php --is-pending answers
   std::set<std::string> upgraded_sets;        // sets whose DB upgrade.php upgraded
   /// The set whose container answers at `host` (127.0.0.1 + a published port, or a network address).
@@ -143,6 +144,12 @@ public:
   std::map<std::string, std::string> installed;
   int schema_exit = 0;                       // what check_database_schema.php answers, and prints
   std::string schema_out = "Database structure is ok.\n";
+  /// The same script run with the live code (the survey's baseline, in /var/www/moodle-live).
+  int live_schema_exit = 0;
+  std::string live_schema_out = "Database structure is ok.\n";
+  int maintenance_exit = 2;   // upgrade.php --is-maintenance-required (1: a release before 4.2)
+  std::string missing_out;    // uninstall_plugins.php --show-missing
+  std::string refused_err;    // upgrade.php's plugin check, e.g. "Dependencies check failed for local_x\n..."
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
@@ -202,8 +209,11 @@ public:
   std::map<int, double> dirty_pages_pct;
   long writes_on_green = 0;
   long writes_arriving_per_count = 0;  // users still writing on green: each count sees more
+  /// The prefix of the site's tables: a query with another one finds no table, as on a real DB.
+  std::string tables_prefix = "mdl_";
 
 private:
+  void require_tables(const ports::DbEndpoint& ep, const std::string& table) const;
   FaultPlan& f_;
   FakeContainers& c_;
 };

@@ -130,6 +130,21 @@ function standin_disk_versions() {
     return $map;
 }
 
+// $plugin->requires of each plugin on disk: component => core version it needs.
+function standin_disk_requires() {
+    global $CFG;
+    $map = [];
+    foreach (standin_plugin_dirs() as $type => $dir) {
+        foreach (glob($CFG->dirroot . "/$dir/*/version.php") as $file) {
+            $plugin = new stdClass();
+            require($file);
+            $map[$plugin->component] = $plugin->requires ?? 0;
+        }
+    }
+    ksort($map);
+    return $map;
+}
+
 function standin_disk_core() {
     global $CFG;
     $version = $release = $branch = $maturity = null;

@@ -87,6 +87,20 @@ function upgrade_log($type, $plugin, $info, $details = null, $version = null, $t
         [$type, $plugin, $version, $target, $info, $details, time()]);
 }
 
+// Columns a site's local plugin adds to core tables when it is installed (knob
+// plugin_adds_columns=<table>.<column>,...). Returns the first malformed entry, or ''.
+function standin_add_plugin_columns() {
+    foreach (array_filter(array_map('trim', explode(',', (string)standin_knob('plugin_adds_columns', '')))) as $tablecolumn) {
+        if (!preg_match('/^([a-z_]+)\.([a-z0-9_]+)$/', $tablecolumn, $m)) {
+            return $tablecolumn;
+        }
+        if (!in_array($m[2], standin_columns($m[1]), true)) {
+            db_exec("ALTER TABLE " . t($m[1]) . " ADD COLUMN {$m[2]} VARCHAR(255)");
+        }
+    }
+    return '';
+}
+
 function standin_install_tables() {
     $disk = standin_disk_core();
     foreach (standin_base_tables() as $name => $cols) {
@@ -109,6 +123,10 @@ function standin_install_tables() {
     set_config('cron_enabled', '1');
     db_exec("INSERT INTO " . t('user') . " (username, email, firstname, lastname, timecreated) VALUES ('admin', 'admin@example.invalid', 'Admin', 'User', ?)", [time()]);
     upgrade_log(0, 'core', 'Core installed', null, (string)$disk->version, (string)$disk->version);
+    // A site installed with such a plugin has that drift before any upgrade.
+    if ($bad = standin_add_plugin_columns()) {
+        cli_error("bad plugin_adds_columns knob '$bad' (table.column)");
+    }
 }
 
 // The PHP versions each branch accepts, as Moodle's environment check enforces them.

@@ -7,9 +7,12 @@ require_once($CFG->dirroot . '/lib/upgradelib.php');
 [$options, $unrecognised] = cli_get_params(['non-interactive' => false, 'allow-unstable' => false, 'help' => false,
     'lang' => 'en', 'verbose-settings' => false, 'is-pending' => false, 'is-maintenance-required' => false,
     'maintenance' => true], ['h' => 'help']);
+if ((int)standin_disk_core()->branch < 402 && $options['is-maintenance-required'] !== false) {
+    $unrecognised[] = '--is-maintenance-required';  // new in Moodle 4.2
+}
 cli_reject_unrecognised($unrecognised);
 if ($options['help']) {
-    echo "Command line Moodle upgrade.\n\nOptions:\n--non-interactive     No interactive questions or confirmations\n--allow-unstable      Upgrade even if the version is not marked as stable yet\n--lang=CODE           Set preferred language for CLI output\n--verbose-settings    Show new settings values\n--is-pending          If an upgrade is needed it exits with an error code of 2\n-h, --help            Print out this help\n";
+    echo "Command line Moodle upgrade.\n\nOptions:\n--non-interactive     No interactive questions or confirmations\n--allow-unstable      Upgrade even if the version is not marked as stable yet\n--lang=CODE           Set preferred language for CLI output\n--verbose-settings    Show new settings values\n--is-pending          If an upgrade is needed it exits with an error code of 2\n--is-maintenance-required   Returns exit code 2 if the upgrade requires maintenance mode, 3 if not\n-h, --help            Print out this help\n";
     exit(0);
 }
 
@@ -22,8 +25,17 @@ $pending = standin_versions_hash($diskmap) !== ($CFG->allversionshash ?? '');
 if (!$pending) {
     cli_error("No upgrade needed for the installed version {$CFG->release} ({$CFG->version}). Thanks for coming anyway!", 0);
 }
-if ($options['is-pending']) {
+if ($options['is-pending'] && !$options['is-maintenance-required']) {
     cli_error('An upgrade is pending', 2);
+}
+if ($options['is-maintenance-required']) {
+    // Moodle 4.2+: whether the code change needs maintenance (real Moodle compares the component
+    // hash; the stand-in takes the knob maintenance_required, default 1).
+    echo "An upgrade is pending\n";
+    if ((string)standin_knob('maintenance_required', '1') === '0') {
+        cli_error('This upgrade WILL NOT result in maintenance mode for users.', 3);
+    }
+    cli_error('This upgrade WILL result in maintenance mode for users.', 2);
 }
 
 $problems = standin_environment_problems();
@@ -33,6 +45,19 @@ if ($problems) {
         echo "!! $p !!\n[System] this test must pass\n";
     }
     exit(1);
+}
+
+// Plugin check, as real upgrade.php does it after the environment: a plugin whose
+// $plugin->requires is above the new core version refuses this release.
+$failed = [];
+foreach (standin_disk_requires() as $component => $requires) {
+    if (standin_version_cmp($requires, $disk->version) > 0) {
+        $failed[] = $component;
+    }
+}
+if ($failed) {
+    fwrite(STDERR, 'Dependencies check failed for ' . implode(', ', $failed) . "\n");
+    cli_error('You must solve all the plugin requirements before proceeding to install this Moodle version!');
 }
 
 if (!$options['non-interactive']) {
@@ -125,13 +150,8 @@ foreach ($plugins as $component => $version) {
 }
 // Like a site's local plugin that adds columns to a core table when it is installed (a real
 // site's local_corechanges adds a dozen to user): check_database_schema then reports them.
-foreach (array_filter(array_map('trim', explode(',', (string)standin_knob('plugin_adds_columns', '')))) as $tablecolumn) {
-    if (!preg_match('/^([a-z_]+)\.([a-z0-9_]+)$/', $tablecolumn, $m)) {
-        standin_fail('local_standin', "bad plugin_adds_columns knob '$tablecolumn' (table.column)");
-    }
-    if (!in_array($m[2], standin_columns($m[1]), true)) {
-        db_exec("ALTER TABLE " . t($m[1]) . " ADD COLUMN {$m[2]} VARCHAR(255)");
-    }
+if ($bad = standin_add_plugin_columns()) {
+    standin_fail('local_standin', "bad plugin_adds_columns knob '$bad' (table.column)");
 }
 usleep((int)($slice * 1e6));
 set_config('allversionshash', standin_versions_hash($diskmap));
