@@ -91,7 +91,7 @@ TEST_P(LifecycleTest, CutoverThenRollbackWithTheWriteGuard) {
   EXPECT_GE(metrics["mupgrade_cutover_duration_seconds"], metrics["mupgrade_cutover_window_seconds"]);
   // upgrade.php built the theme last (Moodle >= 4.4); nothing threw it away before the switch,
   // so green's first page was not cold.
-  std::string themerev = site.cli(green).cfg_get("themerev");
+  std::string themerev = site.cli(green).cfg_get("themerev").value_or("(unset)");
   EXPECT_TRUE(fs::exists(fmt::format("{}/localcache/theme/{}/boost/css/all.css", site.paths(green).moodledata, themerev)))
       << "green's theme cache (themerev " << themerev << ") is gone";
 
