@@ -47,6 +47,10 @@ std::string render_site(const Backend& be) {
       "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
       "        proxy_read_timeout 600s;\n"
       "        proxy_next_upstream error timeout;\n"
+      // One identity header on every answer from the upstream, 404 included (a web server
+      // answers the switch's probe file); nginx's own error pages get none ("" adds nothing).
+      "        proxy_hide_header X-Mupgrade-Set;\n"
+      "        add_header X-Mupgrade-Set $mupgrade_set always;\n"
       "    }}\n"
       "}}\n",
       be.name, be.host, be.port);
