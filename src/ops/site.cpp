@@ -226,11 +226,12 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
   return times;
 }
 
-void Site::ensure_set_running(const std::string& set) {
+bool Site::ensure_set_running(const std::string& set) {
   auto web = ports_.containers.inspect_container(web_container(set));
   auto db = ports_.containers.inspect_container(db_container(set));
-  if (web && web->running && db && db->running) return;
+  if (web && web->running && db && db->running) return false;
   start_set(set, web ? web->image : cfg_.web_image);
+  return true;
 }
 
 void Site::stop_set(const std::string& set) {

@@ -47,6 +47,9 @@ TEST(ChaosDockerdTest, ADaemonRestartDuringUpgradeIsRecovered) {
   if (log.find("cutover --resume") != std::string::npos) {
     EXPECT_EQ(run_binary("cutover --resume " + c.config(), &out), 0) << out;
   }
+  std::printf("--- the cutover's output ---\n%s\n--- status ---\n", log.c_str());
+  run_binary("status " + c.config(), &out);
+  std::printf("%s\n", out.c_str());
   c.check_end_state(r, at, 0);
   c.records.push_back(r);
   write_summary(c.records, 0);

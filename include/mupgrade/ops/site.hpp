@@ -83,8 +83,9 @@ public:
   /// answers. Refuses when the set's data is missing.
   SetStartTimes start_set(const std::string& set, const std::string& web_image);
   /// Starts the set's containers again if one stopped (a Docker daemon restart stops every
-  /// container without a restart policy), with the image its web container has.
-  void ensure_set_running(const std::string& set);
+  /// container without a restart policy), with the image its web container has. True when it
+  /// had to start them.
+  bool ensure_set_running(const std::string& set);
   /// Stops the set's containers and removes its network (a stopped set holds none).
   void stop_set(const std::string& set);
   /// Stops and removes the set's containers and its network; its subvolumes stay.

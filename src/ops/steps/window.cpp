@@ -150,8 +150,10 @@ void add_window_steps(std::vector<StepDef>& t) {
   };
   // Blue serves again only if its containers run: a Docker daemon restarted during the window
   // stopped them.
+  // A restarted web container may have a new address, and a proxy started before it could not
+  // resolve it: point the proxy at blue again.
   d.undo = [](Site& s, StepContext& c, const json&) {
-    s.ensure_set_running(c.blue);
+    if (s.ensure_set_running(c.blue)) s.proxy()->switch_to(s.backend(c.blue));
     s.maintenance_file(c.blue, false);
   };
   t.push_back(d);

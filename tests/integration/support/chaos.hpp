@@ -239,6 +239,8 @@ public:
     EXPECT_EQ(st.serving, st.live_set) << r.name;
     // Let the load see the serving set for a moment, then judge.
     std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    // A reader may still be waiting out a request sent while nothing answered (10 s timeout).
+    for (int i = 0; i < 150 && traffic_.serving_again_after(fault_at) < 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     r.to_serving = traffic_.serving_again_after(fault_at);
     r.recovered = r.to_serving >= 0 && !st.serving.empty() && st.serving == st.live_set;
     EXPECT_GE(r.to_serving, 0) << r.name << ": the site never answered 200 for good after the fault";
