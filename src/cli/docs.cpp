@@ -2,22 +2,14 @@
 
 #include "app.hpp"
 
+#include "mupgrade/core/config_keys.hpp"
+
 #include <fmt/format.h>
 
 namespace mupgrade::cli {
 
 namespace {
 
-std::string roff(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\') out += "\\e";
-    else if (c == '-') out += "\\-";
-    else out += c;
-  }
-  if (!out.empty() && (out.front() == '.' || out.front() == '\'')) out.insert(0, "\\&");
-  return out;
-}
 
 std::vector<const CLI::Option*> options_of(const CLI::App& cmd) {
   std::vector<const CLI::Option*> out;
@@ -34,13 +26,13 @@ void command_section(const CLI::App& cmd, const std::string& path, std::string& 
     for (const auto* s : subs) command_section(*s, path + " " + s->get_name(), out);
     return;
   }
-  out += fmt::format(".SS \"{}\"\n{}\n", roff(path), roff(cmd.get_description()));
+  out += fmt::format(".SS \"{}\"\n{}\n", core::roff_escape(path), core::roff_escape(cmd.get_description()));
   for (const auto* o : options_of(cmd)) {
     std::string names;
-    for (const auto& l : o->get_lnames()) names += (names.empty() ? "" : ", ") + fmt::format("\\fB\\-\\-{}\\fR", roff(l));
-    if (takes_value(o)) names += fmt::format(" \\fI{}\\fR", roff(o->get_type_name()));
-    std::string text = roff(o->get_description());
-    if (!o->get_default_str().empty()) text += fmt::format(" (default: {})", roff(o->get_default_str()));
+    for (const auto& l : o->get_lnames()) names += (names.empty() ? "" : ", ") + fmt::format("\\fB\\-\\-{}\\fR", core::roff_escape(l));
+    if (takes_value(o)) names += fmt::format(" \\fI{}\\fR", core::roff_escape(o->get_type_name()));
+    std::string text = core::roff_escape(o->get_description());
+    if (!o->get_default_str().empty()) text += fmt::format(" (default: {})", core::roff_escape(o->get_default_str()));
     if (o->get_required()) text += " (required)";
     out += fmt::format(".TP\n{}\n{}\n", names, text);
   }
@@ -64,7 +56,7 @@ std::vector<const CLI::App*> visible_commands(const CLI::App& app) {
 
 std::string render_command_man(const CLI::App& app, std::string_view version) {
   std::string out = fmt::format(".TH MUPGRADE 8 \"\" \"mupgrade {}\" \"System Administration\"\n", version);
-  out += fmt::format(".SH NAME\nmupgrade \\- {}\n", roff(app.get_description().substr(app.get_description().find(": ") + 2)));
+  out += fmt::format(".SH NAME\nmupgrade \\- {}\n", core::roff_escape(app.get_description().substr(app.get_description().find(": ") + 2)));
   out += ".SH SYNOPSIS\n\\fBmupgrade\\fR \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n.br\n\\fBmupgrade\\fR \\fB\\-\\-help\\fR | \\fB\\-\\-version\\fR\n";
   out += ".SH DESCRIPTION\nmupgrade upgrades a Dockerized Moodle site on one host by switching between sets "
          "(DB, web, code, moodledata) made from btrfs snapshots: the live set keeps serving while a green set is "
@@ -73,7 +65,7 @@ std::string render_command_man(const CLI::App& app, std::string_view version) {
   out += ".SH COMMANDS\n";
   for (const auto* s : visible_commands(app)) command_section(*s, s->get_name(), out);
   out += ".SH EXIT STATUS\n";
-  for (const auto& e : kExitCodes) out += fmt::format(".TP\n.B {}\n{}\n", e.code, roff(e.meaning));
+  for (const auto& e : kExitCodes) out += fmt::format(".TP\n.B {}\n{}\n", e.code, core::roff_escape(e.meaning));
   out += ".PP\nErrors are one line, \\fBmupgrade: error:\\fR \\fIwhat failed\\fR (\\fIcause\\fR), followed by "
          "\\fBmupgrade: hint:\\fR \\fInext step\\fR when there is one.\n";
   out += ".SH FILES\n"

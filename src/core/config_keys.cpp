@@ -96,6 +96,9 @@ rehearse:
   prometheus_textfile: /var/lib/prometheus/node-exporter/mupgrade-demo.prom
 )";
 
+
+}  // namespace
+
 std::string roff_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -106,8 +109,6 @@ std::string roff_escape(std::string_view s) {
   if (!out.empty() && (out.front() == '.' || out.front() == '\'')) out.insert(0, "\\&");
   return out;
 }
-
-}  // namespace
 
 std::span<const ConfigKey> config_keys() { return kKeys; }
 

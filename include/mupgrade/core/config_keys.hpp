@@ -24,6 +24,8 @@ std::vector<std::string> keys_in(std::string_view section);
 /// How the loader's messages name a section ("the site config", "a site step", "db").
 std::string section_title(std::string_view section);
 
+/// Text as roff reads it literally (backslashes, hyphens, a leading dot or quote), for the man pages.
+std::string roff_escape(std::string_view s);
 /// mupgrade.yml(5) in roff, for `version` (e.g. "0.1.0").
 std::string render_config_man(std::string_view version);
 
