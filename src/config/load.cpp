@@ -175,6 +175,7 @@ SiteConfig parse(const std::string& text, const std::string& file) {
   c.proxy.config_dir = r.str(proxy, "config_dir", true);
   r.absolute(proxy, "config_dir", c.proxy.config_dir);
   c.proxy.url = r.str(proxy, "url", true);
+  c.proxy.image = r.str(proxy, "image", false, std::string(core::default_proxy_image(c.proxy.kind)));
   if (c.proxy.url.rfind("http://127.", 0) != 0 && c.proxy.url.rfind("http://localhost", 0) != 0)
     r.fail(proxy["url"], "'url' must reach the proxy on loopback (http://127.0.0.1:PORT)");
 

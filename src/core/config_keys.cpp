@@ -39,6 +39,7 @@ constexpr ConfigKey kKeys[] = {
     {"proxy", "container", "string", "required", "The proxy's container name."},
     {"proxy", "config_dir", "path", "required", "The host directory mounted as the proxy's config dir."},
     {"proxy", "url", "url", "required", "The proxy on loopback, e.g. http://127.0.0.1:18080."},
+    {"proxy", "image", "string", "mupgrade/haproxy:2.6 or mupgrade/nginx-proxy:1.22", "The proxy container's image: 'mupgrade up' recreates the container from it."},
 
     {"target", "code", "path", "", "The target release's code directory (or subvolume)."},
     {"target", "git", "mapping", "", "Or: a ref of a local clone or mirror of Moodle (repo, ref)."},

@@ -16,6 +16,10 @@ std::string_view to_string(DbKind kind) { return engine_of(kind).name; }
 
 std::string_view to_string(ProxyKind kind) { return kind == ProxyKind::haproxy ? "haproxy" : "nginx"; }
 
+std::string_view default_proxy_image(ProxyKind kind) {
+  return kind == ProxyKind::haproxy ? "mupgrade/haproxy:2.6" : "mupgrade/nginx-proxy:1.22";
+}
+
 std::optional<DbKind> db_kind_named(std::string_view s) {
   if (s == "mariadb" || s == "mysqli" || s == "mysql") return DbKind::mariadb;
   if (s == "postgresql" || s == "pgsql" || s == "postgres") return DbKind::postgresql;

@@ -61,9 +61,10 @@ std::string render_site_yaml(const SiteConfig& c) {
       "  kind: {}                         # or nginx\n"
       "  container: {}\n"
       "  config_dir: {}\n"
-      "  url: {}           # loopback URL that reaches the proxy\n",
+      "  url: {}           # loopback URL that reaches the proxy\n"
+      "  image: {}\n",
       c.site, c.public_url, c.pool, c.state_dir, c.network, to_string(c.db.kind), c.db.image, c.db.name, c.db.user, c.db.prefix,
-      c.db.password_file, c.web_image, c.web_port, to_string(c.proxy.kind), c.proxy.container, c.proxy.config_dir, c.proxy.url);
+      c.db.password_file, c.web_image, c.web_port, to_string(c.proxy.kind), c.proxy.container, c.proxy.config_dir, c.proxy.url, c.proxy.image);
   y +=
       "# The release to upgrade to: one of code, git, or an image. Set it, then run\n"
       "# 'mupgrade plan', 'mupgrade rehearse' and 'mupgrade cutover'.\n"

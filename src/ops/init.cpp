@@ -22,8 +22,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kDefaultWebImage = "mupgrade/web:php8.2";
-constexpr const char* kHaproxyImage = "mupgrade/haproxy:2.6";
-constexpr const char* kNginxImage = "mupgrade/nginx-proxy:1.22";
 
 bool plain(const std::string& s, const char* more) {
   if (s.empty()) return false;
@@ -51,7 +49,7 @@ json config_to_json(const core::SiteConfig& c) {
           {"network", c.network}, {"db_kind", std::string(core::to_string(c.db.kind))}, {"db_image", c.db.image}, {"db_user", c.db.user},
           {"db_name", c.db.name}, {"db_prefix", c.db.prefix}, {"db_password_file", c.db.password_file}, {"web_image", c.web_image},
           {"web_port", c.web_port}, {"proxy_kind", std::string(core::to_string(c.proxy.kind))}, {"proxy_container", c.proxy.container},
-          {"proxy_config_dir", c.proxy.config_dir}, {"proxy_url", c.proxy.url}};
+          {"proxy_config_dir", c.proxy.config_dir}, {"proxy_url", c.proxy.url}, {"proxy_image", c.proxy.image}};
 }
 
 core::SiteConfig config_from_json(const json& j) {
@@ -74,6 +72,7 @@ core::SiteConfig config_from_json(const json& j) {
   c.proxy.container = j.at("proxy_container");
   c.proxy.config_dir = j.at("proxy_config_dir");
   c.proxy.url = j.at("proxy_url");
+  c.proxy.image = j.value("proxy_image", std::string(core::default_proxy_image(c.proxy.kind)));
   return c;
 }
 
@@ -143,7 +142,7 @@ core::VersionFile preflight(ports::Ports ports, const InitRequest& req, const co
   if (auto free = storage.space(pool_fs).free_bytes; free < core::kMinPoolFreeBytes)
     throw Error(fmt::format("the pool has {:.1f} GB free, less than {} GB", static_cast<double>(free) / 1e9, core::kMinPoolFreeBytes >> 30), "free space in the pool first");
   auto release = code_release(storage, req.code);
-  for (const auto& image : {cfg.web_image, cfg.db.image, req.proxy_image})
+  for (const auto& image : {cfg.web_image, cfg.db.image, cfg.proxy.image})
     if (!containers.image(image))
       throw Error(fmt::format("image {} is not on this host", image), "build it (scripts/setup builds the project's images) or pull it");
   if (!containers.list_containers({{"mupgrade.site", cfg.site}}, true).empty() || containers.inspect_container(cfg.proxy.container))
@@ -206,14 +205,14 @@ core::SiteConfig init_site_config(const InitRequest& req) {
   c.db.password_file = c.state_dir + "/db_password";
   c.web_image = c.target_image = req.web_image.empty() ? kDefaultWebImage : req.web_image;
   c.web_port = port;
-  c.proxy = {*proxy, "mupgrade-" + req.site + "-proxy", c.state_dir + "/proxy", fmt::format("http://127.0.0.1:{}", port)};
+  c.proxy = {*proxy, "mupgrade-" + req.site + "-proxy", c.state_dir + "/proxy", fmt::format("http://127.0.0.1:{}", port),
+             req.proxy_image.empty() ? std::string(core::default_proxy_image(*proxy)) : req.proxy_image};
   return c;
 }
 
 InitOutcome init(ports::Ports ports, const InitRequest& given, Progress& progress, std::ostream& out) {
   InitRequest req = given;
   if (req.config_file.empty()) req.config_file = "/etc/mupgrade/" + req.site + ".yml";
-  if (req.proxy_image.empty()) req.proxy_image = req.proxy_kind == "nginx" ? kNginxImage : kHaproxyImage;
   auto cfg = init_site_config(req);
   require_absolute("--config", req.config_file);
   InitOutcome o;
@@ -240,7 +239,6 @@ InitOutcome init(ports::Ports ports, const InitRequest& given, Progress& progres
   in.db_password = req.db_password.empty() ? Secret(random_password()) : req.db_password;
   in.config_file = req.config_file;
   in.config_text = core::render_site_yaml(cfg);
-  in.proxy_image = req.proxy_image;
   in.fullname = req.fullname.empty() ? "Moodle" : req.fullname;
   in.shortname = req.shortname.empty() ? req.site : req.shortname;
 

@@ -2,6 +2,7 @@
 
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/poll.hpp"
+#include "mupgrade/core/site_files.hpp"
 
 #include <fmt/format.h>
 
@@ -149,9 +150,53 @@ void Site::create_db(const std::string& set) {
   ports_.containers.create_container(spec);
 }
 
+namespace {
+std::string web_images_file(const core::SiteConfig& cfg) { return cfg.state_dir + "/web-images.json"; }
+
+nlohmann::json read_web_images(const core::SiteConfig& cfg) {
+  auto text = core::read_state_file(web_images_file(cfg));
+  auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json::object();
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+std::string proxy_config_mount(core::ProxyKind kind) {
+  return kind == core::ProxyKind::haproxy ? "/usr/local/etc/haproxy" : "/etc/nginx/mupgrade";
+}
+}  // namespace
+
+std::string Site::web_image_of(const std::string& set) {
+  if (auto info = ports_.containers.inspect_container(web_container(set))) return info->image;
+  return read_web_images(cfg_).value(set, cfg_.web_image);
+}
+
+bool Site::ensure_site_network() {
+  if (ports_.containers.network(cfg_.network)) return false;
+  ports_.containers.create_network(cfg_.network, {{"mupgrade.site", cfg_.site}}, false);
+  return true;
+}
+
+void Site::create_proxy_container() {
+  ports::ContainerSpec spec;
+  spec.name = cfg_.proxy.container;
+  spec.image = cfg_.proxy.image.empty() ? std::string(core::default_proxy_image(cfg_.proxy.kind)) : cfg_.proxy.image;
+  spec.labels = {{"mupgrade.site", cfg_.site}, {"mupgrade.role", "proxy"}};
+  spec.mounts = {{cfg_.proxy.config_dir, proxy_config_mount(cfg_.proxy.kind), false}};
+  spec.ports = {{80, core::port_of_url(cfg_.proxy.url), "127.0.0.1"}};
+  spec.network = cfg_.network;
+  spec.stop_timeout_s = 10;
+  ports_.containers.create_container(spec);
+}
+
 void Site::create_web(const std::string& set, const std::string& image) {
   ensure_set_network(set);
   if (ports_.containers.inspect_container(web_container(set))) return;
+  if (!is_clone(set)) {
+    // `up` recreates a removed web container from the image it had, which the config may no
+    // longer name (target.image after a cutover).
+    auto images = read_web_images(cfg_);
+    images[set] = image;
+    core::write_file_atomically(web_images_file(cfg_), images.dump(2) + "\n", 0600);
+  }
   auto code = code_layout(paths(set).code);
   ports::ContainerSpec spec;
   spec.name = web_container(set);
@@ -381,6 +426,12 @@ bool Site::serves_publicly(const std::string& set, std::string* seen) {
   std::string from = r.headers.count("x-mupgrade-set") ? r.headers["x-mupgrade-set"] : "";
   if (seen) *seen = r.status ? fmt::format("HTTP {} from '{}'", r.status, from) : r.transport_error;
   return r.status == 200 && from == set;
+}
+
+void Site::wait_serving(const std::string& set) {
+  core::poll_until([&](std::string& why) { return serves_publicly(set, &why); }, kProxyStartTimeout,
+                   fmt::format("the site did not answer from set {} through {}", set, cfg_.proxy.url), "docker logs " + cfg_.proxy.container,
+                   std::chrono::milliseconds(100));
 }
 
 std::string Site::new_journal_path(const std::string& operation, const std::string& pointer) const {

@@ -28,5 +28,7 @@ std::string_view to_string(ProxyKind kind);
 /// A config or Moodle name: "mariadb" (also "mysqli", "mysql") or "postgresql" (also "pgsql", "postgres").
 std::optional<DbKind> db_kind_named(std::string_view name);
 std::optional<ProxyKind> proxy_kind_named(std::string_view name);
+/// The project's proxy image for a kind (config key proxy.image's default).
+std::string_view default_proxy_image(ProxyKind kind);
 
 }  // namespace mupgrade::core

@@ -33,6 +33,7 @@ struct ProxyConfig {
   std::string container;
   std::string config_dir;
   std::string url;  // loopback URL that reaches the proxy, e.g. http://127.0.0.1:18080
+  std::string image;  // its container's image, for init and `up` (default by kind)
 };
 
 /// A step of the site's own, run at a named point of a playbook (config key `steps`).

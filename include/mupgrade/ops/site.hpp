@@ -32,6 +32,8 @@ inline constexpr std::chrono::milliseconds kPageTimeout{10000};
 inline constexpr std::chrono::seconds kStopGrace{60};
 /// Blue's requests in flight after maintenance-on: the snapshot waits for them this long.
 inline constexpr std::chrono::seconds kDrainTimeout{30};
+/// A proxy container just started (or pointed at a set) until the set answers through it.
+inline constexpr std::chrono::seconds kProxyStartTimeout{30};
 /// Copying a code tree that is not a subvolume.
 inline constexpr std::chrono::seconds kCopyTimeout{1800};
 
@@ -76,6 +78,15 @@ public:
   moodle::MoodleCli cli(const std::string& set);
   core::CodeLayout code_layout(const std::string& code_dir);
 
+  /// The site's network (the proxy's, shared with every set's web container), made when missing;
+  /// true when it had to be made.
+  bool ensure_site_network();
+  /// The proxy's container (image proxy.image, published on the public port on 127.0.0.1, its
+  /// config dir mounted), not started: what init and `up` make.
+  void create_proxy_container();
+  /// The image of the set's web container: the container's own, else the one it was created
+  /// with (recorded in <state_dir>/web-images.json at creation), else web.image.
+  std::string web_image_of(const std::string& set);
   /// Creates the set's network and its DB and web containers, not started. Done before the
   /// cutover window: the window then only starts them. Their data may not exist yet.
   void create_containers(const std::string& set, const std::string& web_image);
@@ -121,6 +132,8 @@ public:
   ports::HttpResponse get(const std::string& set, const std::string& path);
   /// GET /login/index.php straight at the set's web container with its Host header: 200 from that set.
   void health_check(const std::string& set);
+  /// Waits until the public URL answers 200 from `set` (a proxy just started: kProxyStartTimeout).
+  void wait_serving(const std::string& set);
   /// Whether the public URL answers 200 from `set` (what users get now).
   bool serves_publicly(const std::string& set, std::string* seen = nullptr);
 

@@ -19,7 +19,6 @@ namespace {
 
 const std::chrono::seconds kCopyTimeout{1800};
 const std::chrono::seconds kInstallTimeout{1800};  // real install_database.php: 1.5-5 minutes
-const std::chrono::seconds kProxyStartTimeout{30};
 constexpr unsigned kWebUid = 33;  // www-data, as in Site (README: what a web image must offer)
 constexpr const char* kAdminPasswordFile = ".mupgrade-adminpass";
 
@@ -77,32 +76,16 @@ json install_moodle(Site& s, StepContext& c, core::StepRun&) {
   return {{"release", s.db_config_value(c.green, "release")}};
 }
 
-std::string proxy_config_mount(core::ProxyKind kind) {
-  return kind == core::ProxyKind::haproxy ? "/usr/local/etc/haproxy" : "/etc/nginx/mupgrade";
-}
-
 // The proxy's first config (traffic to the new set), its container published on the public
 // port on 127.0.0.1, and the set seen answering through it.
 json start_proxy(Site& s, StepContext& c, core::StepRun& r) {
   const auto& cfg = s.config();
-  auto& containers = s.ports().containers;
   r.remember({{"container", cfg.proxy.container}, {"config_dir", cfg.proxy.config_dir}});
   s.ports().storage.make_dirs(cfg.proxy.config_dir);
   s.proxy()->install(s.backend(c.green));
-  ports::ContainerSpec spec;
-  spec.name = cfg.proxy.container;
-  spec.image = inputs(c).proxy_image;
-  spec.labels = {{"mupgrade.site", cfg.site}, {"mupgrade.role", "proxy"}};
-  spec.mounts = {{cfg.proxy.config_dir, proxy_config_mount(cfg.proxy.kind), false}};
-  spec.ports = {{80, core::port_of_url(cfg.proxy.url), "127.0.0.1"}};
-  spec.network = cfg.network;
-  spec.stop_timeout_s = 10;
-  containers.create_container(spec);
-  containers.start_container(spec.name);
-  std::string seen;
-  core::poll_until([&](std::string& why) { return s.serves_publicly(c.green, &why); }, kProxyStartTimeout,
-                   fmt::format("the site did not answer from set {} through {}", c.green, cfg.proxy.url), "docker logs " + spec.name,
-                   std::chrono::milliseconds(100));
+  s.create_proxy_container();
+  s.ports().containers.start_container(cfg.proxy.container);
+  s.wait_serving(c.green);
   return json::object();
 }
 
@@ -157,11 +140,10 @@ void add_init_steps(std::vector<StepDef>& t) {
   d.what = "the site's network, the set's network and its DB and web containers, started and answering";
   d.undo_what = "remove the set's containers and network, and the site's network if init made it";
   d.run = [](Site& s, StepContext& c, core::StepRun& r) {
-    auto& containers = s.ports().containers;
     const auto& cfg = s.config();
-    bool make_network = !containers.network(cfg.network);
+    bool make_network = !s.ports().containers.network(cfg.network);
     r.remember({{"network", make_network ? cfg.network : ""}});
-    if (make_network) containers.create_network(cfg.network, {{"mupgrade.site", cfg.site}}, false);
+    s.ensure_site_network();
     auto times = s.start_set(c.green, cfg.web_image);
     return json{{"db_ready_s", std::chrono::duration<double>(times.db_ready).count()},
                 {"web_ready_s", std::chrono::duration<double>(times.web_ready).count()}};
