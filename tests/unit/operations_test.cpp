@@ -693,7 +693,9 @@ TEST_P(OperationsTest, ARehearsalKilledAtAnyCallIsFinishedByPrune) {
     EXPECT_EQ(ops::prune(*w.site, {false}, out), 0) << context << ": " << out.str();
     w.expect_blue_serves_as_before(context);
     EXPECT_EQ(w.clones(), 0u) << context;
-    EXPECT_TRUE(ops::status(*w.site).last_rehearsal_run->finished) << context;
+    // A crash before the rehearsal's journal was opened leaves no rehearsal run to finish.
+    auto run = ops::status(*w.site).last_rehearsal_run;
+    EXPECT_TRUE(!run || run->finished) << context;
   }
 }
 
