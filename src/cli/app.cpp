@@ -31,7 +31,9 @@ int run(int argc, char** argv) {
   DoctorOptions doc;
   auto* doctor_cmd = app.add_subcommand("doctor", "Check that this host can run mupgrade, one line per check");
   doctor_cmd->add_option("--docker-socket", doc.docker_socket, "Docker Engine API socket")->capture_default_str();
-  doctor_cmd->add_option("--pool", doc.pool, "btrfs path that holds the sets' subvolumes")->capture_default_str();
+  doctor_cmd->add_option("--config", doc.config, "a site's config: its pool, images, live DB container, proxy and URL (flags override)");
+  doctor_cmd->add_option("--site", doc.site, "the site's name, for the default config path /etc/mupgrade/SITE.yml");
+  auto* doctor_pool = doctor_cmd->add_option("--pool", doc.pool, "btrfs path that holds the sets' subvolumes")->capture_default_str();
   doctor_cmd->add_option("--image", doc.images, "an image that must be present (repeatable; default: mupgrade's)");
   doctor_cmd->add_option("--db-container", doc.db_container, "the live set's DB container, checked for answering");
   doctor_cmd->add_option("--proxy-container", doc.proxy_container, "the proxy container, checked for answering");
@@ -43,11 +45,13 @@ int run(int argc, char** argv) {
   auto* proxy_cmd = app.add_subcommand("proxy", "Set up the reverse proxy in front of a site");
   proxy_cmd->require_subcommand(1);
   auto* proxy_init_cmd = proxy_cmd->add_subcommand("init", "Write the proxy's first config (before its container starts)");
-  proxy_init_cmd->add_option("--kind", pin.kind, "haproxy or nginx")->check(CLI::IsMember({"haproxy", "nginx"}))->capture_default_str();
-  proxy_init_cmd->add_option("--config-dir", pin.config_dir, "host dir mounted as the proxy's config dir")->required()->check(CLI::ExistingDirectory);
-  proxy_init_cmd->add_option("--backend-name", pin.backend_name, "the live set's id")->required();
-  proxy_init_cmd->add_option("--backend-host", pin.backend_host, "the live set's web container name")->required();
-  proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on")->check(CLI::Range(1, 65535))->capture_default_str();
+  proxy_init_cmd->add_option("--config", pin.config, "a site's config: its proxy and live set give the values not passed as flags");
+  proxy_init_cmd->add_option("--site", pin.site, "the site's name, for the default config path /etc/mupgrade/SITE.yml");
+  auto* pin_kind = proxy_init_cmd->add_option("--kind", pin.kind, "haproxy or nginx")->check(CLI::IsMember({"haproxy", "nginx"}))->capture_default_str();
+  proxy_init_cmd->add_option("--config-dir", pin.config_dir, "host dir mounted as the proxy's config dir (default: the site's proxy.config_dir)")->check(CLI::ExistingDirectory);
+  proxy_init_cmd->add_option("--backend-name", pin.backend_name, "the live set's id (default: the site's live set)");
+  proxy_init_cmd->add_option("--backend-host", pin.backend_host, "the live set's web container name (default: the site's)");
+  auto* pin_port = proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on (default: the site's web.port)")->check(CLI::Range(1, 65535))->capture_default_str();
 
   InitOptions io;
   auto* init_cmd = app.add_subcommand("init", "Make a new site from a Moodle code tree: first set, Moodle installed, proxy, site config");
@@ -107,6 +111,10 @@ int run(int argc, char** argv) {
   auto* status_cmd = app.add_subcommand("status", "Live set, sets, last operation and where it stopped");
   site_opts(status_cmd);
   status_cmd->add_flag("--json", so.json, "print JSON");
+  auto* up_cmd = app.add_subcommand("up", "Bring the site back after a reboot, a daemon restart or removed containers");
+  site_opts(up_cmd);
+  up_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
+  up_cmd->add_flag("--dry-run", so.dry_run, "say what is missing or stopped and what would be done, change nothing");
   auto* adopt_cmd = app.add_subcommand("adopt", "Register the running set of a site as live (first use)");
   site_opts(adopt_cmd);
   adopt_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
@@ -151,6 +159,9 @@ int run(int argc, char** argv) {
   }
 
   for (const auto* o : target_opts) so.target_given = so.target_given || o->count() > 0;
+  doc.pool_given = doctor_pool->count() > 0;
+  pin.kind_given = pin_kind->count() > 0;
+  pin.port_given = pin_port->count() > 0;
 
   if (*man_cmd) {
     if (page == "mupgrade.8") std::cout << render_command_man(app, version());
@@ -162,12 +173,13 @@ int run(int argc, char** argv) {
 
   try {
     if (*doctor_cmd) {
+      doc.images_given = !doc.images.empty();
       if (doc.images.empty()) doc.images = kDefaultImages;
       return doctor(doc);
     }
     if (*proxy_init_cmd) return proxy_init(pin);
     if (*init_cmd) return init(io);
-    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, adopt_cmd})
+    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, up_cmd, adopt_cmd})
       if (*cmd) return site_command(cmd->get_name(), so);
   } catch (const UsageError& e) {
     std::cerr << describe_error(e) << "\n";

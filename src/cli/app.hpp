@@ -1,6 +1,8 @@
 #pragma once
 // The command line: parse, dispatch to one command, print errors once.
 
+#include "mupgrade/core/site_config.hpp"
+
 #include <string>
 #include <vector>
 
@@ -32,10 +34,14 @@ const char* version_and_build();
 
 int run(int argc, char** argv);
 
+/// The site config named by --config FILE or --site NAME (exactly one of them).
 struct DoctorOptions {
+  std::string config, site;  // a site whose config gives the values not passed as flags
   std::string docker_socket = "/var/run/docker.sock";
   std::string pool = "/srv/mupgrade-pool";
+  bool pool_given = false;
   std::vector<std::string> images;
+  bool images_given = false;  // else the project's images, or the site's
   std::string db_container;
   std::string proxy_container;
   std::string public_url;
@@ -46,6 +52,8 @@ struct DoctorOptions {
 int doctor(const DoctorOptions& opts);
 
 struct ProxyInitOptions {
+  std::string config, site;  // a site whose config gives the values not passed as flags
+  bool kind_given = false, port_given = false;
   std::string kind = "haproxy";
   std::string config_dir;
   std::string backend_name;
@@ -82,7 +90,10 @@ struct InitOptions {
 /// A new site from a Moodle code tree.
 int init(const InitOptions& opts);
 
-/// plan, cutover, rollback, status, adopt.
+/// The site config of --config FILE or --site NAME (exactly one), with its playbooks.
+core::SiteConfig load_site_config(const std::string& config, const std::string& site);
+
+/// plan, cutover, rollback, status, up, adopt.
 int site_command(const std::string& command, const SiteOptions& opts);
 
 /// Writes the proxy's first config, pointing at the site's current web container.

@@ -6,7 +6,9 @@
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/check.hpp"
 #include "mupgrade/core/error.hpp"
+#include "mupgrade/core/set_layout.hpp"
 #include "mupgrade/core/site_config.hpp"
+#include "mupgrade/core/site_state.hpp"
 #include "mupgrade/docker/docker_engine.hpp"
 #include "mupgrade/http/http_client.hpp"
 
@@ -116,9 +118,29 @@ CheckResult check_proxy(docker::DockerEngine& engine, const DoctorOptions& opts)
   return {"proxy", CheckStatus::ok, fmt::format("{} answers HTTP {} from set {}", opts.public_url, r.status, set), ""};
 }
 
+// With --site/--config: what the flags would say, read from the site config and site.json;
+// a flag given still wins.
+DoctorOptions with_site(const DoctorOptions& given) {
+  DoctorOptions o = given;
+  if (given.config.empty() && given.site.empty()) return o;
+  auto cfg = load_site_config(given.config, given.site);
+  if (!given.pool_given) o.pool = cfg.pool;
+  if (!given.images_given) {
+    o.images = {cfg.web_image, cfg.db.image, cfg.proxy.image};
+    if (cfg.target_image != cfg.web_image) o.images.push_back(cfg.target_image);
+  }
+  if (o.db_container.empty())
+    if (auto st = core::load_site_state(cfg.state_dir); st && !st->live_set.empty()) o.db_container = core::SetLayout(cfg).db_container(st->live_set);
+  if (o.proxy_container.empty()) o.proxy_container = cfg.proxy.container;
+  if (o.public_url.empty()) o.public_url = cfg.proxy.url;
+  if (o.public_host.empty()) o.public_host = cfg.public_host;
+  return o;
+}
+
 }  // namespace
 
-int doctor(const DoctorOptions& opts) {
+int doctor(const DoctorOptions& given) {
+  DoctorOptions opts = with_site(given);
   if (!opts.public_host.empty() && opts.public_url.empty())
     throw UsageError("--public-host is the Host header of the request to --public-url: it needs --public-url", "add --public-url http://127.0.0.1:PORT, or drop --public-host");
   std::vector<CheckResult> checks;

@@ -1,4 +1,4 @@
-// Site commands: plan, cutover, rollback, rehearse, prune, status, adopt. Each loads the site
+// Site commands: plan, cutover, rollback, rehearse, prune, status, up, adopt. Each loads the site
 // config, wires the adapters into the operations' ports (the one place that does), calls one
 // operation in src/ops/ and renders its outcome.
 
@@ -9,6 +9,7 @@
 #include "mupgrade/config/load.hpp"
 #include "mupgrade/config/playbook_load.hpp"
 #include "mupgrade/ops/operations.hpp"
+#include "mupgrade/ops/up.hpp"
 
 #include <fmt/format.h>
 
@@ -20,16 +21,6 @@
 namespace mupgrade::cli {
 
 namespace {
-
-core::SiteConfig load(const SiteOptions& o) {
-  if (o.config.empty() && o.site.empty())
-    throw UsageError("no site given", "pass --config /etc/mupgrade/SITE.yml or --site SITE");
-  if (!o.config.empty() && !o.site.empty())
-    throw UsageError("--config and --site both name the site", "pass one of them");
-  auto cfg = config::load_site_config(o.config.empty() ? config::default_path(o.site) : o.config);
-  config::load_playbooks(cfg);
-  return cfg;
-}
 
 // A site or set name as mupgrade makes them: it becomes part of a path and of container names.
 bool plain_name(const std::string& s, const char* more) {
@@ -84,14 +75,41 @@ int render(const ops::Outcome& o, std::ostream& out, bool json) {
   return kFailed;
 }
 
+// `up`: what it found and did; exit 0 only when the public URL answered from the live set
+// (a dry run changes nothing and exits 0).
+int render_up(const ops::UpOutcome& o, std::ostream& out, bool json) {
+  if (json) std::cout << json_result("up", o.to_json()).dump(2) << "\n";
+  if (!o.timings.empty()) out << "\n" << core::render_timings(o.timings, o.window_seconds);
+  if (o.ok) {
+    if (o.dry_run && o.changed) out << "dry run: nothing changed.\n";
+    else if (o.changed) out << fmt::format("\nup done in {:.1f} s: {} serves through the public URL{}.\n", o.seconds, o.green,
+                                          o.blue.empty() ? "" : fmt::format("; {} is idle, in maintenance, as the rollback target", o.blue));
+    return kOk;
+  }
+  for (const auto& f : o.undo_failures) out << "  undo failed: " << f << "\n";
+  std::cerr << fmt::format("mupgrade: error: up failed at step '{}': {}\n", o.failed_step, o.error);
+  if (!o.hint.empty()) std::cerr << "mupgrade: hint: " << o.hint << "\n";
+  return kFailed;
+}
+
 }  // namespace
+
+core::SiteConfig load_site_config(const std::string& config, const std::string& site) {
+  if (config.empty() && site.empty())
+    throw UsageError("no site given", "pass --config /etc/mupgrade/SITE.yml or --site SITE");
+  if (!config.empty() && !site.empty())
+    throw UsageError("--config and --site both name the site", "pass one of them");
+  auto cfg = config::load_site_config(config.empty() ? config::default_path(site) : config);
+  config::load_playbooks(cfg);
+  return cfg;
+}
 
 int site_command(const std::string& command, const SiteOptions& opts) {
   refuse_bad_arguments(command, opts);
   SiteOptions o = opts;
   // The journal records the target: a relative one would mean another dir to a later resume.
   if (!o.target.empty()) o.target = std::filesystem::absolute(o.target).lexically_normal().string();
-  core::SiteConfig cfg = load(o);
+  core::SiteConfig cfg = load_site_config(o.config, o.site);
   HostAdapters host(o.docker_socket);
   ops::Site site(cfg, host.ports());
   // With --json, stdout holds the JSON result only: progress and text go to stderr.
@@ -110,6 +128,7 @@ int site_command(const std::string& command, const SiteOptions& opts) {
     if (o.json) std::cout << json_result(command, {{"ok", rc == 0}, {"site", cfg.site}, {"dry_run", o.dry_run}}).dump(2) << "\n";
     return rc;
   }
+  if (command == "up") return render_up(ops::up(site, {o.dry_run}, progress, text), text, o.json);
   if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, text), text, o.json);
   if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, text), text, o.json);
   if (command == "cutover") {

@@ -44,14 +44,13 @@ struct InitInputs {
   Secret db_password;
   std::string config_file;   // where the site's YAML goes
   std::string config_text;
-  std::string proxy_image;
   std::string fullname, shortname;  // the new Moodle site's names
 };
 
 /// What the steps of an operation share. In a rehearsal, `green` is the clone; in a rollback
 /// traffic goes from `green` (live) back to `blue` (the rollback target).
 struct StepContext {
-  std::string operation = "cutover";  // cutover | rehearse | rollback | init
+  std::string operation = "cutover";  // cutover | rehearse | rollback | init | up (green: the live set, blue: the rollback target)
   std::string blue;
   std::string green;
   std::string target_code;
@@ -103,6 +102,7 @@ void add_window_steps(std::vector<StepDef>& table);
 void add_after_steps(std::vector<StepDef>& table);
 void add_rollback_steps(std::vector<StepDef>& table);
 void add_init_steps(std::vector<StepDef>& table);
+void add_up_steps(std::vector<StepDef>& table);
 
 /// The rules a playbook of `operation` must keep, from the table.
 core::StepRules rules_for(const std::string& operation);

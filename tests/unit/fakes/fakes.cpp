@@ -364,6 +364,12 @@ ports::CommandResult FakeCommands::run(const std::vector<std::string>& argv, con
   return {0, false, ""};
 }
 
+bool FakeHttp::proxy_up() const {
+  if (proxy_container.empty()) return true;
+  auto p = c_.inspect_container(proxy_container);
+  return p && p->running;
+}
+
 ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, std::chrono::milliseconds) {
   f_.hit("http.get " + url);
   ports::HttpResponse r;
@@ -473,11 +479,12 @@ void FakeProxy::install(const ports::Backend& initial) {
 }
 void FakeProxy::check_ready() {
   f_.hit("proxy.check_ready");
-  if (!running) throw ports::ProxyError("the proxy container is not running", "docker start it");
+  if (!running || !http_.proxy_up()) throw ports::ProxyError("the proxy container is not running", "docker start it");
 }
 ports::SwitchReport FakeProxy::switch_to(const ports::Backend& target) {
   f_.hit("proxy.switch_to " + target.name);
-  if (!running) throw ports::ProxyError("cannot reach the proxy");
+  if (!running || !http_.proxy_up()) throw ports::ProxyError("cannot reach the proxy");
+  if (target.ip.empty()) throw ports::ProxyError("backend " + target.name + " has no address on the proxy's network");
   ports::SwitchReport r;
   r.previous = current_;
   current_ = target;

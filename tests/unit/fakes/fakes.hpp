@@ -178,6 +178,8 @@ public:
   FakeHttp(FaultPlan& f, FakeContainers& c, std::string proxy_url) : f_(f), c_(c), proxy_url_(std::move(proxy_url)) {}
   ports::HttpResponse get(const std::string& url, const std::string& host_header, std::chrono::milliseconds timeout) override;
   std::string serving;  // the set the proxy sends traffic to ("" = proxy down)
+  /// Whether the proxy's container runs (always, when proxy_container is not set).
+  bool proxy_up() const;
   /// When set: the public URL answers only while this container runs (a proxy init starts).
   std::string proxy_container;
   bool held = false;    // the proxy answers 503 itself
