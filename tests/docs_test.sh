@@ -48,6 +48,7 @@ touch "$tmp/etc/alpha.yml" "$tmp/etc/beta.yml"
 complete_words() { MUPGRADE_CONFIG_DIR="$tmp/etc" bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _mupgrade; echo "${COMPREPLY[*]}"' _ "$tmp/completion" "$@"; }
 [ "$(complete_words mupgrade cu)" = cutover ] || fail "mupgrade cu<TAB>: $(complete_words mupgrade cu)"
 [ "$(complete_words mupgrade ma)" = "" ] || fail "the hidden 'man' command completes"
+[ "$(complete_words mupgrade u)" = up ] || fail "mupgrade u<TAB>: $(complete_words mupgrade u)"
 [ "$(complete_words mupgrade cutover --d)" = "--docker-socket --dry-run" ] || fail "cutover --d<TAB>: $(complete_words mupgrade cutover --d)"
 [ "$(complete_words mupgrade proxy "")" = "init --help" ] || fail "proxy <TAB>: $(complete_words mupgrade proxy "")"
 [ "$(complete_words mupgrade proxy init --k)" = "--kind" ] || fail "proxy init --k<TAB>: $(complete_words mupgrade proxy init --k)"

@@ -70,7 +70,7 @@ std::string render_command_man(const CLI::App& app, std::string_view version) {
          "\\fBmupgrade: hint:\\fR \\fInext step\\fR when there is one.\n";
   out += ".SH FILES\n"
          ".TP\n/etc/mupgrade/\\fISITE\\fR.yml\nA site's config (\\fBmupgrade.yml\\fR(5)).\n"
-         ".TP\n/var/lib/mupgrade/\\fISITE\\fR/\nState dir: journal/ (one JSON-lines journal per operation), lock, site.json, "
+         ".TP\n/var/lib/mupgrade/\\fISITE\\fR/\nState dir: journal/ (one JSON-lines journal per operation), lock, site.json, web\\-images.json (the image each set's web container was made with, for \\fBup\\fR), "
          "logs/ (upgrade.php output), rehearsals/ (reports), metrics/ (node_exporter textfiles: mupgrade.prom of the rehearsal, "
          "mupgrade\\-cutover.prom, mupgrade\\-rollback.prom).\n"
          ".TP\n/usr/share/mupgrade/playbooks/\nThe built-in playbooks (compiled in; copies to start a site's own \\fBplaybooks_dir\\fR from).\n"
