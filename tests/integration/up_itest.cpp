@@ -55,11 +55,18 @@ TEST(UpITest, RemovedContainersComeBackFromTheSubvolumesAndRollbackStillWorks) {
   EXPECT_EQ(proxy->labels.at("mupgrade.role"), "proxy");
 
   // Everything runs now: a second `up` changes nothing and says so.
-  ASSERT_EQ(sh(fmt::format("{} up --json --config {} 2>/dev/null", MUPGRADE_BINARY, ls->config_file), &out), 0) << out;
+  ASSERT_EQ(sh(fmt::format("{{ {} up --json --config {} 2>/dev/null; }}", MUPGRADE_BINARY, ls->config_file), &out), 0) << out;
   auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["ok"], true);
   EXPECT_EQ(j["changed"], false);
   EXPECT_EQ(j["live"], green);
+
+  // doctor and proxy init read what they need from the site config and site.json.
+  EXPECT_EQ(run_binary("doctor --config " + ls->config_file + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find(ls->site->db_container(green) + " answers"), std::string::npos) << out;
+  EXPECT_NE(out.find("from set " + green), std::string::npos) << out;
+  EXPECT_EQ(run_binary("proxy init --config " + ls->config_file + " 2>&1", &out), 2) << out;
+  EXPECT_NE(out.find(cfg.proxy.config_dir + " already holds a mupgrade proxy config (live backend " + green + ")"), std::string::npos) << out;
 
   ASSERT_EQ(run_binary("rollback --config " + ls->config_file + " 2>&1", &out), 0) << out;
   EXPECT_EQ(serving_set(cfg), ls->blue);
