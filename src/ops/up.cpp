@@ -165,6 +165,9 @@ UpOutcome up(Site& site, const UpOptions& opts, Progress& progress, std::ostream
       }
     }
   }
+  // A killed rehearsal never touched the live set: told, not refused.
+  if (auto r = site.last_journal_path("last-rehearse"); !r.empty() && core::read_state_file(r) && unfinished(core::read_journal(r)))
+    out << "note: a rehearsal was interrupted and left its clone: 'mupgrade prune' removes it\n";
   auto o = up_locked(site, opts, progress, out, started);
   o.seconds = epoch_seconds_now() - started;
   return o;

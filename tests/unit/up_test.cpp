@@ -72,7 +72,7 @@ struct UpWorld {
     for (const auto& sub : {"db", "moodledata", "code"}) st.create_subvolume(fmt::format("{}/sets/{}/{}", kPool, kBlue, sub));
     std::string code = fmt::format("{}/sets/{}/code", kPool, kBlue);
     st.write_file(code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});
-    st.write_file(code + "/config.php", "<?php\n$CFG->prefix = 'mdl_';\n", {33, 33, 0640});
+    st.write_file(code + "/config.php", "<?php\n$CFG->prefix = 'mdl_';\nrequire_once(__DIR__ . '/lib/setup.php');\n", {33, 33, 0640});
     st.create_subvolume(cfg.target_code);
     st.write_file(cfg.target_code + "/version.php", version_php("2024042203.00", "4.4.3 (Build: 20240902)"), {});
     site = std::make_unique<ops::Site>(cfg, host.ports());
@@ -269,6 +269,7 @@ TEST_P(UpTest, RefusesAnotherOperationsInterruptedJournalWithTheHint) {
   UpWorld w(GetParam());
   w.host.faults.add("upgrade.php --non-interactive", 1, FaultPlan::Kind::crash);
   EXPECT_THROW(w.cutover(), Crash);
+  EXPECT_NE(w.host.faults.fired.find("upgrade.php"), std::string::npos) << w.host.faults.fired;
   w.host.faults.clear();
   w.stop_all();
   w.restart();
@@ -281,6 +282,28 @@ TEST_P(UpTest, RefusesAnotherOperationsInterruptedJournalWithTheHint) {
     EXPECT_NE(e.hint().find("mupgrade cutover --resume"), std::string::npos) << e.hint();
   }
   EXPECT_FALSE(made_or_started(w.host.faults.log));
+}
+
+TEST_P(UpTest, AnInterruptedRehearsalIsToldAndDoesNotStopUp) {
+  UpWorld w(GetParam());
+  w.host.faults.add("upgrade.php --non-interactive", 1, FaultPlan::Kind::crash);
+  {
+    Quiet p;
+    std::ostringstream out;
+    try {
+      auto r = ops::rehearse(*w.site, {}, p, out);
+      FAIL() << "no crash: " << r.failed_step << ": " << r.error << "\n" << out.str();
+    } catch (const Crash&) {
+    }
+  }
+  EXPECT_NE(w.host.faults.fired.find("upgrade.php"), std::string::npos) << w.host.faults.fired;
+  w.host.faults.clear();
+  w.stop_all();
+  w.restart();
+  auto o = w.up();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_NE(w.text.find("'mupgrade prune' removes it"), std::string::npos) << w.text;
+  w.expect_serves(kBlue, "interrupted rehearsal");
 }
 
 // kill -9 at any call of `up` (after everything was removed): the next `up` finishes the job.
