@@ -94,6 +94,7 @@ build_images() {
   build_image postgres mupgrade/postgres:15 --build-arg BASE="$MUPGRADE_BASE_IMAGE"
   build_image haproxy mupgrade/haproxy:2.6 --build-arg BASE="$MUPGRADE_BASE_IMAGE"
   build_image nginx-proxy mupgrade/nginx-proxy:1.22 --build-arg BASE="$MUPGRADE_BASE_IMAGE"
+  build_image redis mupgrade/redis:7.0 --build-arg BASE="$MUPGRADE_BASE_IMAGE"
 }
 
 # ---- A site laid out by hand the way mupgrade lays out its sets (scripts/demo, scripts/real-moodle);

@@ -9,7 +9,9 @@ trap 'rm -rf "$tmp"' EXIT
 "$src/scripts/install-schedule" demo --cron --root "$tmp/cr" >/dev/null
 test -f "$tmp/sd/etc/systemd/system/mupgrade-rehearse@.service"
 test -f "$tmp/sd/etc/systemd/system/mupgrade-rehearse@.timer"
-line=$(grep -v '^#' "$tmp/cr/etc/cron.d/mupgrade-rehearse-demo" | grep mupgrade)
+line=$(grep -v '^#' "$tmp/cr/etc/cron.d/mupgrade-rehearse-demo" | grep 'mupgrade rehearse')
+cron=$(grep -v '^#' "$tmp/cr/etc/cron.d/mupgrade-rehearse-demo" | grep 'mupgrade cron')
+[[ "$cron" == '* * * * * root /usr/local/bin/mupgrade cron --site demo >/dev/null' ]] || { echo "bad cron line for Moodle's cron: $cron"; exit 1; }
 [[ "$line" =~ ^[0-9*,/-]+\ [0-9*,/-]+\ [0-9*,/-]+\ [0-9*,/-]+\ [0-9*,/-]+\ root\ nice\ -n\ 10\ ionice\ -c\ 3\ /usr/local/bin/mupgrade\ rehearse\ --site\ demo ]] || { echo "bad cron line: $line"; exit 1; }
 if "$src/scripts/install-schedule" 'bad site' --root "$tmp/x" 2>/dev/null; then echo "a bad site name was accepted"; exit 1; fi
 # Verify the units as systemd reads them, with the binary where this build put it.

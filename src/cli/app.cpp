@@ -115,6 +115,8 @@ int run(int argc, char** argv) {
   site_opts(up_cmd);
   up_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
   up_cmd->add_flag("--dry-run", so.dry_run, "say what is missing or stopped and what would be done, change nothing");
+  auto* cron_cmd = app.add_subcommand("cron", "Run Moodle's cron.php on the live set (from the host's cron, every minute)");
+  site_opts(cron_cmd);
   auto* adopt_cmd = app.add_subcommand("adopt", "Register the running set of a site as live (first use)");
   site_opts(adopt_cmd);
   adopt_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
@@ -179,7 +181,7 @@ int run(int argc, char** argv) {
     }
     if (*proxy_init_cmd) return proxy_init(pin);
     if (*init_cmd) return init(io);
-    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, up_cmd, adopt_cmd})
+    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, up_cmd, adopt_cmd, cron_cmd})
       if (*cmd) return site_command(cmd->get_name(), so);
   } catch (const UsageError& e) {
     std::cerr << describe_error(e) << "\n";

@@ -72,7 +72,8 @@ void print_next_steps(const ops::InitOutcome& o, const std::string& site, std::o
       "  mupgrade plan --site {}                   # read-only: checks and the expected window\n"
       "  mupgrade rehearse --site {}               # upgrade an isolated clone first\n"
       "  mupgrade cutover --site {}                # the upgrade, blue-green; 'mupgrade rollback' goes back\n"
-      "  # Moodle needs admin/cli/cron.php every minute: docker exec -u www-data mupgrade-{}-<live set>-web php admin/cli/cron.php\n",
+      "  # Moodle needs admin/cli/cron.php every minute on the live set: in /etc/cron.d/,\n"
+      "  * * * * * root mupgrade cron --site {} >/dev/null\n",
       site, o.release, o.set, o.public_url, o.proxy_url, o.config_file, site, o.config_file, site, site, site, site);
 }
 

@@ -129,6 +129,16 @@ int site_command(const std::string& command, const SiteOptions& opts) {
     return rc;
   }
   if (command == "up") return render_up(ops::up(site, {o.dry_run}, progress, text), text, o.json);
+  if (command == "cron") {
+    auto c = ops::cron(site, std::cout);
+    if (!c.ran) {
+      // Every minute from the host's cron: a skip in a window is expected, one line, no mail-worthy error.
+      std::cout << fmt::format("mupgrade cron: skipped on {} ({})\n", c.set, c.skipped);
+      return kOk;
+    }
+    if (c.exit_code != 0) std::cerr << fmt::format("mupgrade: error: cron on {} failed: {}\n", c.set, c.error);
+    return c.exit_code == 0 ? kOk : kFailed;
+  }
   if (command == "rollback") return render(ops::rollback(site, {o.discard_writes, o.dry_run}, progress, text), text, o.json);
   if (command == "rehearse") return render(ops::rehearse(site, {o.target, o.keep, o.dry_run}, progress, text), text, o.json);
   if (command == "cutover") {

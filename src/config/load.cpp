@@ -166,6 +166,15 @@ SiteConfig parse(const std::string& text, const std::string& file) {
   c.web_image = web ? r.str(web, "image", false, "mupgrade/web:php8.2") : "mupgrade/web:php8.2";
   c.web_port = web ? r.integer(web, "port", 80, 1, 65535) : 80;
 
+  YAML::Node cache = r.map(root, "cache", false);
+  if (cache) {
+    r.only_keys(cache, "cache");
+    c.cache.kind = r.str(cache, "kind", true);
+    if (c.cache.kind != "redis")
+      r.fail(cache["kind"], "'kind' must be redis (memcached keeps nothing on disk, so a set's cache could not travel with its snapshot)");
+    c.cache.image = r.str(cache, "image", false, core::kDefaultRedisImage);
+  }
+
   YAML::Node proxy = r.map(root, "proxy", true);
   r.only_keys(proxy, "proxy");
   auto proxy_kind = core::proxy_kind_named(r.str(proxy, "kind", false, "haproxy"));

@@ -15,6 +15,7 @@ constexpr ConfigKey kKeys[] = {
     {"", "db", "mapping", "required", "The database: see DB."},
     {"", "web", "mapping", "", "The web containers: see WEB."},
     {"", "proxy", "mapping", "required", "The reverse proxy in front: see PROXY."},
+    {"", "cache", "mapping", "", "A cache service per set (Redis for Moodle's sessions and caches): see CACHE."},
     {"", "target", "mapping", "", "The release to upgrade to: see TARGET."},
     {"", "upgrade", "mapping", "", "Timeouts of the upgrade: see UPGRADE."},
     {"", "retention", "mapping", "", "What prune keeps: see RETENTION."},
@@ -34,6 +35,12 @@ constexpr ConfigKey kKeys[] = {
 
     {"web", "image", "string", "mupgrade/web:php8.2", "The web containers' image."},
     {"web", "port", "integer", "80", "The port the web container listens on (the public port, see README, 'Ports')."},
+
+    {"cache", "kind", "string", "required",
+     "redis: each set runs its own Redis container (mupgrade-SITE-SET-cache, answering to \"cache\" on the set's network, data in <pool>/sets/SET/cache), "
+     "saved and snapshotted with the set at the freeze point, so green's upgrade and purges never touch blue's Redis and sessions stored in it survive a cutover. "
+     "In config.php: $CFG->session_handler_class = '\\core\\session\\redis'; $CFG->session_redis_host = 'cache'; a Redis MUC store with server 'cache'."},
+    {"cache", "image", "string", "mupgrade/redis:7.0", "The cache containers' image (containers/redis)."},
 
     {"proxy", "kind", "string", "haproxy", "haproxy (runtime API switch, no reload) or nginx (config rewrite and reload)."},
     {"proxy", "container", "string", "required", "The proxy's container name."},
@@ -73,7 +80,7 @@ constexpr ConfigKey kKeys[] = {
     {"steps[]", "timeout_s", "integer", "600", "The step's limit in seconds."},
 };
 
-constexpr std::string_view kSectionOrder[] = {"", "db", "web", "proxy", "target", "target.git", "upgrade", "retention", "rehearse", "steps[]"};
+constexpr std::string_view kSectionOrder[] = {"", "db", "web", "cache", "proxy", "target", "target.git", "upgrade", "retention", "rehearse", "steps[]"};
 
 constexpr std::string_view kExample = R"(# /etc/mupgrade/demo.yml: one Moodle site (mupgrade.yml(5) names every key).
 site: demo

@@ -8,11 +8,12 @@ bool is_clone(const std::string& set) { return set.rfind(kClonePrefix, 0) == 0; 
 
 SetPaths SetLayout::paths(const std::string& set) const {
   std::string dir = (is_clone(set) ? cfg_.clones_dir() : cfg_.sets_dir()) + "/" + set;
-  return {dir, dir + "/db", dir + "/moodledata", dir + "/code"};
+  return {dir, dir + "/db", dir + "/moodledata", dir + "/code", dir + "/cache"};
 }
 
 std::string SetLayout::db_container(const std::string& set) const { return fmt::format("mupgrade-{}-{}-db", cfg_.site, set); }
 std::string SetLayout::web_container(const std::string& set) const { return fmt::format("mupgrade-{}-{}-web", cfg_.site, set); }
+std::string SetLayout::cache_container(const std::string& set) const { return fmt::format("mupgrade-{}-{}-cache", cfg_.site, set); }
 std::string SetLayout::verify_container(const std::string& set) const { return web_container(set) + "-verify"; }
 std::string SetLayout::set_network(const std::string& set) const { return fmt::format("mupgrade-{}-{}", cfg_.site, set); }
 

@@ -142,7 +142,9 @@ core::VersionFile preflight(ports::Ports ports, const InitRequest& req, const co
   if (auto free = storage.space(pool_fs).free_bytes; free < core::kMinPoolFreeBytes)
     throw Error(fmt::format("the pool has {:.1f} GB free, less than {} GB", static_cast<double>(free) / 1e9, core::kMinPoolFreeBytes >> 30), "free space in the pool first");
   auto release = code_release(storage, req.code);
-  for (const auto& image : {cfg.web_image, cfg.db.image, cfg.proxy.image})
+  std::vector<std::string> images = {cfg.web_image, cfg.db.image, cfg.proxy.image};
+  if (cfg.cache.enabled()) images.push_back(cfg.cache.image);
+  for (const auto& image : images)
     if (!containers.image(image))
       throw Error(fmt::format("image {} is not on this host", image), "build it (scripts/setup builds the project's images) or pull it");
   if (!containers.list_containers({{"mupgrade.site", cfg.site}}, true).empty() || containers.inspect_container(cfg.proxy.container))

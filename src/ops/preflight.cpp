@@ -107,7 +107,9 @@ void check_target(Site& site, Preflight& p, const std::string& target_override) 
 
 void check_images(Site& site, Preflight& p) {
   const auto& cfg = site.config();
-  for (const auto& image : {cfg.target_image, cfg.db.image}) {
+  std::vector<std::string> images = {cfg.target_image, cfg.db.image};
+  if (cfg.cache.enabled()) images.push_back(cfg.cache.image);
+  for (const auto& image : images) {
     auto info = site.ports().containers.image(image);
     if (!info) {
       p.checks.push_back({"image " + image, CheckStatus::fail, "missing", "build or pull it before the cutover"});

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ostream>
 #include <set>
 
@@ -39,6 +40,21 @@ void mark_in_use(Site& site, const std::string& pointer, std::vector<core::Retai
       it.in_use_by = "the interrupted " + j.operation;
 }
 
+// A plan takes seconds (a minute on a slow copy) and holds no lock: a probe under
+// <pool>/probes older than this was left by a killed plan; a younger one may be a running plan's.
+constexpr double kStaleProbeAge_s = 3600;
+
+std::string probes_dir(Site& site) { return site.config().pool + "/probes"; }
+
+// The probes a killed plan left: older than kStaleProbeAge_s.
+std::vector<std::string> stale_probes(Site& site) {
+  auto& storage = site.ports().storage;
+  std::vector<std::string> out;
+  for (const auto& id : storage.list_dir(probes_dir(site)))
+    if (storage.age_seconds(probes_dir(site) + "/" + id) > kStaleProbeAge_s) out.push_back(id);
+  return out;
+}
+
 // Containers and networks of this site (found by its own, non-empty label) that no set on disk
 // accounts for, or throwaway ones (verify-target, target extraction) a killed run left: never
 // those of a set an interrupted operation still names.
@@ -46,7 +62,7 @@ struct Orphans {
   std::vector<std::string> containers, networks;
 };
 
-Orphans find_orphans(Site& site, const std::vector<core::Retainable>& items) {
+Orphans find_orphans(Site& site, const std::vector<core::Retainable>& items, const std::vector<std::string>& stale) {
   const auto& cfg = site.config();
   auto& storage = site.ports().storage;
   std::set<std::string> protected_sets;
@@ -60,6 +76,10 @@ Orphans find_orphans(Site& site, const std::vector<core::Retainable>& items) {
     std::string set = c.labels.count("mupgrade.set") ? c.labels.at("mupgrade.set") : "";
     std::string role = c.labels.count("mupgrade.role") ? c.labels.at("mupgrade.role") : "";
     if (role == "proxy" || c.name == cfg.proxy.container) continue;
+    if (role == "probe") {  // a plan's: its own probe dir says whether a plan may still run it
+      if (!storage.exists(probes_dir(site) + "/" + set) || std::find(stale.begin(), stale.end(), set) != stale.end()) o.containers.push_back(c.name);
+      continue;
+    }
     bool throwaway = role == "verify" || role == "target";
     if ((throwaway && !protected_sets.count(set)) || (!set.empty() && !accounted(set))) o.containers.push_back(c.name);
   }
@@ -123,7 +143,8 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
 
   unsigned long long free = free_bytes(site);
   auto plan = core::decide_prune(items, cfg.retention, free);
-  auto orphans = find_orphans(site, items);
+  auto probes = stale_probes(site);
+  auto orphans = find_orphans(site, items, probes);
   out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "kind", "id", "age", "action", "why");
   for (const auto& d : plan.decisions)
     out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", core::to_string(d.item.kind), d.item.id, human_age(d.item.age_s),
@@ -132,6 +153,9 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
     for (const auto& n : *names)
       out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "orphan", n, "", opts.dry_run ? "would rm" : "remove",
                          std::string(kind) + ": no set on disk names it, or a killed run's throwaway");
+  for (const auto& id : probes)
+    out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "probe", id, human_age(storage.age_seconds(probes_dir(site) + "/" + id)),
+                       opts.dry_run ? "would rm" : "remove", "a killed plan's probe (older than an hour; a plan takes seconds)");
   if (opts.dry_run) {
     out << "dry run: nothing removed.\n";
     return 0;
@@ -147,6 +171,13 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
     site.ports().containers.remove_network(n);
     ++removed;
   }
+  for (const auto& id : probes) {
+    std::string dir = probes_dir(site) + "/" + id;
+    for (const auto& sub : {dir + "/code", dir + "/moodledata"}) site.delete_if_subvolume(sub);
+    storage.remove_tree(dir);
+    ++removed;
+  }
+  if (!probes.empty() && storage.list_dir(probes_dir(site)).empty()) storage.remove(probes_dir(site));
   for (auto it = plan.decisions.rbegin(); it != plan.decisions.rend(); ++it) {  // oldest first
     const auto& d = *it;
     if (!d.remove) continue;

@@ -215,12 +215,15 @@ void Site::create_web(const std::string& set, const std::string& image) {
 void Site::create_containers(const std::string& set, const std::string& web_image) {
   create_db(set);
   create_web(set, web_image);
+  create_cache(set);
 }
 
 void Site::require_data(const std::string& set) {
   // Docker would create a missing bind source as an empty directory, and an empty data dir
   // makes the DB image initialise a new, empty database.
-  for (const auto& dir : {paths(set).db, paths(set).moodledata, paths(set).code})
+  std::vector<std::string> dirs = {paths(set).db, paths(set).moodledata, paths(set).code};
+  if (cfg_.cache.enabled()) dirs.push_back(paths(set).cache);
+  for (const auto& dir : dirs)
     if (!ports_.storage.is_directory(dir))
       throw Error(fmt::format("set {} has no {}; refusing to start its containers", set, dir),
                   "the set is incomplete: run 'mupgrade status' and 'mupgrade rollback' to finish the interrupted operation");
@@ -249,6 +252,9 @@ void Site::wait_web_ready(const std::string& set) {
 SetStartTimes Site::start_set(const std::string& set, const std::string& web_image) {
   create_containers(set, web_image);
   attach_set_network(set);
+  // A set made before the site had a cache service gets an empty one (a new Redis is empty).
+  if (cfg_.cache.enabled() && ports_.storage.is_directory(paths(set).db) && !ports_.storage.exists(paths(set).cache))
+    ports_.storage.create_subvolume(paths(set).cache);
   require_data(set);
   auto t0 = Clock::now();
   // The web server does not need the DB to start, so both containers start at once and the DB's
@@ -260,8 +266,11 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
   });
   SetStartTimes times;
   try {
+    // The cache loads its dump while the DB recovers; Moodle needs both before its first page.
+    if (cfg_.cache.enabled()) ports_.containers.start_container(cache_container(set));
     ports_.containers.start_container(db_container(set));
     wait_db_ready(set);
+    if (cfg_.cache.enabled()) wait_cache_ready(set);
     times.db_ready = Clock::now() - t0;
   } catch (...) {
     try { web.get(); } catch (...) {}  // never leave the thread running past this frame
@@ -274,13 +283,14 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
 bool Site::ensure_set_running(const std::string& set) {
   auto web = ports_.containers.inspect_container(web_container(set));
   auto db = ports_.containers.inspect_container(db_container(set));
-  if (web && web->running && db && db->running) return false;
+  auto cache = cfg_.cache.enabled() ? ports_.containers.inspect_container(cache_container(set)) : std::nullopt;
+  if (web && web->running && db && db->running && (!cfg_.cache.enabled() || (cache && cache->running))) return false;
   start_set(set, web ? web->image : cfg_.web_image);
   return true;
 }
 
 void Site::stop_set(const std::string& set) {
-  for (const auto& c : {web_container(set), db_container(set)}) {
+  for (const auto& c : containers_of(set)) {
     auto info = ports_.containers.inspect_container(c);
     if (info && info->running) ports_.containers.stop_container(c, kStopGrace);
   }
@@ -291,7 +301,9 @@ void Site::stop_set(const std::string& set) {
 // thirty, shared with everything else on it. start_set makes it again.
 void Site::release_set_network(const std::string& set) {
   if (!ports_.containers.network(set_network(set))) return;
-  for (const auto& c : {layout_.verify_container(set), web_container(set), db_container(set)})
+  auto attached = containers_of(set);
+  attached.insert(attached.begin(), layout_.verify_container(set));
+  for (const auto& c : attached)
     if (auto info = ports_.containers.inspect_container(c); info && info->network_ips.count(set_network(set)))
       ports_.containers.disconnect_network(set_network(set), c);
   ports_.containers.remove_network(set_network(set));
@@ -300,17 +312,20 @@ void Site::release_set_network(const std::string& set) {
 // A set stopped before holds its containers but not their network: attach them again.
 void Site::attach_set_network(const std::string& set) {
   ensure_set_network(set);
-  for (const auto& [c, aliases] : {std::pair{db_container(set), std::vector<std::string>{"db"}}, std::pair{web_container(set), std::vector<std::string>{}}})
+  std::vector<std::pair<std::string, std::vector<std::string>>> members = {{db_container(set), {"db"}}, {web_container(set), {}}};
+  if (cfg_.cache.enabled()) members.push_back({cache_container(set), {core::kCacheAlias}});
+  for (const auto& [c, aliases] : members)
     if (auto info = ports_.containers.inspect_container(c); info && !info->network_ips.count(set_network(set)))
       ports_.containers.connect_network(set_network(set), c, aliases);
 }
 
 void Site::remove_containers(const std::string& set) {
-  for (const auto& c : {web_container(set), db_container(set)}) {
+  for (const auto& c : containers_of(set)) {
     auto info = ports_.containers.inspect_container(c);
     if (info && info->running) ports_.containers.stop_container(c, kStopGrace);
   }
-  for (const auto& n : {layout_.verify_container(set), web_container(set), db_container(set)})
+  // The cache container is removed even when the site no longer configures one.
+  for (const auto& n : {layout_.verify_container(set), web_container(set), db_container(set), cache_container(set)})
     if (ports_.containers.inspect_container(n)) ports_.containers.remove_container(n, true);
   if (ports_.containers.network(set_network(set))) ports_.containers.remove_network(set_network(set));
 }
@@ -322,7 +337,7 @@ void Site::delete_if_subvolume(const std::string& path) {
 void Site::remove_set(const std::string& set) {
   remove_containers(set);
   auto p = paths(set);
-  for (const auto& sub : {p.db, p.moodledata, p.code, p.verify_moodledata()}) delete_if_subvolume(sub);
+  for (const auto& sub : {p.db, p.moodledata, p.code, p.cache, p.verify_moodledata()}) delete_if_subvolume(sub);
   ports_.storage.remove_tree(p.dir);
 }
 

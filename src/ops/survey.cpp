@@ -26,6 +26,9 @@ TargetSurvey survey_target(Site& site, const std::string& live_set, const Survey
   const auto& cfg = site.config();
   site.delete_if_subvolume(place.scratch);
   site.ports().storage.snapshot(site.paths(live_set).moodledata, place.scratch);
+  // The throwaway sits on the live set's network, where "cache" is the live set's Redis: without
+  // the MUC config the target's code keeps its caches in the scratch moodledata, never in it.
+  if (site.config().cache.enabled()) site.ports().storage.remove(place.scratch + "/muc/config.php");
   if (containers.inspect_container(place.container)) containers.remove_container(place.container, true);
   ports::ContainerSpec spec;
   spec.name = place.container;

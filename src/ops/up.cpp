@@ -33,6 +33,7 @@ void survey_set(Site& site, const std::string& set, const std::string& role, std
   items.push_back({role + "'s network", site.set_network(set), net ? "present" : "missing", net ? "none" : "create"});
   items.push_back(container_item(site, role + "'s DB container", site.db_container(set)));
   items.push_back(container_item(site, role + "'s web container", site.web_container(set)));
+  if (site.config().cache.enabled()) items.push_back(container_item(site, role + "'s cache container", site.cache_container(set)));
 }
 
 // Another operation's unfinished journal: `up` does not guess how to finish it.

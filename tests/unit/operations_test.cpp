@@ -47,9 +47,16 @@ struct RecordingProgress : ops::Progress {
   void note(const std::string&) override {}
 };
 
+/// Which site the tests run on: each DB kind, and MariaDB with a Redis per set (config `cache`).
+struct Variant {
+  ports::DbKind kind = ports::DbKind::mariadb;
+  bool cache = false;
+};
+
 /// A site with a live blue set, its proxy on blue, over fakes; its state dir is real (core's).
 struct World {
-  explicit World(ports::DbKind kind) : host(kPool, "http://127.0.0.1:18080") {
+  World(Variant v) : World(v.kind, v.cache) {}
+  explicit World(ports::DbKind kind, bool cache = false) : host(kPool, "http://127.0.0.1:18080") {
     state_dir = (fs::temp_directory_path() / fmt::format("mupgrade-unit-ops-{}-{}", ::getpid(), counter++)).string();
     fs::remove_all(state_dir);
     fs::create_directories(state_dir);
@@ -68,10 +75,15 @@ struct World {
     cfg.proxy = {core::ProxyKind::haproxy, "mupgrade-t-proxy", state_dir + "/proxy", "http://127.0.0.1:18080"};
     cfg.target_code = std::string(kPool) + "/releases/4.4.3";
     cfg.cron_drain_timeout_s = 10;
+    if (cache) cfg.cache = {"redis", core::kDefaultRedisImage};
     config::load_playbooks(cfg);
 
     auto& st = host.storage;
     for (const auto& sub : {"db", "moodledata", "code"}) st.create_subvolume(fmt::format("{}/sets/{}/{}", kPool, kBlue, sub));
+    if (cache) {
+      st.create_subvolume(fmt::format("{}/sets/{}/cache", kPool, kBlue));
+      st.write_file(fmt::format("{}/sets/{}/cache/dump.rdb", kPool, kBlue), "sessions of blue, as last saved", {});
+    }
     std::string code = fmt::format("{}/sets/{}/code", kPool, kBlue);
     st.write_file(code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});
     st.write_file(code + "/config.php", "<?php\n$CFG->prefix = 'mdl_';\nrequire_once(__DIR__ . '/lib/setup.php');\n", {33, 33, 0640});
@@ -82,6 +94,7 @@ struct World {
     site->create_containers(kBlue, cfg.web_image);
     host.containers.start_container(site->db_container(kBlue));
     host.containers.start_container(site->web_container(kBlue));
+    if (cache) host.containers.start_container(site->cache_container(kBlue));
     host.proxy.install({kBlue, site->web_container(kBlue), "10.8.0.2", 80});
     blue_db_port = site->db_endpoint(kBlue).port;
     host.db.dirty_pages_pct[blue_db_port] = 90;
@@ -136,6 +149,10 @@ struct World {
     EXPECT_FALSE(host.containers.inspect_container(site->layout().verify_container(green().empty() ? "x" : green())))
         << context << ": verify-target's throwaway container left behind";
     EXPECT_EQ(site->state()->live_set, kBlue) << context;
+    if (cfg.cache.enabled()) {
+      auto redis = host.containers.inspect_container(site->cache_container(kBlue));
+      EXPECT_TRUE(redis && redis->running) << context << ": blue's Redis must run";
+    }
   }
 
   static inline int counter = 0;
@@ -146,11 +163,11 @@ struct World {
   int blue_db_port = 0;
 };
 
-class OperationsTest : public ::testing::TestWithParam<ports::DbKind> {};
+class OperationsTest : public ::testing::TestWithParam<Variant> {};
 
 /// The calls a successful cutover makes, and where the switch is among them.
-std::vector<std::string> calls_of_a_cutover(ports::DbKind kind) {
-  World w(kind);
+std::vector<std::string> calls_of_a_cutover(Variant v) {
+  World w(v);
   auto o = w.cutover();
   EXPECT_TRUE(o.ok) << o.error;
   return w.host.faults.log;
@@ -740,8 +757,10 @@ TEST_P(OperationsTest, ARollbackFailingOrKilledAtAnyCallIsFinishedByTheNextRollb
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest, ::testing::Values(ports::DbKind::mariadb, ports::DbKind::postgresql),
-                         [](const auto& p) { return std::string(ports::to_string(p.param)); });
+INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest,
+                         ::testing::Values(Variant{ports::DbKind::mariadb, false}, Variant{ports::DbKind::postgresql, false},
+                                           Variant{ports::DbKind::mariadb, true}),
+                         [](const auto& p) { return std::string(ports::to_string(p.param.kind)) + (p.param.cache ? "_redis" : ""); });
 
 // Metrics and the syslog summary (ports::Reporting): every cutover and rollback writes its
 // textfile beside the rehearsal's, every operation one syslog line, and neither can fail it.
@@ -982,4 +1001,169 @@ TEST_P(OperationsTest, PlanSaysTheTargetsOwnConfigPhpIsIgnored) {
   EXPECT_NE(c->detail.find("ignored, green always gets the live site's config.php"), std::string::npos) << c->detail;
   // The target's own file is not changed by the probe that plan made of the target.
   EXPECT_EQ(w.host.storage.read_file(w.cfg.target_code + "/config.php").value_or(""), "<?php $CFG->dataroot = '/elsewhere';\n");
+}
+
+// A site with a cache service (config `cache`: Redis): each set runs its own, saved at the
+// freeze point and snapshotted with the set, so green starts with blue's sessions and never
+// reaches blue's Redis. The fault matrices above run on this site too (Engines/*_redis).
+TEST(CacheService, GreenGetsItsOwnRedisStartedFromBluesDumpSavedAtTheFreezePoint) {
+  World w(ports::DbKind::mariadb, true);
+  auto o = w.cutover();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  std::string green = w.green(), blue_redis = w.site->cache_container(kBlue), green_redis = w.site->cache_container(green);
+  const auto& log = w.host.faults.log;
+  size_t maintenance = index_of(log, "storage.write_file " + w.site->paths(kBlue).maintenance_file());
+  size_t save = index_of(log, "exec " + blue_redis + ": redis-cli BGSAVE");
+  size_t snap_db = index_of(log, "storage.snapshot " + w.site->paths(kBlue).db);
+  size_t snap_cache = index_of(log, "storage.snapshot " + w.site->paths(kBlue).cache + " -> " + w.site->paths(green).cache);
+  ASSERT_NE(save, std::string::npos);
+  ASSERT_NE(snap_cache, std::string::npos);
+  EXPECT_LT(maintenance, save) << "saved once blue no longer takes requests";
+  EXPECT_LT(save, snap_db);
+  EXPECT_EQ(w.host.storage.read_file(w.site->paths(green).cache + "/dump.rdb").value_or(""), "sessions of " + std::string(kBlue) + ", saved #1");
+  // Green's Redis: its own container on green's network as "cache", on green's subvolume, running.
+  auto& gc = w.host.containers.containers.at(green_redis);
+  EXPECT_TRUE(gc.info.running);
+  EXPECT_EQ(gc.spec.network, w.site->set_network(green));
+  EXPECT_EQ(gc.spec.network_aliases, std::vector<std::string>{"cache"});
+  ASSERT_EQ(gc.spec.mounts.size(), 1u);
+  EXPECT_EQ(gc.spec.mounts[0].host_path, w.site->paths(green).cache);
+  EXPECT_EQ(gc.info.labels.at("mupgrade.role"), "cache");
+  // After the save nothing reaches blue's Redis: green's upgrade runs against green's own.
+  for (size_t i = snap_cache; i < log.size(); ++i)
+    if (log[i].find(blue_redis) != std::string::npos && log[i].find("redis-cli INFO") == std::string::npos) ADD_FAILURE() << "blue's Redis touched: " << log[i];
+  EXPECT_TRUE(w.host.containers.containers.at(blue_redis).info.running) << "blue's Redis keeps its sessions for a rollback";
+}
+
+TEST(CacheService, RollbackServesBlueWithItsRedisAndStopsGreens) {
+  World w(ports::DbKind::mariadb, true);
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  RecordingProgress p;
+  std::ostringstream out;
+  auto o = ops::rollback(*w.site, {false, false}, p, out);
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(w.serving(), kBlue);
+  EXPECT_TRUE(w.host.containers.containers.at(w.site->cache_container(kBlue)).info.running);
+  EXPECT_FALSE(w.host.containers.containers.at(w.site->cache_container(green)).info.running) << "green's Redis stops with green";
+  EXPECT_TRUE(w.host.storage.is_subvolume(w.site->paths(green).cache)) << "kept with green";
+}
+
+TEST(CacheService, ARehearsalsRedisIsTornDownWithTheClone) {
+  World w(ports::DbKind::mariadb, true);
+  auto o = w.rehearse();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_TRUE(w.host.faults.seen(": redis-cli PING")) << "the clone's Redis was started and waited for";
+  EXPECT_EQ(w.clones(), 0u);
+  for (const auto& [name, c] : w.host.containers.containers) EXPECT_EQ(name.find("-clone-"), std::string::npos) << name;
+}
+
+TEST(CacheService, PruneRemovesAnOldSetsRedisAndItsData) {
+  World w(ports::DbKind::mariadb, true);
+  w.cfg.retention.keep_sets = 2;
+  std::vector<std::string> old = {"20230101-000000-4.1", "20230201-000000-4.2"};
+  for (const auto& id : old) {
+    for (const auto& sub : {"db", "moodledata", "code", "cache"}) w.host.storage.create_subvolume(fmt::format("{}/sets/{}/{}", kPool, id, sub));
+    w.site->create_containers(id, w.cfg.web_image);
+  }
+  w.host.storage.ages[fmt::format("{}/sets/{}", kPool, old[0])] = 3e7;  // the oldest
+  w.host.storage.ages[fmt::format("{}/sets/{}", kPool, old[1])] = 2e7;
+  w.restart();
+  std::ostringstream out;
+  EXPECT_EQ(ops::prune(*w.site, {false}, out), 0) << out.str();
+  EXPECT_FALSE(w.host.containers.inspect_container(w.site->cache_container(old[0]))) << out.str();
+  EXPECT_FALSE(w.host.storage.exists(w.site->paths(old[0]).cache));
+  EXPECT_TRUE(w.host.containers.inspect_container(w.site->cache_container(old[1]))) << "kept: " << out.str();
+  EXPECT_TRUE(w.host.containers.inspect_container(w.site->cache_container(kBlue)));
+}
+
+// A site that adds `cache` later: its live set has no Redis yet, so green starts with an empty one.
+TEST(CacheService, ALiveSetWithoutRedisGivesGreenAnEmptyOne) {
+  World w(ports::DbKind::mariadb, false);
+  w.cfg.cache = {"redis", core::kDefaultRedisImage};
+  w.restart();
+  auto o = w.cutover();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_TRUE(w.host.storage.is_subvolume(w.site->paths(w.green()).cache));
+  EXPECT_FALSE(w.host.faults.seen("redis-cli BGSAVE"));
+  EXPECT_TRUE(w.host.containers.containers.at(w.site->cache_container(w.green())).info.running);
+}
+
+// A killed plan leaves its probe under <pool>/probes (a snapshot of the target, one of the live
+// moodledata, a throwaway container). Plans hold no lock and take seconds: prune removes probes
+// older than an hour and leaves a young one, which a running plan may own.
+TEST(PruneProbes, RemovesAKilledPlansProbeAndLeavesARunningOnesAlone) {
+  World w(ports::DbKind::mariadb);
+  auto& st = w.host.storage;
+  auto& c = w.host.containers;
+  std::string probes = std::string(kPool) + "/probes";
+  for (const char* id : {"plan-20260101T000000Z", "plan-20260102T000000Z"}) {
+    st.create_subvolume(probes + "/" + id + "/code");
+    st.create_subvolume(probes + "/" + id + "/moodledata");
+    c.create_container({.name = fmt::format("mupgrade-t-{}", id), .image = "mupgrade/web:php8.2",
+                        .labels = {{"mupgrade.site", "t"}, {"mupgrade.set", id}, {"mupgrade.role", "probe"}}});
+    c.start_container(fmt::format("mupgrade-t-{}", id));
+  }
+  st.ages[probes + "/plan-20260101T000000Z"] = 7200;  // killed two hours ago; the other is a minute old
+  std::ostringstream dry;
+  EXPECT_EQ(ops::prune(*w.site, {true}, dry), 0);
+  EXPECT_NE(dry.str().find("plan-20260101T000000Z"), std::string::npos) << dry.str();
+  EXPECT_TRUE(st.exists(probes + "/plan-20260101T000000Z")) << "a dry run removes nothing";
+  std::ostringstream out;
+  EXPECT_EQ(ops::prune(*w.site, {false}, out), 0) << out.str();
+  EXPECT_FALSE(st.exists(probes + "/plan-20260101T000000Z")) << out.str();
+  EXPECT_FALSE(st.exists(probes + "/plan-20260101T000000Z/code"));
+  EXPECT_FALSE(c.inspect_container("mupgrade-t-plan-20260101T000000Z")) << out.str();
+  EXPECT_TRUE(st.is_subvolume(probes + "/plan-20260102T000000Z/code")) << "a running plan's probe: " << out.str();
+  EXPECT_TRUE(c.inspect_container("mupgrade-t-plan-20260102T000000Z")) << out.str();
+}
+
+// `mupgrade cron`: cron.php on whichever set is live, never in a window.
+TEST(Cron, RunsCronPhpInTheLiveSetsWebContainerWhateverItIsCalled) {
+  World w(ports::DbKind::mariadb);
+  std::ostringstream out;
+  auto o = ops::cron(*w.site, out);
+  EXPECT_TRUE(o.ran) << o.skipped;
+  EXPECT_TRUE(w.host.faults.seen("exec " + w.site->web_container(kBlue) + ": php admin/cli/cron.php")) << w.host.faults.log.back();
+  ASSERT_TRUE(w.cutover().ok);
+  w.host.faults.log.clear();
+  o = ops::cron(*w.site, out);
+  EXPECT_TRUE(o.ran) << o.skipped;
+  EXPECT_EQ(o.set, w.green());
+  EXPECT_TRUE(w.host.faults.seen("exec " + w.site->web_container(w.green()) + ": php admin/cli/cron.php"));
+  EXPECT_FALSE(w.host.faults.seen("exec " + w.site->web_container(kBlue)));
+}
+
+TEST(Cron, IsSkippedWhileAnOperationHoldsTheSiteButNotForARehearsal) {
+  World w(ports::DbKind::mariadb);
+  std::ostringstream out;
+  {
+    core::SiteLock held(w.cfg.lock_path(), "t", "mupgrade cutover");
+    auto o = ops::cron(*w.site, out);
+    EXPECT_FALSE(o.ran);
+    EXPECT_NE(o.skipped.find("mupgrade cutover"), std::string::npos) << o.skipped;
+  }
+  {
+    core::SiteLock held(w.cfg.lock_path(), "t", "mupgrade rehearse");
+    EXPECT_TRUE(ops::cron(*w.site, out).ran) << "a rehearsal never touches production's cron";
+  }
+  EXPECT_EQ(std::count_if(w.host.faults.log.begin(), w.host.faults.log.end(), [](const std::string& l) { return l.find("cron.php") != std::string::npos; }), 1);
+}
+
+TEST(Cron, IsSkippedInMaintenanceAndAfterAnInterruptedCutover) {
+  World w(ports::DbKind::mariadb);
+  std::ostringstream out;
+  w.site->maintenance_file(kBlue, true);
+  auto o = ops::cron(*w.site, out);
+  EXPECT_FALSE(o.ran);
+  EXPECT_NE(o.skipped.find("maintenance"), std::string::npos) << o.skipped;
+  w.site->maintenance_file(kBlue, false);
+  w.host.faults.add("containers.start", 1, FaultPlan::Kind::crash);  // killed in the window
+  EXPECT_THROW(w.cutover(), Crash);
+  w.host.faults.clear();
+  w.restart();
+  o = ops::cron(*w.site, out);
+  EXPECT_FALSE(o.ran);
+  EXPECT_NE(o.skipped.find("interrupted"), std::string::npos) << o.skipped;
+  EXPECT_FALSE(w.host.faults.seen(": php admin/cli/cron.php"));
 }

@@ -171,3 +171,15 @@ TEST(SiteConfigTest, AKeyGivenTwiceIsRefused) {
   };
   for (const auto& c : cases) EXPECT_NE(error_of(c.yaml).find(c.expected), std::string::npos) << error_of(c.yaml);
 }
+
+TEST(SiteConfigTest, ReadsACacheServiceAndRefusesOneThatCannotBeSnapshotted) {
+  EXPECT_FALSE(parse_site_config(kValid, "site.yml").cache.enabled()) << "no cache service unless configured";
+  auto c = parse_site_config(std::string(kValid) + "cache:\n  kind: redis\n", "site.yml");
+  EXPECT_EQ(c.cache.kind, "redis");
+  EXPECT_EQ(c.cache.image, "mupgrade/redis:7.0");
+  EXPECT_EQ(parse_site_config(std::string(kValid) + "cache:\n  kind: redis\n  image: my/redis:7\n", "site.yml").cache.image, "my/redis:7");
+  EXPECT_NE(error_of(std::string(kValid) + "cache:\n  kind: memcached\n").find("site.yml:18:9: 'kind' must be redis"), std::string::npos)
+      << error_of(std::string(kValid) + "cache:\n  kind: memcached\n");
+  EXPECT_NE(error_of(std::string(kValid) + "cache:\n  image: my/redis:7\n").find("missing 'kind'"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kValid) + "cache:\n  kind: redis\n  size: 1\n").find("unknown key 'size' in cache"), std::string::npos);
+}

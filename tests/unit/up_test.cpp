@@ -44,7 +44,7 @@ struct Quiet : ops::Progress {
 
 /// A site as init leaves it (live blue set, site network, proxy container on blue), over fakes.
 struct UpWorld {
-  explicit UpWorld(ports::DbKind kind) : host(kPool, "http://127.0.0.1:18700") {
+  explicit UpWorld(ports::DbKind kind, bool cache = false) : host(kPool, "http://127.0.0.1:18700") {
     state_dir = (fs::temp_directory_path() / fmt::format("mupgrade-unit-up-{}-{}", ::getpid(), counter++)).string();
     fs::remove_all(state_dir);
     fs::create_directories(state_dir);
@@ -64,12 +64,13 @@ struct UpWorld {
     cfg.proxy = {core::ProxyKind::haproxy, "mupgrade-u-proxy", state_dir + "/proxy", "http://127.0.0.1:18700", "mupgrade/haproxy:2.6"};
     cfg.target_code = std::string(kPool) + "/releases/4.4.3";
     cfg.cron_drain_timeout_s = 10;
+    if (cache) cfg.cache = {"redis", core::kDefaultRedisImage};
     config::load_playbooks(cfg);
     host.containers.images.insert({"mupgrade/haproxy:2.6", kTargetImage});
     host.http.proxy_container = cfg.proxy.container;
 
     auto& st = host.storage;
-    for (const auto& sub : {"db", "moodledata", "code"}) st.create_subvolume(fmt::format("{}/sets/{}/{}", kPool, kBlue, sub));
+    for (const auto& sub : {"db", "moodledata", "code", "cache"}) st.create_subvolume(fmt::format("{}/sets/{}/{}", kPool, kBlue, sub));
     std::string code = fmt::format("{}/sets/{}/code", kPool, kBlue);
     st.write_file(code + "/version.php", version_php("2024042201.00", "4.4.1 (Build: 20240610)"), {});
     st.write_file(code + "/config.php", "<?php\n$CFG->prefix = 'mdl_';\nrequire_once(__DIR__ . '/lib/setup.php');\n", {33, 33, 0640});
@@ -199,6 +200,26 @@ TEST_P(UpTest, RemovedContainersAreMadeAgainWithTheSameNamesLabelsAndNetworks) {
   EXPECT_TRUE(again.ok);
   EXPECT_FALSE(again.changed);
   EXPECT_FALSE(made_or_started(w.host.faults.log));
+}
+
+// A site with a Redis per set: a removed cache container is seen and made again with the set's
+// labels, on its network, over its data dir (what `up` checked before knew only DB and web).
+TEST_P(UpTest, ARemovedCacheContainerIsMadeAgain) {
+  UpWorld w(GetParam(), true);
+  std::string redis = w.site->cache_container(kBlue);
+  ASSERT_TRUE(w.runs(redis));
+  w.host.containers.containers.erase(redis);
+  auto dry = w.up(true);
+  EXPECT_NE(w.text.find(redis), std::string::npos) << w.text;
+  auto o = w.up();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_TRUE(o.changed);
+  auto i = w.host.containers.inspect_container(redis);
+  ASSERT_TRUE(i);
+  EXPECT_TRUE(i->running);
+  EXPECT_EQ(i->labels, w.site->layout().labels(kBlue, "cache"));
+  EXPECT_TRUE(i->network_ips.count(w.site->set_network(kBlue)));
+  w.expect_serves(kBlue, "cache removed");
 }
 
 TEST_P(UpTest, RemovedNetworksAreMadeAgain) {

@@ -93,8 +93,11 @@ TEST(UpgradeOutputTest, NamesThePluginsUpgradePhpsPluginCheckRefuses) {
 }
 
 TEST(UpgradeOutputTest, ReadsUninstallPluginsShowMissing) {
+  // Real 4.5.6: one "$plugin->component\t$plugin->displayname" line per missing plugin.
   std::string out = "Notice: something\nlocal_extra\tExtra tools\nmod_attendance\tAttendance\n";
   EXPECT_EQ(parse_missing_plugins(out), (std::vector<std::string>{"local_extra", "mod_attendance"}));
+  // A line whose component is empty (or blank) names no plugin: ignored, never "missing: ''".
+  EXPECT_EQ(parse_missing_plugins("\tGhost plugin\n  \tBlank\nlocal_extra\tExtra tools\n"), (std::vector<std::string>{"local_extra"}));
   EXPECT_TRUE(parse_missing_plugins("").empty());
 }
 

@@ -4,7 +4,8 @@
 //
 // A set <id> is <pool>/sets/<id>/{db,moodledata,code} (rehearsal clones: <pool>/clones/<id>)
 // plus containers mupgrade-<site>-<id>-{db,web} on the set's own network mupgrade-<site>-<id>,
-// where the DB answers to the alias "db" (so config.php's dbhost is 'db' in every set). The
+// where the DB answers to the alias "db" (so config.php's dbhost is 'db' in every set). A site
+// with a cache service adds <id>/cache and mupgrade-<site>-<id>-cache, alias "cache". The
 // web container also joins the site network, where the proxy reaches it.
 
 #include "mupgrade/core/site_config.hpp"
@@ -34,6 +35,8 @@ inline constexpr const char* kMaintenanceFile = "climaintenance.html";
 
 struct SetPaths {
   std::string dir, db, moodledata, code;
+  /// The set's cache service's data dir (Redis's dump.rdb), when the site has one (config `cache`).
+  std::string cache;
   /// A snapshot of blue's moodledata that verify-target's throwaway container may write to.
   std::string verify_moodledata() const { return dir + "/verify-moodledata"; }
   std::string maintenance_file() const { return moodledata + "/" + kMaintenanceFile; }
@@ -62,6 +65,8 @@ public:
   SetPaths paths(const std::string& set) const;
   std::string db_container(const std::string& set) const;
   std::string web_container(const std::string& set) const;
+  /// The set's cache service (config `cache`).
+  std::string cache_container(const std::string& set) const;
   /// verify-target's throwaway container for green.
   std::string verify_container(const std::string& set) const;
   std::string set_network(const std::string& set) const;

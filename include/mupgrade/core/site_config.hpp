@@ -56,6 +56,18 @@ struct Playbook {
   std::vector<std::string> steps;  // built-in step names, in order
 };
 
+/// A per-set cache service (config key `cache`): each set runs its own container of it, on the
+/// set's network under the alias "cache", its data in the set's `cache` subvolume, so green's
+/// upgrade and purges never reach blue's, and sessions kept in it travel with the snapshot.
+struct CacheConfig {
+  std::string kind;   // "" (none) | redis
+  std::string image;  // default kDefaultRedisImage
+  bool enabled() const { return !kind.empty(); }
+};
+inline constexpr const char* kDefaultRedisImage = "mupgrade/redis:7.0";
+/// The alias a set's cache answers to on the set's network (config.php: session_redis_host).
+inline constexpr const char* kCacheAlias = "cache";
+
 struct RehearseConfig {
   std::string prometheus_textfile;       // default <state_dir>/metrics/mupgrade.prom
   std::vector<std::string> smoke_paths;  // extra GETs on the clone, e.g. a public pluginfile URL
@@ -81,6 +93,7 @@ struct SiteConfig {
   std::string web_image;
   int web_port = 80;        // the port the web container listens on (= public port, see README)
   ProxyConfig proxy;
+  CacheConfig cache;
   std::string target_code;   // directory (or subvolume) holding the target release's code
   std::string target_git_repo, target_git_ref;  // or: a ref of a local clone/mirror of Moodle
   std::string target_image;  // web image for the target (defaults to web_image)

@@ -71,6 +71,19 @@ struct Outcome {
   }
 };
 
+/// What `mupgrade cron` did: ran cron.php on the live set, or skipped it and why.
+struct CronOutcome {
+  std::string set;      // the live set
+  bool ran = false;
+  std::string skipped;  // why it did not run (an operation holds the site, maintenance...)
+  int exit_code = 0;    // cron.php's
+  std::string error;
+};
+/// Moodle's admin/cli/cron.php in the live set's web container, its output to `out`; skipped
+/// while an operation (other than a rehearsal) holds the site, after an interrupted one, and
+/// while the live set is in maintenance. Never takes the site lock.
+CronOutcome cron(Site& site, std::ostream& out);
+
 /// Exit code 0 on success, 1 on failure; `out` gets the plan, progress and timings.
 Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std::ostream& out);
 Outcome rollback(Site& site, const RollbackOptions& opts, Progress& progress, std::ostream& out);

@@ -26,6 +26,9 @@ using core::SetPaths;
 /// A freshly started set's DB (crash recovery included) and web server.
 inline constexpr std::chrono::seconds kDbStartTimeout{120};
 inline constexpr std::chrono::seconds kWebStartTimeout{30};
+/// A set's cache service loading its dump, and the save of one (Redis BGSAVE).
+inline constexpr std::chrono::seconds kCacheStartTimeout{60};
+inline constexpr std::chrono::seconds kCacheSaveTimeout{120};
 /// One health-check or smoke-test request.
 inline constexpr std::chrono::milliseconds kPageTimeout{10000};
 /// A stopping container's grace before Docker kills it.
@@ -57,6 +60,7 @@ public:
   SetPaths paths(const std::string& set) const { return layout_.paths(set); }
   std::string db_container(const std::string& set) const { return layout_.db_container(set); }
   std::string web_container(const std::string& set) const { return layout_.web_container(set); }
+  std::string cache_container(const std::string& set) const { return layout_.cache_container(set); }
   std::string set_network(const std::string& set) const { return layout_.set_network(set); }
   bool set_exists(const std::string& set);
 
@@ -103,6 +107,9 @@ public:
   void remove_containers(const std::string& set);
   /// Removes the set entirely: containers, network, subvolumes, directory.
   void remove_set(const std::string& set);
+  /// Makes the set's cache service write everything it holds to its data dir (Redis: BGSAVE,
+  /// waited for), so a snapshot of that dir carries it. False when the set has no running cache.
+  bool save_cache(const std::string& set);
   /// Writes <state_dir>/logs/<name> and returns its path.
   std::string save_log(const std::string& name, const std::string& text) const;
   bool web_running(const std::string& set);
@@ -144,6 +151,9 @@ public:
   std::string new_journal_path(const std::string& operation, const std::string& pointer = "last") const;
   std::string last_journal_path(const std::string& pointer = "last") const;
 
+  /// The set's containers, web first (the order they stop in).
+  std::vector<std::string> containers_of(const std::string& set) const;
+
 private:
   std::string secrets_file();
   void ensure_set_network(const std::string& set);  // internal (no route out) for clones
@@ -151,6 +161,9 @@ private:
   void attach_set_network(const std::string& set);
   void create_db(const std::string& set);
   void create_web(const std::string& set, const std::string& image);
+  void create_cache(const std::string& set);
+  void wait_cache_ready(const std::string& set);
+  std::string redis_cli(const std::string& set, const std::vector<std::string>& args);
   void require_data(const std::string& set);
   void wait_db_ready(const std::string& set);
   void wait_web_ready(const std::string& set);

@@ -47,6 +47,7 @@ json create_set(Site& s, StepContext& c, core::StepRun& r) {
   storage.create_subvolume(p.moodledata);
   storage.set_mode(p.moodledata, {kWebUid, kWebUid, 0750});
   storage.create_subvolume(p.db);
+  if (cfg.cache.enabled()) storage.create_subvolume(p.cache);
   return {{"code", p.code}};
 }
 

@@ -16,16 +16,16 @@ namespace {
 
 bool set_runs(Site& s, const std::string& set) {
   auto& containers = s.ports().containers;
-  auto web = containers.inspect_container(s.web_container(set));
-  auto db = containers.inspect_container(s.db_container(set));
-  return web && web->running && db && db->running && containers.network(s.set_network(set));
+  for (const auto& c : s.containers_of(set))  // the cache service too, when the site has one
+    if (auto info = containers.inspect_container(c); !info || !info->running) return false;
+  return containers.network(s.set_network(set)).has_value();
 }
 
 // Missing containers made as cutover makes them (Site::start_set), stopped ones started.
 json start_set(Site& s, const std::string& set, core::StepRun& r) {
   if (set_runs(s, set)) return {{"changed", false}};
   json created = json::array();
-  for (const auto& c : {s.db_container(set), s.web_container(set)})
+  for (const auto& c : s.containers_of(set))
     if (!s.ports().containers.inspect_container(c)) created.push_back(c);
   std::string image = s.web_image_of(set);
   r.remember({{"set", set}, {"created", created}});

@@ -34,6 +34,11 @@ json snapshot(Site& s, StepContext& c) {
   auto green = s.paths(c.green), blue = s.paths(c.blue);
   storage.make_dirs(green.dir);
   auto freezer = s.ports().db.freezer(s.db_endpoint(c.blue));
+  // Blue's Redis (sessions, MUC) written out at the freeze point: blue is in maintenance, so
+  // no session changes after it; green's Redis starts from this dump.
+  auto t_cache = std::chrono::steady_clock::now();
+  bool cache_saved = s.save_cache(c.blue);
+  double cache_save_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_cache).count();
   storage.sync(blue.dir);
   auto report = freezer->freeze([&] {
     storage.snapshot(blue.db, green.db);
@@ -41,9 +46,16 @@ json snapshot(Site& s, StepContext& c) {
   });
   // db-prepare's settings back on production as soon as the snapshot exists.
   if (c.facts.contains("db_settings")) freezer->restore(c.facts["db_settings"]);
+  if (s.config().cache.enabled()) {
+    // A blue from before the site had a cache service has none to copy: green's starts empty.
+    if (storage.is_subvolume(blue.cache)) storage.snapshot(blue.cache, green.cache);
+    else storage.create_subvolume(green.cache);
+  }
   double held = std::chrono::duration<double, std::milli>(report.held).count();
   c.facts["freeze_ms"] = held;
-  return {{"freeze", report.method}, {"held_ms", held}};
+  json out = {{"freeze", report.method}, {"held_ms", held}};
+  if (s.config().cache.enabled()) out["cache"] = {{"saved", cache_saved}, {"save_ms", cache_save_ms}};
+  return out;
 }
 
 json upgrade(Site& s, StepContext& c) {
@@ -209,17 +221,16 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.operations = {"cutover", "rehearse"};
   d.required = true;
   d.after = {step::db_prepare, "sync", step::maintenance_on, "hold-traffic", "watermark", "drain-cron"};
-  d.what = "freeze blue's DB, snapshot db + moodledata into green, unfreeze";
-  d.what_in_rehearsal = "freeze production's DB for the snapshot instant, snapshot db + moodledata into the clone";
+  d.what = "freeze blue's DB, snapshot db + moodledata into green, unfreeze (with a cache service: blue's Redis saved first, its dump snapshotted too)";
+  d.what_in_rehearsal = "freeze production's DB for the snapshot instant, snapshot db + moodledata (and the saved Redis dump) into the clone";
   d.undo_what = "delete green's snapshots unless green is kept for diagnosis";
   d.run = [](Site& s, StepContext& c, core::StepRun& r) {
-    r.remember({{"db", s.paths(c.green).db}, {"moodledata", s.paths(c.green).moodledata}});
+    r.remember({{"db", s.paths(c.green).db}, {"moodledata", s.paths(c.green).moodledata}, {"cache", s.paths(c.green).cache}});
     return snapshot(s, c);
   };
   d.undo = [](Site& s, StepContext& c, const json&) {
     if (!c.remove_failed_green) return;
-    s.delete_if_subvolume(s.paths(c.green).db);
-    s.delete_if_subvolume(s.paths(c.green).moodledata);
+    for (const auto& sub : {s.paths(c.green).db, s.paths(c.green).moodledata, s.paths(c.green).cache}) s.delete_if_subvolume(sub);
   };
   t.push_back(d);
 
@@ -229,7 +240,7 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.operations = {"cutover", "rehearse"};
   d.required = true;
   d.after = {step::snapshot, step::prepare_code, "isolate-clone", "create-green"};
-  d.what = "start green's DB and web containers on the snapshots, with the target image";
+  d.what = "start green's DB and web containers (and its own Redis) on the snapshots, with the target image";
   d.what_in_rehearsal = "start the clone's DB and web containers on an internal network (no route out, nothing published)";
   d.undo_what = "stop them (removed when green is not kept)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {

@@ -112,6 +112,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   c.web_port = port;
   c.proxy = {core::ProxyKind::haproxy, "mupgrade-" + name + "-proxy", c.state_dir + "/proxy", ""};
   c.cron_drain_timeout_s = 10;
+  if (opts.redis) c.cache = {"redis", core::kDefaultRedisImage};
   fs::create_directories(c.state_dir + "/proxy");
   fs::create_directories(c.pool + "/sets");
   fs::create_directories(c.pool + "/releases");
@@ -130,12 +131,24 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   btrfs::create_subvolume(p.db);
   btrfs::create_subvolume(p.moodledata);
   ::chown(p.moodledata.c_str(), 33, 33);
+  std::string redis_config;
+  if (opts.redis) {
+    btrfs::create_subvolume(p.cache);
+    // Sessions in the set's Redis (reached as "cache" on the set's network), as config-dist.php shows.
+    redis_config = "$CFG->session_handler_class = '\\core\\session\\redis';\n$CFG->session_redis_host = 'cache';\n"
+                   "$CFG->session_redis_port = 6379;\n$CFG->session_redis_prefix = 'sess_';\n";
+    // A Redis MUC store, as the admin UI writes muc/config.php (only what the stand-in reads).
+    fs::create_directories(p.moodledata + "/muc");
+    std::ofstream(p.moodledata + "/muc/config.php")
+        << "<?php defined('MOODLE_INTERNAL') || die();\n $configuration = array('stores' => array('redis1' => array('name' => 'redis1', "
+           "'plugin' => 'redis', 'configuration' => array('server' => 'cache', 'prefix' => 'muc_'), 'class' => 'cachestore_redis')));\n";
+  }
   std::ofstream(p.code + "/config.php") << fmt::format(
       "<?php\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n$CFG->dblibrary = 'native';\n"
       "$CFG->dbhost = 'db';\n$CFG->dbname = 'moodle';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'pw-{}';\n$CFG->prefix = '{}';\n"
       "$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = '{}';\n$CFG->dataroot = '/var/www/moodledata';\n"
-      "$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
-      kind == db::Kind::mariadb ? "mariadb" : "pgsql", c.db.user, name, opts.prefix, c.public_url);
+      "$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\n{}require_once(__DIR__ . '/lib/setup.php');\n",
+      kind == db::Kind::mariadb ? "mariadb" : "pgsql", c.db.user, name, opts.prefix, c.public_url, redis_config);
   ls->site->start_set(ls->blue, c.web_image);
   docker::ExecOptions install;
   install.cmd = {"php", "admin/cli/install_database.php", "--agree-license", "--adminpass=Admin-1234"};
@@ -164,7 +177,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
       "site: {}\npublic_url: {}\npool: {}\nstate_dir: {}\nnetwork: {}\ndb:\n  kind: {}\n  password_file: {}\n"
       "web:\n  port: {}\nproxy:\n  container: {}\n  config_dir: {}\n  url: {}\ntarget:\n  code: {}\nupgrade:\n  cron_drain_timeout_s: 10\n",
       name, c.public_url, c.pool, c.state_dir, c.network, core::to_string(c.db.kind), c.db.password_file, port, c.proxy.container,
-      c.proxy.config_dir, c.proxy.url, c.target_code) << extra_yaml;
+      c.proxy.config_dir, c.proxy.url, c.target_code) << (opts.redis ? "cache:\n  kind: redis\n" : "") << extra_yaml;
   std::ostringstream out;
   EXPECT_EQ(ops::adopt(*ls->site, ls->blue, out), 0) << out.str();
   return ls;

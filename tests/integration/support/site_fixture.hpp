@@ -39,6 +39,9 @@ struct SiteOptions {
   std::string prefix = "mdl_";                // $CFG->prefix of its config.php
   std::vector<std::string> blue_knobs;        // the blue release's knobs (e.g. plugin_adds_columns=...)
   std::vector<std::string> blue_release_args; // make-release arguments (e.g. --add-plugin local_extra)
+  /// A Redis per set (config `cache`), with config.php's sessions in it and a Redis MUC store
+  /// in moodledata/muc/config.php, as Moodle's docs configure them.
+  bool redis = false;
 };
 
 /// `extra_yaml` is appended to the site's YAML config file (for the binary).

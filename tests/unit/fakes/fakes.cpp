@@ -88,7 +88,7 @@ std::vector<std::string> FakeStorage::list_dir(const std::string& path) {
     if (parent_of(p) == path && p != path) out.push_back(p.substr(path.size() + 1));
   return out;
 }
-double FakeStorage::age_seconds(const std::string&) { return 60; }
+double FakeStorage::age_seconds(const std::string& path) { return ages.count(path) ? ages.at(path) : 60; }
 std::optional<std::string> FakeStorage::read_file(const std::string& path) {
   auto it = nodes.find(path);
   if (it == nodes.end() || it->second.kind != Node::Kind::file) return std::nullopt;
@@ -210,6 +210,23 @@ int FakeContainers::wait_container(const std::string& id, std::chrono::milliseco
 }
 std::string FakeContainers::logs(const std::string&, int) { return {}; }
 
+// A Redis as redis-cli answers it: BGSAVE writes dump.rdb into the container's /data mount
+// (what the set's cache subvolume then holds), INFO persistence says it finished.
+ports::ExecResult FakeContainers::redis(Container& c, const std::string& command) {
+  ports::ExecResult r;
+  r.exit_code = 0;
+  std::string data;
+  for (const auto& m : c.spec.mounts)
+    if (m.container_path == "/data") data = m.host_path;
+  if (command == "PING") r.out = "PONG\n";
+  else if (command == "BGSAVE") {
+    storage_.write_file(data + "/dump.rdb", fmt::format("sessions of {}, saved #{}", c.info.labels["mupgrade.set"], ++redis_saves), {});
+    r.out = "Background saving started\n";
+  } else if (command == "INFO persistence") r.out = "# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\n";
+  else r.out = "ERR unknown command\n";
+  return r;
+}
+
 ports::ExecResult FakeContainers::exec(const std::string& container, const ports::ExecOptions& opts) {
   std::string cmd;
   for (const auto& a : opts.cmd) cmd += (cmd.empty() ? "" : " ") + a;
@@ -219,6 +236,7 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   ports::ExecResult r;
   r.exit_code = 0;
   auto has = [&](const std::string& s) { return cmd.find(s) != std::string::npos; };
+  if (cmd.rfind("redis-cli ", 0) == 0) return redis(it->second, cmd.substr(10));
   if (has("echo n | exec php") && has("upgrade.php")) {
     // upgrade.php's checks before its question, answered "n".
     r.exit_code = 1;

@@ -93,6 +93,7 @@ public:
   };
   std::map<std::string, Node> nodes;
   std::uint64_t free_bytes = 50ULL << 30;
+  std::map<std::string, double> ages;  // age_seconds of a path (60 when not given)
   /// Every path below `root` (for "nothing changed" checks).
   std::set<std::string> paths_under(const std::string& root) const;
 
@@ -131,7 +132,8 @@ public:
   };
   std::map<std::string, Container> containers;
   std::map<std::string, ports::NetworkInfo> networks;
-  std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15"};
+  std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
+  int redis_saves = 0;  // BGSAVEs answered, by any set's Redis
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
   int upgrade_exit = 0;                      // what upgrade.php answers
   std::string upgrade_err = "Default exception handler: upgrade failed in mod_quiz\n";  // its stderr when it fails
@@ -153,6 +155,7 @@ public:
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
+  ports::ExecResult redis(Container& c, const std::string& command);
   FaultPlan& f_;
   FakeStorage& storage_;
   int next_port_ = 40000;

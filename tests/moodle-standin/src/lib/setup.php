@@ -12,6 +12,7 @@ $CFG->prefix = $CFG->prefix ?? 'mdl_';
 $CFG->admin = $CFG->admin ?? 'admin';
 $CFG->hardset = array_keys(get_object_vars($CFG));
 require_once(__DIR__ . '/standinlib.php');
+require_once(__DIR__ . '/sessionlib.php');
 
 if (empty($CFG->wwwroot)) {
     echo "Fatal error: \$CFG->wwwroot is not configured! Exiting.\n";

@@ -16,6 +16,7 @@ foreach (['cache', 'localcache'] as $dir) {
     }
     @mkdir($path, 02777, true);
 }
+standin_muc_purge();
 set_config('themerev', (string)time());
 set_config('jsrev', (string)time());
 exit(0);

@@ -117,6 +117,9 @@ function standin_fail($component, $message) {
     exit(1);
 }
 
+// As real upgrade.php before core's upgrade: cache_helper::purge_all(true), which purges
+// every MUC store's definitions (in Redis: their hashes only, never the sessions).
+standin_muc_purge();
 $start = microtime(true);
 echo "-->System\n";
 foreach ($work as [$component, $version, $desc, $change]) {
