@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <exception>
+#include <future>
+
 namespace mupgrade::ops {
 
 namespace {
@@ -44,22 +47,60 @@ TargetSurvey survey_target(Site& site, const std::string& live_set, const Survey
   try {
     containers.create_container(spec);
     containers.start_container(place.container);
-    // The live code first, on the data as the live site left it: its own schema drift.
+    // Each question is one PHP run of Moodle's whole bootstrap (about 2 s on real Moodle), and
+    // plan and the cutover wait on all five: they run at once. All only read. The three that
+    // matter only for a pending upgrade are asked alongside and dropped when none is pending.
+    auto live_layout = moodle::CodeLayout{kLiveCodeRoot, site.code_layout(site.paths(live_set).code).public_dir};
+    auto target_layout = moodle::CodeLayout{core::kContainerCodeRoot, site.code_layout(place.code).public_dir};
+    auto ask = [&](auto question) {
+      return std::async(std::launch::async, [&containers, &place, target_layout, question] {
+        moodle::MoodleCli target(containers, place.container, target_layout);
+        return question(target);
+      });
+    };
+    // The live code on the data as the live site left it: its own schema drift.
+    auto live = std::async(std::launch::async, [&containers, &place, live_layout] {
+      return moodle::MoodleCli(containers, place.container, live_layout).schema_differences();
+    });
+    auto pending = ask([](moodle::MoodleCli& t) { return t.upgrade_pending(); });
+    auto maintenance = ask([](moodle::MoodleCli& t) { return t.maintenance_required(); });
+    auto missing = ask([](moodle::MoodleCli& t) { return t.missing_plugins(); });
+    auto refused = ask([](moodle::MoodleCli& t) { return t.refused_plugins(); });
+    // Every thread is joined before anything throws: none may outlive this frame's references.
+    std::exception_ptr first_error;
+    auto take = [&first_error](auto& f, auto& out) {
+      try {
+        out = f.get();
+      } catch (...) {
+        if (!first_error) first_error = std::current_exception();
+      }
+    };
+    std::optional<std::string> live_diff;
     try {
-      moodle::MoodleCli live(containers, place.container, moodle::CodeLayout{kLiveCodeRoot, site.code_layout(site.paths(live_set).code).public_dir});
-      if (auto diff = live.schema_differences()) s.live_schema = moodle::parse_schema_differences(*diff);
+      live_diff = live.get();
     } catch (const moodle::MoodleCliError& e) {
       // The script ran and failed (e.g. the live release does not run on the target image's
       // PHP): no baseline, and the operator is told. A failing container or daemon is not this.
       s.live_schema_error = e.what();
+    } catch (...) {
+      first_error = std::current_exception();
     }
-    moodle::MoodleCli target(containers, place.container, moodle::CodeLayout{core::kContainerCodeRoot, site.code_layout(place.code).public_dir});
-    s.pending = target.upgrade_pending();
+    take(pending, s.pending);
+    std::exception_ptr pending_error = first_error;
+    decltype(s.maintenance_required) m;
+    decltype(s.missing_plugins) mp;
+    decltype(s.refused_plugins) rp;
+    take(maintenance, m);
+    take(missing, mp);
+    take(refused, rp);
+    if (pending_error) std::rethrow_exception(pending_error);
     if (s.pending == moodle::PendingState::pending) {
-      s.maintenance_required = target.maintenance_required();
-      s.missing_plugins = target.missing_plugins();
-      s.refused_plugins = target.refused_plugins();
+      if (first_error) std::rethrow_exception(first_error);
+      s.maintenance_required = m;
+      s.missing_plugins = mp;
+      s.refused_plugins = rp;
     }
+    if (live_diff) s.live_schema = moodle::parse_schema_differences(*live_diff);
   } catch (...) {
     cleanup();
     throw;
