@@ -48,57 +48,47 @@ TargetSurvey survey_target(Site& site, const std::string& live_set, const Survey
     containers.create_container(spec);
     containers.start_container(place.container);
     // Each question is one PHP run of Moodle's whole bootstrap (about 2 s on real Moodle), and
-    // plan and the cutover wait on all five: they run at once. All only read. The three that
-    // matter only for a pending upgrade are asked alongside and dropped when none is pending.
+    // plan and the cutover wait on all five: they run in three rounds instead of five. Not all
+    // at once: each code writes its own cache config (muc/config.php) into the shared
+    // moodledata on its first run, and real Moodle's writers, two codes at once, fail ("Unable
+    // to save the cache config to file."). So the live code alone, then the target's first
+    // question alone, then the three that matter only for a pending upgrade at once (its cache
+    // config is written by then). All only read the DB.
     auto live_layout = moodle::CodeLayout{kLiveCodeRoot, site.code_layout(site.paths(live_set).code).public_dir};
     auto target_layout = moodle::CodeLayout{core::kContainerCodeRoot, site.code_layout(place.code).public_dir};
-    auto ask = [&](auto question) {
-      return std::async(std::launch::async, [&containers, &place, target_layout, question] {
-        moodle::MoodleCli target(containers, place.container, target_layout);
-        return question(target);
-      });
-    };
     // The live code on the data as the live site left it: its own schema drift.
-    auto live = std::async(std::launch::async, [&containers, &place, live_layout] {
-      return moodle::MoodleCli(containers, place.container, live_layout).schema_differences();
-    });
-    auto pending = ask([](moodle::MoodleCli& t) { return t.upgrade_pending(); });
-    auto maintenance = ask([](moodle::MoodleCli& t) { return t.maintenance_required(); });
-    auto missing = ask([](moodle::MoodleCli& t) { return t.missing_plugins(); });
-    auto refused = ask([](moodle::MoodleCli& t) { return t.refused_plugins(); });
-    // Every thread is joined before anything throws: none may outlive this frame's references.
-    std::exception_ptr first_error;
-    auto take = [&first_error](auto& f, auto& out) {
-      try {
-        out = f.get();
-      } catch (...) {
-        if (!first_error) first_error = std::current_exception();
-      }
-    };
     std::optional<std::string> live_diff;
     try {
-      live_diff = live.get();
+      live_diff = moodle::MoodleCli(containers, place.container, live_layout).schema_differences();
     } catch (const moodle::MoodleCliError& e) {
       // The script ran and failed (e.g. the live release does not run on the target image's
       // PHP): no baseline, and the operator is told. A failing container or daemon is not this.
       s.live_schema_error = e.what();
-    } catch (...) {
-      first_error = std::current_exception();
     }
-    take(pending, s.pending);
-    std::exception_ptr pending_error = first_error;
-    decltype(s.maintenance_required) m;
-    decltype(s.missing_plugins) mp;
-    decltype(s.refused_plugins) rp;
-    take(maintenance, m);
-    take(missing, mp);
-    take(refused, rp);
-    if (pending_error) std::rethrow_exception(pending_error);
+    s.pending = moodle::MoodleCli(containers, place.container, target_layout).upgrade_pending();
     if (s.pending == moodle::PendingState::pending) {
+      auto ask = [&](auto question) {
+        return std::async(std::launch::async, [&containers, &place, target_layout, question] {
+          moodle::MoodleCli target(containers, place.container, target_layout);
+          return question(target);
+        });
+      };
+      auto maintenance = ask([](moodle::MoodleCli& t) { return t.maintenance_required(); });
+      auto missing = ask([](moodle::MoodleCli& t) { return t.missing_plugins(); });
+      auto refused = ask([](moodle::MoodleCli& t) { return t.refused_plugins(); });
+      // Every thread is joined before anything throws: none may outlive this frame's references.
+      std::exception_ptr first_error;
+      auto take = [&first_error](auto& f, auto& out) {
+        try {
+          out = f.get();
+        } catch (...) {
+          if (!first_error) first_error = std::current_exception();
+        }
+      };
+      take(maintenance, s.maintenance_required);
+      take(missing, s.missing_plugins);
+      take(refused, s.refused_plugins);
       if (first_error) std::rethrow_exception(first_error);
-      s.maintenance_required = m;
-      s.missing_plugins = mp;
-      s.refused_plugins = rp;
     }
     if (live_diff) s.live_schema = moodle::parse_schema_differences(*live_diff);
   } catch (...) {
