@@ -1,6 +1,6 @@
 # Helpers shared by scripts/bench and scripts/bench.d/real-code (sourced; they use $STATE,
 # $HOST and $PORT of the site being measured).
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "null"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "null"; else if (NR%2) print a[(NR+1)/2]+0; else print (a[NR/2]+a[NR/2+1])/2}'; }
 epoch() { date -d "$1" +%s.%N; }
 journal() { cat "$STATE/journal/last"; }
 events() { tail -n +2 "$1"; }  # the journal's first line is its version header

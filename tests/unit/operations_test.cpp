@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <thread>
 #include <unistd.h>
 
 #include <algorithm>
@@ -517,6 +519,24 @@ TEST_P(OperationsTest, ResumeIsRefusedWhileAnotherOperationHoldsTheLock) {
   core::SiteLock running(w.cfg.lock_path(), "t", "mupgrade cutover");
   EXPECT_THROW(w.resume(), core::LockHeld);
   EXPECT_TRUE(w.blue_in_maintenance()) << "the running operation was not undone under its feet";
+}
+
+// The checks a rehearsal passed on the same code and a copy of today's live set are not run
+// again in the window; a rehearsal made before the last cutover proves nothing about today's.
+TEST_P(OperationsTest, ChecksTheRehearsalPassedOnTheSameCodeAreNotRunAgainInTheWindow) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  size_t from = w.host.faults.log.size();
+  auto o = w.cutover();
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(w.host.faults.find("checks.php", from), std::string::npos) << "the rehearsal proved them";
+  RecordingProgress p;
+  std::ostringstream out;
+  ASSERT_TRUE(ops::rollback(*w.site, {true, false}, p, out).ok);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids are per second
+  from = w.host.faults.log.size();
+  ASSERT_TRUE(w.cutover().ok);
+  EXPECT_NE(w.host.faults.find("checks.php", from), std::string::npos) << "the rehearsal ran before the last cutover";
 }
 
 TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
