@@ -111,6 +111,11 @@ build_mupgrade() {
   mupgrade() { "$PWD/build/mupgrade" "$@"; }
 }
 
+# '4.5.6 (Build: 20250811)' -> 4.5.6; version.php may have CRLF line ends.
+release_of() {
+  tr -d '\r' <"$1/version.php" | sed -n "s/^\$release *= *['\"]\([^ '\"]*\).*/\1/p" | head -n 1
+}
+
 wait_for() {  # wait_for SECONDS CMD...: polls until CMD succeeds
   local limit=$1; shift
   for _ in $(seq 1 $((limit * 4))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.25; done

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <exception>
+#include <future>
+
 namespace mupgrade::ops {
 
 namespace {
@@ -47,22 +50,50 @@ TargetSurvey survey_target(Site& site, const std::string& live_set, const Survey
   try {
     containers.create_container(spec);
     containers.start_container(place.container);
-    // The live code first, on the data as the live site left it: its own schema drift.
+    // Each question is one PHP run of Moodle's whole bootstrap (about 2 s on real Moodle), and
+    // plan and the cutover wait on all five: they run in three rounds instead of five. Not all
+    // at once: each code writes its own cache config (muc/config.php) into the shared
+    // moodledata on its first run, and real Moodle's writers, two codes at once, fail ("Unable
+    // to save the cache config to file."). So the live code alone, then the target's first
+    // question alone, then the three that matter only for a pending upgrade at once (its cache
+    // config is written by then). All only read the DB.
+    auto live_layout = moodle::CodeLayout{kLiveCodeRoot, site.code_layout(site.paths(live_set).code).public_dir};
+    auto target_layout = moodle::CodeLayout{core::kContainerCodeRoot, site.code_layout(place.code).public_dir};
+    // The live code on the data as the live site left it: its own schema drift.
+    std::optional<std::string> live_diff;
     try {
-      moodle::MoodleCli live(containers, place.container, moodle::CodeLayout{kLiveCodeRoot, site.code_layout(site.paths(live_set).code).public_dir});
-      if (auto diff = live.schema_differences()) s.live_schema = moodle::parse_schema_differences(*diff);
+      live_diff = moodle::MoodleCli(containers, place.container, live_layout).schema_differences();
     } catch (const moodle::MoodleCliError& e) {
       // The script ran and failed (e.g. the live release does not run on the target image's
       // PHP): no baseline, and the operator is told. A failing container or daemon is not this.
       s.live_schema_error = e.what();
     }
-    moodle::MoodleCli target(containers, place.container, moodle::CodeLayout{core::kContainerCodeRoot, site.code_layout(place.code).public_dir});
-    s.pending = target.upgrade_pending();
+    s.pending = moodle::MoodleCli(containers, place.container, target_layout).upgrade_pending();
     if (s.pending == moodle::PendingState::pending) {
-      s.maintenance_required = target.maintenance_required();
-      s.missing_plugins = target.missing_plugins();
-      s.refused_plugins = target.refused_plugins();
+      auto ask = [&](auto question) {
+        return std::async(std::launch::async, [&containers, &place, target_layout, question] {
+          moodle::MoodleCli target(containers, place.container, target_layout);
+          return question(target);
+        });
+      };
+      auto maintenance = ask([](moodle::MoodleCli& t) { return t.maintenance_required(); });
+      auto missing = ask([](moodle::MoodleCli& t) { return t.missing_plugins(); });
+      auto refused = ask([](moodle::MoodleCli& t) { return t.refused_plugins(); });
+      // Every thread is joined before anything throws: none may outlive this frame's references.
+      std::exception_ptr first_error;
+      auto take = [&first_error](auto& f, auto& out) {
+        try {
+          out = f.get();
+        } catch (...) {
+          if (!first_error) first_error = std::current_exception();
+        }
+      };
+      take(maintenance, s.maintenance_required);
+      take(missing, s.missing_plugins);
+      take(refused, s.refused_plugins);
+      if (first_error) std::rethrow_exception(first_error);
     }
+    if (live_diff) s.live_schema = moodle::parse_schema_differences(*live_diff);
   } catch (...) {
     cleanup();
     throw;

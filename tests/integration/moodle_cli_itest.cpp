@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <future>
 #include <thread>
 
@@ -103,6 +104,33 @@ TEST_P(MoodleCliTest, ColumnsAPluginAddsToACoreTableShowAsExtrasInTheSchemaCheck
   EXPECT_EQ(items[0].table, "user");
   EXPECT_EQ(items[0].what, "column 'degree' is not expected (C)");
   EXPECT_TRUE(items[0].extra && items[1].extra) << *diff;
+}
+
+// Real Moodle's bootstrap costs each CLI run 1-2.5 s; the stand-in's costs nothing unless told
+// (knob cli_bootstrap_ms), and records each run, so runs asked at once can be seen overlapping.
+TEST_P(MoodleCliTest, TheBootstrapKnobCostsEachCliRunItsTimeAndRecordsIt) {
+  Cleanup cleanup;
+  auto site = start_standin(cleanup, GetParam(), "4.4.1");
+  std::string web = green_web(cleanup, site, "4.5.0", {"--knob", "cli_bootstrap_ms=400"});
+  auto layout = moodle::MoodleCli::detect_layout(engine(), web);
+  auto a = std::async(std::launch::async, [&] { return moodle::MoodleCli(engine(), web, layout).upgrade_pending(); });
+  auto b = std::async(std::launch::async, [&] { return moodle::MoodleCli(engine(), web, layout).schema_differences(); });
+  EXPECT_EQ(a.get(), moodle::PendingState::pending);
+  b.get();
+  ports::ExecOptions cat;
+  cat.cmd = {"cat", "/var/www/moodledata/standin-cli-runs.log"};
+  auto log = engine().exec(web, cat);
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::istringstream in(log.out);
+  std::vector<std::pair<double, double>> runs;
+  for (double start, end; in >> start >> end;) {
+    std::string script;
+    in >> script;
+    runs.push_back({start, end});
+    EXPECT_GE(end - start, 0.4) << "a run shorter than its bootstrap: " << script;
+  }
+  ASSERT_EQ(runs.size(), 2u) << log.out;
+  EXPECT_LT(std::max(runs[0].first, runs[1].first), std::min(runs[0].second, runs[1].second)) << "the two runs did not overlap: " << log.out;
 }
 
 TEST_P(MoodleCliTest, AFailedUpgradeIsReportedWithItsComponentAndLeavesTheDbHalfUpgraded) {

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <thread>
 #include <unistd.h>
 
 #include <algorithm>
@@ -536,6 +538,24 @@ TEST_P(OperationsTest, ResumeIsRefusedWhileAnotherOperationHoldsTheLock) {
   EXPECT_TRUE(w.blue_in_maintenance()) << "the running operation was not undone under its feet";
 }
 
+// The checks a rehearsal passed on the same code and a copy of today's live set are not run
+// again in the window; a rehearsal made before the last cutover proves nothing about today's.
+TEST_P(OperationsTest, ChecksTheRehearsalPassedOnTheSameCodeAreNotRunAgainInTheWindow) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  size_t from = w.host.faults.log.size();
+  auto o = w.cutover();
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(w.host.faults.find("checks.php", from), std::string::npos) << "the rehearsal proved them";
+  RecordingProgress p;
+  std::ostringstream out;
+  ASSERT_TRUE(ops::rollback(*w.site, {true, false}, p, out).ok);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids are per second
+  from = w.host.faults.log.size();
+  ASSERT_TRUE(w.cutover().ok);
+  EXPECT_NE(w.host.faults.find("checks.php", from), std::string::npos) << "the rehearsal ran before the last cutover";
+}
+
 TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
   World w(GetParam());
   ASSERT_TRUE(w.cutover().ok);
@@ -899,6 +919,21 @@ TEST_P(OperationsTest, PlanReportsWhetherTheUpgradeNeedsMaintenanceAndLeavesNoPr
   EXPECT_EQ(w.host.storage.paths_under("/"), before);
   EXPECT_EQ(w.host.containers.containers.size(), containers);
   EXPECT_TRUE(w.host.faults.seen("upgrade.php --is-maintenance-required"));
+}
+
+// Each of Moodle's answers about the target is a PHP run of its whole bootstrap (about 2 s on
+// real Moodle): verify-target, which plan and the cutover wait on, asks the three that only a
+// pending upgrade needs at once (after the first, which writes the target's cache config).
+TEST_P(OperationsTest, VerifyTargetAsksMoodlesLastThreeQuestionsAtOnce) {
+  World w(GetParam());
+  w.host.containers.php_gather = 3;
+  auto report = ops::plan(*w.site, "");
+  EXPECT_TRUE(report.ready());
+  EXPECT_EQ(w.host.containers.php_max_at_once, 3) << "plan's survey asked in a row";
+  w.host.containers.php_max_at_once = 0;
+  auto o = w.cutover();
+  ASSERT_TRUE(o.ok) << o.error;
+  EXPECT_EQ(w.host.containers.php_max_at_once, 3) << "verify-target asked in a row";
 }
 
 TEST_P(OperationsTest, AddOnsMissingFromTheTargetAreListedByPlanAndRefusedBeforeTheWindow) {

@@ -233,6 +233,26 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   f_.hit("exec " + container + ": " + cmd);
   auto it = containers.find(container);
   if (it == containers.end() || !it->second.info.running) throw Error("exec: not running: " + container);
+  bool php = cmd.find("php") != std::string::npos;
+  if (php) {
+    std::unique_lock<std::mutex> lock(php_mutex_);
+    int now = ++php_running_[container];
+    php_max_at_once = std::max(php_max_at_once, now);
+    if (php_gather > 0) {
+      php_cv_.notify_all();
+      php_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return php_running_[container] >= php_gather || php_max_at_once >= php_gather; });
+    }
+  }
+  struct Done {
+    FakeContainers* self;
+    const std::string& container;
+    bool php;
+    ~Done() {
+      if (!php) return;
+      std::lock_guard<std::mutex> lock(self->php_mutex_);
+      --self->php_running_[container];
+    }
+  } done{this, container, php};
   ports::ExecResult r;
   r.exit_code = 0;
   auto has = [&](const std::string& s) { return cmd.find(s) != std::string::npos; };

@@ -6,6 +6,7 @@
 
 #include "mupgrade/ports/ports.hpp"
 
+#include <condition_variable>
 #include <map>
 #include <functional>
 #include <mutex>
@@ -152,12 +153,20 @@ public:
   int maintenance_exit = 2;   // upgrade.php --is-maintenance-required (1: a release before 4.2)
   std::string missing_out;    // uninstall_plugins.php --show-missing
   std::string refused_err;    // upgrade.php's plugin check, e.g. "Dependencies check failed for local_x\n..."
+  /// When > 0, an exec of a PHP script waits (up to 2 s) until this many run at once in its
+  /// container, then they all go on: a caller that asks in a row never gathers them.
+  int php_gather = 0;
+  /// The most PHP scripts seen running at once in one container.
+  int php_max_at_once = 0;
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
   ports::ExecResult redis(Container& c, const std::string& command);
   FaultPlan& f_;
   FakeStorage& storage_;
+  std::mutex php_mutex_;
+  std::condition_variable php_cv_;
+  std::map<std::string, int> php_running_;
   int next_port_ = 40000;
   int next_ip_ = 0;
 };

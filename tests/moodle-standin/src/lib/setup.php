@@ -23,6 +23,20 @@ if (empty($CFG->dataroot) || !is_dir($CFG->dataroot) || !is_writable($CFG->datar
     exit(1);
 }
 
+// Real Moodle's bootstrap costs every CLI run 1-2.5 s (about 460 plugins, caches, the DB):
+// knob cli_bootstrap_ms. Each run's start and end (Unix seconds) and script go to
+// <dataroot>/standin-cli-runs.log, so a test can see runs that overlapped.
+if (CLI_SCRIPT && (int)standin_knob('cli_bootstrap_ms', '0') > 0) {
+    $standinclistart = microtime(true);
+    usleep((int)standin_knob('cli_bootstrap_ms', '0') * 1000);
+    register_shutdown_function(function () use ($standinclistart) {
+        global $CFG;
+        $script = basename($_SERVER['argv'][0] ?? '?');
+        file_put_contents($CFG->dataroot . '/standin-cli-runs.log',
+            sprintf("%.6f %.6f %s\n", $standinclistart, microtime(true), $script), FILE_APPEND | LOCK_EX);
+    });
+}
+
 if (!CLI_SCRIPT) {
     if (file_exists($CFG->dataroot . '/climaintenance.html')) {
         http_response_code(503);
