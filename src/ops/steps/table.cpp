@@ -41,6 +41,7 @@ const std::vector<StepDef>& step_table() {
     add_after_steps(t);
     add_rollback_steps(t);
     add_init_steps(t);
+    add_adopt_steps(t);
     return t;
   }();
   return table;
