@@ -206,7 +206,7 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   ASSERT_EQ(rc, 0) << out;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(out, m, std::regex("downtime ([0-9.]+) s"))) << out;
-  std::printf("adopt --yes (%s): %.1f s, downtime %s s\n", fam.name, secs, m[1].str().c_str());
+  std::printf("adopt --yes (%s): %.1f s, downtime %s s\n%s", fam.name, secs, m[1].str().c_str(), out.c_str());
   EXPECT_EQ(out.find("Moodle-pw-1"), std::string::npos) << out;
   auto state = core::load_site_state(site_cleanup.state);
   ASSERT_TRUE(state);
