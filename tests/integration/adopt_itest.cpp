@@ -175,8 +175,8 @@ class AdoptITest : public ::testing::TestWithParam<Family> {};
 
 TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   const auto& fam = GetParam();
+  Volumes volumes;  // destroyed last: a volume goes once the containers using it are gone
   Cleanup cleanup;
-  Volumes volumes;
   SiteCleanup site_cleanup;
   std::string site = unique_name("adopt");
   site_cleanup.site = site;
