@@ -118,8 +118,8 @@ Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const st
     dataroot = "/var/www/moodledata";
     db.image = "mupgrade/postgres:15";
     db.mounts = {{data_dir + "/pgdata", "/var/lib/postgresql/data", false}, {secrets, "/run/secrets", true}};
-    db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}, {"POSTGRES_DB", "moodle"}, {"POSTGRES_USER", "moodleuser"},
-              {"POSTGRES_USER_PASSWORD_FILE", "/run/secrets/user"}};
+    // Moodle's own role and DB are made below (the image's POSTGRES_USER path fails on psql's -c).
+    db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}};
   }
   unsigned uid = fam.bitnami ? 1001 : 33;
   make_release("4.4.1", code);
@@ -133,6 +133,20 @@ Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const st
       dataroot);
   cleanup.container(engine().create_container(db));
   engine().start_container(db.name);
+  if (!fam.bitnami) {
+    docker::ExecOptions role;
+    role.cmd = {"psql", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE moodleuser LOGIN PASSWORD 'Moodle-pw-1'", "-c",
+                "CREATE DATABASE moodle OWNER moodleuser"};
+    role.user = "postgres";
+    role.timeout = std::chrono::seconds(20);
+    docker::ExecResult rr;
+    for (int i = 0; i < 60; ++i) {
+      rr = engine().exec(db.name, role);
+      if (rr.exit_code == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    EXPECT_EQ(rr.exit_code, 0) << rr.out << rr.err;
+  }
 
   docker::ContainerSpec web;
   web.name = s.web = unique_name("web");
