@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +27,26 @@ void LocalStorage::sync(const std::string& path) { btrfs::sync(path); }
 ports::SpaceInfo LocalStorage::space(const std::string& path) {
   auto s = btrfs::space(path);
   return {s.total_bytes, s.free_bytes};
+}
+
+// statfs(2)'s f_type magic numbers of the filesystems adopt must tell apart (linux/magic.h).
+std::string LocalStorage::filesystem_type(const std::string& path) {
+  struct statfs s {};
+  if (::statfs(path.c_str(), &s) != 0) return "";
+  switch (static_cast<unsigned long>(s.f_type)) {
+    case 0x9123683EUL: return "btrfs";
+    case 0xEF53UL: return "ext4";
+    case 0x58465342UL: return "xfs";
+    case 0x01021994UL: return "tmpfs";
+    case 0x794C7630UL: return "overlay";
+    case 0x6969UL: return "nfs";
+    case 0xFF534D42UL: return "cifs";
+    case 0xFE534D42UL: return "smb2";
+    case 0x517BUL: return "smb";
+    case 0x65735546UL: return "fuse";
+    case 0x00C36400UL: return "ceph";
+    default: return fmt::format("0x{:x}", static_cast<unsigned long>(s.f_type));
+  }
 }
 
 std::chrono::system_clock::time_point LocalStorage::created(const std::string& subvolume) {

@@ -117,10 +117,23 @@ int run(int argc, char** argv) {
   up_cmd->add_flag("--dry-run", so.dry_run, "say what is missing or stopped and what would be done, change nothing");
   auto* cron_cmd = app.add_subcommand("cron", "Run Moodle's cron.php on the live set (from the host's cron, every minute)");
   site_opts(cron_cmd);
-  auto* adopt_cmd = app.add_subcommand("adopt", "Register the running set of a site as live (first use)");
-  site_opts(adopt_cmd);
-  adopt_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");
-  adopt_cmd->add_option("--set", so.set, "the set id (its dir under <pool>/sets/)")->required();
+  AdoptOptions ao;
+  auto* adopt_cmd = app.add_subcommand("adopt", "Bring a running Docker/Compose Moodle stack under mupgrade (--from), undo that (--undo), or register a set (--set)");
+  adopt_cmd->add_option("--config", ao.site.config, "the site's config file (default /etc/mupgrade/SITE.yml; --from writes it)");
+  adopt_cmd->add_option("--site", ao.site.site, "the site's name (--from: default the project's or container's name)");
+  adopt_cmd->add_option("--docker-socket", ao.site.docker_socket, "Docker Engine API socket")->capture_default_str();
+  adopt_cmd->add_flag("--json", ao.site.json, "print the result as JSON on stdout (progress goes to stderr)");
+  adopt_cmd->add_option("--from", ao.from, "a running stack: its Compose project name, or its web container's name");
+  adopt_cmd->add_flag("--yes", ao.yes, "--from: do it (without it, a dry run that changes nothing)");
+  adopt_cmd->add_flag("--dry-run", ao.dry_run, "--from: print what it would copy where, the space, the downtime and the config; change nothing");
+  adopt_cmd->add_flag("--undo", ao.undo, "stop the adopted set and start the old stack again, serving with its data");
+  adopt_cmd->add_option("--pool", ao.pool, "--from: the site's dir on btrfs (default /srv/mupgrade-pool/SITE)");
+  adopt_cmd->add_option("--state-dir", ao.state_dir, "mupgrade's state for the site (default /var/lib/mupgrade/SITE)");
+  adopt_cmd->add_option("--web-image", ao.web_image, "--from: the set's web image (default: the stack's when it fits, else mupgrade/web:php8.2)");
+  adopt_cmd->add_option("--db-image", ao.db_image, "--from: the set's DB image (default: the stack's when it fits, else the project's)");
+  adopt_cmd->add_option("--proxy-image", ao.proxy_image, "--from: proxy image (default mupgrade/haproxy:2.6 or mupgrade/nginx-proxy:1.22)");
+  adopt_cmd->add_option("--proxy", ao.proxy, "--from: haproxy or nginx")->capture_default_str();
+  adopt_cmd->add_option("--set", ao.site.set, "register the running set <pool>/sets/ID as live (a site already in mupgrade's layout)");
 
   // Hidden (group ""): the packaging step renders the manual pages and the completion with it.
   std::string page;
@@ -181,7 +194,8 @@ int run(int argc, char** argv) {
     }
     if (*proxy_init_cmd) return proxy_init(pin);
     if (*init_cmd) return init(io);
-    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, up_cmd, adopt_cmd, cron_cmd})
+    if (*adopt_cmd) return adopt(ao);
+    for (auto* cmd : {plan_cmd, cutover_cmd, rollback_cmd, rehearse_cmd, prune_cmd, status_cmd, up_cmd, cron_cmd})
       if (*cmd) return site_command(cmd->get_name(), so);
   } catch (const UsageError& e) {
     std::cerr << describe_error(e) << "\n";

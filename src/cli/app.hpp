@@ -87,6 +87,15 @@ struct InitOptions {
   bool dry_run = false;
 };
 
+/// adopt: --from a running stack, --undo, or --set (a site command).
+struct AdoptOptions {
+  SiteOptions site;  // --config, --site, --docker-socket, --json, --set
+  std::string from, pool, state_dir, web_image, db_image, proxy_image;
+  std::string proxy = "haproxy";
+  bool undo = false, yes = false, dry_run = false;
+};
+int adopt(const AdoptOptions& opts);
+
 /// A new site from a Moodle code tree.
 int init(const InitOptions& opts);
 

@@ -103,13 +103,37 @@ ContainerInfo to_info(const json& j) {
   if (j.contains("NetworkSettings")) {
     const json& ns = j["NetworkSettings"];
     if (ns.contains("Networks") && ns["Networks"].is_object())
-      for (auto& [net, ep] : ns["Networks"].items()) c.network_ips[net] = ep.value("IPAddress", "");
+      for (auto& [net, ep] : ns["Networks"].items()) {
+        c.network_ips[net] = ep.value("IPAddress", "");
+        if (ep.contains("Aliases") && ep["Aliases"].is_array())
+          for (const auto& a : ep["Aliases"])
+            if (a.is_string()) c.aliases.push_back(a.get<std::string>());
+        if (ep.contains("DNSNames") && ep["DNSNames"].is_array())
+          for (const auto& a : ep["DNSNames"])
+            if (a.is_string()) c.aliases.push_back(a.get<std::string>());
+      }
     if (ns.contains("Ports") && ns["Ports"].is_object())
       for (auto& [port, bindings] : ns["Ports"].items()) {
         if (!bindings.is_array() || bindings.empty()) continue;
-        c.host_ports[std::atoi(port.c_str())] = std::atoi(bindings[0].value("HostPort", "0").c_str());
+        int p = std::atoi(port.c_str());
+        for (const auto& b : bindings) {
+          int host_port = std::atoi(b.value("HostPort", "0").c_str());
+          std::string ip = b.value("HostIp", "");
+          c.any_host_ports.emplace(p, host_port);
+          if (ip == "127.0.0.1" || ip == "::1" || !c.host_ports.count(p)) c.host_ports[p] = host_port;
+        }
       }
   }
+  if (j.contains("Mounts") && j["Mounts"].is_array())
+    for (const auto& m : j["Mounts"])
+      c.mounts.push_back({m.value("Type", ""), m.value("Name", ""), m.value("Source", ""), m.value("Destination", ""), !m.value("RW", true)});
+  if (j.contains("Config") && j["Config"].contains("Env") && j["Config"]["Env"].is_array())
+    for (const auto& e : j["Config"]["Env"]) {
+      if (!e.is_string()) continue;
+      std::string kv = e.get<std::string>();
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) c.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
   return c;
 }
 

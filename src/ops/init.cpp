@@ -44,7 +44,9 @@ void require_absolute(const std::string& flag, const std::string& path) {
   if (path.empty() || path[0] != '/') throw UsageError(fmt::format("{} '{}' is not an absolute path", flag, path), "give a path starting with /");
 }
 
-json config_to_json(const core::SiteConfig& c) {
+}  // namespace
+
+json site_config_to_json(const core::SiteConfig& c) {
   return {{"site", c.site}, {"public_url", c.public_url}, {"public_host", c.public_host}, {"pool", c.pool}, {"state_dir", c.state_dir},
           {"network", c.network}, {"db_kind", std::string(core::to_string(c.db.kind))}, {"db_image", c.db.image}, {"db_user", c.db.user},
           {"db_name", c.db.name}, {"db_prefix", c.db.prefix}, {"db_password_file", c.db.password_file}, {"web_image", c.web_image},
@@ -52,7 +54,7 @@ json config_to_json(const core::SiteConfig& c) {
           {"proxy_config_dir", c.proxy.config_dir}, {"proxy_url", c.proxy.url}, {"proxy_image", c.proxy.image}};
 }
 
-core::SiteConfig config_from_json(const json& j) {
+core::SiteConfig site_config_from_json(const json& j) {
   core::SiteConfig c;
   c.site = j.at("site");
   c.public_url = j.at("public_url");
@@ -76,6 +78,8 @@ core::SiteConfig config_from_json(const json& j) {
   return c;
 }
 
+namespace {
+
 // An init that a crash interrupted left its journal in the state dir: undo its steps from
 // the undo data they journaled, then remove the state dir. Anything else there means the
 // site exists.
@@ -92,7 +96,7 @@ void undo_interrupted_init(ports::Ports ports, const core::SiteConfig& cfg, Prog
   if (!interrupted_init)
     throw UsageError(fmt::format("site {} exists already ({} holds its state)", cfg.site, cfg.state_dir),
                      fmt::format("'mupgrade status --site {}' shows it; pick another --site, or remove the site first", cfg.site));
-  Site site(config_from_json(j.args["config"]), ports);
+  Site site(site_config_from_json(j.args["config"]), ports);
   core::SiteLock lock(site.config().lock_path(), cfg.site, "mupgrade init (undo of an interrupted init)");
   StepContext ctx = StepContext::from_json(j.args);
   ctx.operation = "init";
@@ -270,7 +274,7 @@ InitOutcome init(ports::Ports ports, const InitRequest& given, Progress& progres
     json args = ctx.to_json();
     args["steps"] = json::array();
     for (const auto& s : steps) args["steps"].push_back(s.name);
-    args["config"] = config_to_json(cfg);
+    args["config"] = site_config_to_json(cfg);
     result = ex.run("init", args, steps);
   }
   o.take(result);

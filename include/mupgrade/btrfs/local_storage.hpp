@@ -15,6 +15,7 @@ public:
   void delete_subvolume(const std::string& path) override;
   void sync(const std::string& path) override;
   ports::SpaceInfo space(const std::string& path) override;
+  std::string filesystem_type(const std::string& path) override;
   std::chrono::system_clock::time_point created(const std::string& subvolume) override;
   std::uint64_t tree_bytes(const std::string& path) override;
   bool exists(const std::string& path) override;

@@ -38,6 +38,10 @@ struct InitOutcome : Outcome {
 /// Lays out, installs and fronts the site; `out` gets the plan and progress.
 InitOutcome init(ports::Ports ports, const InitRequest& req, Progress& progress, std::ostream& out);
 
+/// The site config as an init or adopt journal records it (an undo in a later process reads it back).
+nlohmann::json site_config_to_json(const core::SiteConfig& c);
+core::SiteConfig site_config_from_json(const nlohmann::json& j);
+
 /// A random password of letters and digits.
 std::string random_password(size_t length = 24);
 

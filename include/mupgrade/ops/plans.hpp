@@ -47,6 +47,8 @@ struct InitInputs {
   std::string fullname, shortname;  // the new Moodle site's names
 };
 
+struct AdoptInputs;  // mupgrade/ops/adopt.hpp
+
 /// What the steps of an operation share. In a rehearsal, `green` is the clone; in a rollback
 /// traffic goes from `green` (live) back to `blue` (the rollback target).
 struct StepContext {
@@ -61,7 +63,8 @@ struct StepContext {
   nlohmann::json watermark = nlohmann::json::object();
   nlohmann::json facts = nlohmann::json::object();  // for the report: freeze, upgrade, smoke...
   Progress* progress = nullptr;
-  const InitInputs* init = nullptr;  // init only (its first set is `green`, its code `target_code`)
+  const InitInputs* init = nullptr;  // init and adopt (its first set is `green`, its code `target_code`)
+  const AdoptInputs* adopt = nullptr;  // adopt only
 
   bool rehearsal() const { return operation == "rehearse"; }
   /// Something the operator should know that does not stop the operation: told now, and kept
@@ -103,6 +106,9 @@ void add_after_steps(std::vector<StepDef>& table);
 void add_rollback_steps(std::vector<StepDef>& table);
 void add_init_steps(std::vector<StepDef>& table);
 void add_up_steps(std::vector<StepDef>& table);
+void add_adopt_steps(std::vector<StepDef>& table);
+/// The order `adopt --from` runs its steps in.
+const std::vector<std::string>& adopt_step_names();
 
 /// The rules a playbook of `operation` must keep, from the table.
 core::StepRules rules_for(const std::string& operation);

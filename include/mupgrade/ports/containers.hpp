@@ -46,6 +46,16 @@ struct ContainerSpec {
   std::optional<int> stop_timeout_s;
 };
 
+/// A mount as Docker reports it: a named volume (its data dir on this host in `source`) or a
+/// bind mount of a host path.
+struct MountInfo {
+  std::string type;         // volume | bind | tmpfs
+  std::string name;         // the volume's name (type volume)
+  std::string source;       // host path
+  std::string destination;  // path in the container
+  bool read_only = false;
+};
+
 struct ContainerInfo {
   std::string id;
   std::string name;  // without the leading '/'
@@ -57,6 +67,12 @@ struct ContainerInfo {
   Labels labels;
   std::map<std::string, std::string> network_ips;  // network name -> IPv4 address
   std::map<int, int> host_ports;                   // container port -> published loopback port
+  std::vector<MountInfo> mounts;
+  /// The process environment (image's and the container's own). May hold secrets: read what
+  /// is needed, never print it.
+  std::map<std::string, std::string> env;
+  std::vector<std::string> aliases;  // DNS names on its networks (Compose's service name among them)
+  std::map<int, int> any_host_ports;  // container port -> published host port, on any address
 };
 
 struct ExecOptions {

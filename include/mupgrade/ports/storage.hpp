@@ -37,6 +37,8 @@ public:
   /// Writes out dirty data and commits the filesystem holding `path`.
   virtual void sync(const std::string& path) = 0;
   virtual SpaceInfo space(const std::string& path) = 0;
+  /// The kind of filesystem holding `path` ("btrfs", "ext4", "nfs", "cifs", ...; "" unknown).
+  virtual std::string filesystem_type(const std::string& path) = 0;
   /// When the subvolume was made.
   virtual std::chrono::system_clock::time_point created(const std::string& subvolume) = 0;
   /// Bytes of the files under `path` (an upper bound of what removing it frees: extents

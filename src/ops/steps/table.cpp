@@ -42,6 +42,7 @@ const std::vector<StepDef>& step_table() {
     add_rollback_steps(t);
     add_init_steps(t);
     add_up_steps(t);
+    add_adopt_steps(t);
     return t;
   }();
   return table;

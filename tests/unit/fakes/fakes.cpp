@@ -70,6 +70,13 @@ ports::SpaceInfo FakeStorage::space(const std::string& path) {
   f_.hit("storage.space " + path);
   return {100ULL << 30, free_bytes};
 }
+std::string FakeStorage::filesystem_type(const std::string& path) {
+  std::string best = under(path, root_) ? "btrfs" : "ext4";
+  size_t len = 0;
+  for (const auto& [prefix, type] : fs_types)
+    if (under(path, prefix) && prefix.size() >= len) best = type, len = prefix.size();
+  return best;
+}
 std::chrono::system_clock::time_point FakeStorage::created(const std::string&) { return std::chrono::system_clock::now(); }
 std::uint64_t FakeStorage::tree_bytes(const std::string& path) {
   std::uint64_t n = 0;
@@ -399,6 +406,7 @@ ports::CommandResult FakeCommands::run(const std::vector<std::string>& argv, con
   std::string cmd;
   for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
   f_.hit("command " + cmd);
+  if (on_run) return on_run(argv);
   return {0, false, ""};
 }
 
@@ -415,6 +423,10 @@ ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, st
   if (url.rfind(proxy_url_, 0) == 0) {
     if (!proxy_container.empty()) {
       auto p = c_.inspect_container(proxy_container);
+      if (auto old = stack_web.empty() ? std::nullopt : c_.inspect_container(stack_web); (!p || !p->running) && old && old->running) {
+        r.status = 200;
+        return r;
+      }
       if (!p || !p->running) {
         r.transport_error = "Connection refused";
         return r;
@@ -444,6 +456,7 @@ ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, st
 void FakeDatabase::wait_ready(const ports::DbEndpoint& ep, std::chrono::milliseconds) { f_.hit(fmt::format("db.wait_ready {}", ep.port)); }
 std::string FakeDatabase::server_version(const ports::DbEndpoint& ep) {
   f_.hit(fmt::format("db.server_version {}", ep.port));
+  if (!version_answer.empty()) return version_answer;
   return ep.kind == ports::DbKind::mariadb ? "10.11.6-MariaDB" : "15.8";
 }
 void FakeDatabase::require_tables(const ports::DbEndpoint& ep, const std::string& table) const {
@@ -456,6 +469,7 @@ std::optional<std::string> FakeDatabase::config_value(const ports::DbEndpoint& e
   bool upgraded = c_.upgraded_sets.count(c_.set_at(ep.host, ep.port)) > 0;
   if (name == "version") return upgraded ? target_version : live_version;
   if (name == "release") return upgraded ? target_release : live_release;
+  if (name == "upgraderunning") return upgrade_running;
   return std::nullopt;
 }
 nlohmann::json FakeDatabase::watermark(const ports::DbEndpoint& ep) {

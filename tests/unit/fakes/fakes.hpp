@@ -72,6 +72,7 @@ public:
   void delete_subvolume(const std::string& path) override;
   void sync(const std::string& path) override;
   ports::SpaceInfo space(const std::string& path) override;
+  std::string filesystem_type(const std::string& path) override;
   std::chrono::system_clock::time_point created(const std::string& subvolume) override;
   std::uint64_t tree_bytes(const std::string& path) override;
   bool exists(const std::string& path) override;
@@ -95,6 +96,8 @@ public:
   std::map<std::string, Node> nodes;
   std::uint64_t free_bytes = 50ULL << 30;
   std::map<std::string, double> ages;  // age_seconds of a path (60 when not given)
+  /// Filesystem type by path prefix (the longest wins); btrfs under the root, else ext4.
+  std::map<std::string, std::string> fs_types;
   /// Every path below `root` (for "nothing changed" checks).
   std::set<std::string> paths_under(const std::string& root) const;
 
@@ -177,6 +180,8 @@ public:
   ports::CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout) override;
   bool executable(const std::string& path) override { return !missing.count(path); }
   std::set<std::string> missing;
+  /// What a command does to the world besides being logged (e.g. an rsync copying fake files).
+  std::function<ports::CommandResult(const std::vector<std::string>&)> on_run;
 
 private:
   FaultPlan& f_;
@@ -194,6 +199,9 @@ public:
   bool proxy_up() const;
   /// When set: the public URL answers only while this container runs (a proxy init starts).
   std::string proxy_container;
+  /// When set: with the proxy container gone or stopped, this container (an adopted stack's
+  /// web, which published the public port before) answers the public URL while it runs.
+  std::string stack_web;
   bool held = false;    // the proxy answers 503 itself
 
 private:
@@ -217,6 +225,10 @@ public:
   void restore_durability(const ports::DbEndpoint& ep) override;
   std::string durability_settings(const ports::DbEndpoint& ep) override;
 
+  /// What server_version answers ("" = a MariaDB 10.11 or a PostgreSQL 15 by the endpoint's kind).
+  std::string version_answer;
+  /// The upgraderunning row of Moodle's config table (nullopt: absent).
+  std::optional<std::string> upgrade_running;
   std::string live_version = "2024042201.00", live_release = "4.4.1 (Build: 20240610)";
   std::string target_version = "2024042203.00", target_release = "4.4.3 (Build: 20240902)";
   /// The server setting db-prepare changes (per endpoint port), as MariaDB would hold it.

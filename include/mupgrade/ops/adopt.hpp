@@ -1,0 +1,100 @@
+#pragma once
+// `mupgrade adopt --from <compose project | container>`: brings a running Docker or Compose
+// Moodle stack under mupgrade. Discovery reads the stack (containers, mounts, config.php, the
+// DB) and refuses what it cannot do safely; the dry run prints the plan; `--yes` copies the
+// data into the first set while the site serves, then a short final pass with the old stack in
+// maintenance and stopped, starts the set behind the proxy and leaves the old stack stopped and
+// untouched. `adopt --undo` brings the old stack back (src/ops/steps/adopt.cpp: the steps).
+
+#include "mupgrade/core/kinds.hpp"
+#include "mupgrade/core/secret.hpp"
+#include "mupgrade/ops/operations.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace mupgrade::ops {
+
+/// What the admin asked for (the command's flags).
+struct AdoptRequest {
+  std::string from;         // a Compose project name, or a web container's name
+  std::string site;         // default: `from`
+  std::string pool;         // default /srv/mupgrade-pool/<site>
+  std::string state_dir;    // default /var/lib/mupgrade/<site>
+  std::string config_file;  // default /etc/mupgrade/<site>.yml
+  std::string web_image, db_image, proxy_image;  // default: the stack's where they fit, else the project's
+  std::string proxy_kind = "haproxy";
+  bool yes = false;  // without it: the dry run, nothing changed
+};
+
+/// One place of the stack's data: where it is in its container and on this host.
+struct StackData {
+  std::string container_path;  // e.g. /bitnami/moodledata
+  std::string host_path;       // what is copied, e.g. /var/lib/docker/volumes/x/_data
+  std::string mount;           // "volume NAME" or "bind"
+  std::uint64_t bytes = 0;
+};
+
+/// What discovery found about a running stack. No secret in it: it is printed and journaled.
+struct StackFacts {
+  std::string from, project;  // project "" for a lone container
+  std::string web, db;        // container names
+  std::string web_image, db_image;
+  core::DbKind kind = core::DbKind::mariadb;
+  std::string server_version;
+  std::string dbtype, dbhost, dbname, dbuser, prefix, wwwroot, dataroot;
+  StackData code, moodledata, db_data;
+  unsigned web_uid = 0;  // the owner of moodledata: the user PHP writes as
+  std::string code_version, db_version, release;
+  int public_port = 0;   // host port the stack's web is published on (the proxy takes it over)
+  bool web_image_fits = false;   // it reads MOODLE_WEBROOT and MOODLE_HTTP_PORT (README: what an image must offer)
+  bool db_image_fits = false;    // it keeps its data where the engine's official image does
+  std::string mupgrade_db_user;  // who mupgrade connects as (a superuser when the stack's env names one)
+  std::vector<std::string> notes;  // what the admin should know (images replaced, privileges)
+
+  nlohmann::json to_json() const;
+  static StackFacts from_json(const nlohmann::json& j);
+};
+
+/// Discovery's result: the facts and the secrets read from the stack (kept apart).
+struct Discovery {
+  StackFacts facts;
+  Secret moodle_db_password;    // $CFG->dbpass: goes into the set's config.php only
+  Secret mupgrade_db_password;  // for facts.mupgrade_db_user: goes to <state_dir>/db_password (0600)
+  std::string config_php;       // the stack's config.php, as read
+};
+
+/// Finds the stack's web and DB containers and reads what adopt needs; throws UsageError (no
+/// such project or container) or Error naming what it cannot adopt safely. Changes nothing.
+Discovery discover_stack(ports::Ports ports, const std::string& from);
+
+/// The set's config.php: the stack's own, with the DB host and dataroot of a mupgrade set
+/// appended before lib/setup.php is required (the last assignment wins in PHP).
+std::string adopted_config_php(const std::string& original);
+
+/// What adopt's steps need besides the site config (StepContext::adopt; never journaled: the
+/// config.php holds Moodle's DB password).
+struct AdoptInputs {
+  StackFacts facts;
+  std::string config_php;  // the set's config.php
+};
+
+struct AdoptOutcome : Outcome {
+  bool dry_run = false;
+  std::string site, set, config_file, public_url, proxy_url;
+  double downtime_s = 0;  // maintenance on in the old stack until the set served through the proxy
+};
+
+/// The dry run (default) or the adoption (`req.yes`). `out` gets the plan and progress.
+AdoptOutcome adopt_from(ports::Ports ports, const AdoptRequest& req, Progress& progress, std::ostream& out);
+
+/// Stops the adopted set and brings the old stack back, serving with its data; removes what
+/// adopt made (set, proxy, site config, state). `state_dir` holds the adoption's journal.
+AdoptOutcome adopt_undo(ports::Ports ports, const std::string& site, const std::string& state_dir, Progress& progress,
+                        std::ostream& out);
+
+}  // namespace mupgrade::ops

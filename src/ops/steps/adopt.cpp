@@ -1,0 +1,190 @@
+// The steps of `mupgrade adopt --from`: the first set filled from the running stack (a first
+// copy while it serves), then the window: the old stack in maintenance and stopped, a delta
+// copy, the set started behind the proxy. Each step journals its undo before it acts; undone
+// newest first they stop the set and start the old stack again, as it was.
+// init's steps are reused for what both do (password file, set start, proxy, site config).
+
+#include "mupgrade/ops/adopt.hpp"
+#include "mupgrade/ops/plans.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mupgrade::ops {
+
+using core::Phase;
+using nlohmann::json;
+
+namespace {
+
+constexpr unsigned kWebUid = 33;  // www-data: README, what a web image must offer
+constexpr const char* kRsync = "/usr/bin/rsync";
+const std::chrono::seconds kOldStopGrace{60};
+const char* kMaintenancePage =
+    "<!DOCTYPE html><html><head><title>Maintenance</title></head><body>"
+    "<h1>This site is moving to a new home and will be back in a moment.</h1></body></html>";
+
+const AdoptInputs& inputs(const StepContext& c) {
+  if (!c.adopt) throw Error("adopt: the step ran without its inputs");
+  return *c.adopt;
+}
+
+// rsync of one area into the set. The set's own files are never taken from the stack: its
+// config.php (mupgrade writes it) and the maintenance flag (only the old stack is in maintenance).
+void copy_area(Site& s, const std::string& from, const std::string& to, std::vector<std::string> extra, bool first_pass) {
+  std::vector<std::string> argv = {kRsync, "-a", "--delete", "--numeric-ids"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(from + "/");
+  argv.push_back(to + "/");
+  auto r = s.ports().commands.run(argv, {}, kCopyTimeout);
+  // 24: files vanished while a live site was copied; the final pass copies what changed since.
+  if (r.exit_code != 0 && !(first_pass && r.exit_code == 24))
+    throw Error(fmt::format("copying {} into {} failed (rsync exit {}): {}", from, to, r.exit_code, r.output.substr(0, r.output.find('\n'))),
+                "check the free space in the pool; nothing of the stack was changed");
+}
+
+void copy_stack(Site& s, StepContext& c, bool first_pass) {
+  const auto& f = inputs(c).facts;
+  auto p = s.paths(c.green);
+  copy_area(s, f.code.host_path, p.code, {"--exclude=/config.php"}, first_pass);
+  copy_area(s, f.moodledata.host_path, p.moodledata,
+            {fmt::format("--chown={}:{}", kWebUid, kWebUid), fmt::format("--exclude=/{}", core::kMaintenanceFile)}, first_pass);
+  // A live DB's files change without changing size or mtime within a second: the final pass
+  // (DB stopped) compares contents.
+  copy_area(s, f.db_data.host_path, p.db, first_pass ? std::vector<std::string>{} : std::vector<std::string>{"--checksum"}, first_pass);
+}
+
+json copy_live(Site& s, StepContext& c, core::StepRun& r) {
+  auto& storage = s.ports().storage;
+  const auto& cfg = s.config();
+  auto p = s.paths(c.green);
+  r.remember({{"set", c.green}, {"pool_created", !storage.exists(cfg.pool)}, {"sets_created", !storage.exists(cfg.sets_dir())}});
+  storage.make_dirs(p.dir);
+  for (const auto& sub : {p.code, p.moodledata, p.db}) storage.create_subvolume(sub);
+  copy_stack(s, c, true);
+  return {{"code", p.code}};
+}
+
+json old_maintenance_on(Site& s, StepContext& c, core::StepRun& r) {
+  const auto& f = inputs(c).facts;
+  std::string file = f.moodledata.host_path + "/" + core::kMaintenanceFile;
+  bool existed = s.ports().storage.exists(file);
+  r.remember({{"file", existed ? "" : file}});
+  if (!existed) s.ports().storage.write_file(file, kMaintenancePage, {f.web_uid, f.web_uid, 0644});
+  return {{"file", file}};
+}
+
+json stop_old_stack(Site& s, StepContext& c, core::StepRun& r) {
+  const auto& f = inputs(c).facts;
+  auto& containers = s.ports().containers;
+  r.remember({{"web", f.web}, {"db", f.db}});
+  // The web first (requests in flight finish), then the DB, cleanly: its files are then consistent.
+  containers.stop_container(f.web, kStopGrace);
+  containers.stop_container(f.db, kOldStopGrace);
+  auto db = containers.inspect_container(f.db);
+  if (!db || db->running || db->exit_code != 0)
+    throw Error(fmt::format("the stack's DB {} did not stop cleanly ({})", f.db, db ? fmt::format("{}, exit {}", db->status, db->exit_code) : "gone"),
+                "docker logs " + f.db + "; the undo starts the stack again");
+  return json::object();
+}
+
+void start_old_stack(Site& s, StepContext&, const json& data) {
+  auto& containers = s.ports().containers;
+  for (const char* key : {"db", "web"})
+    if (auto name = data.value(key, ""); !name.empty())
+      if (auto info = containers.inspect_container(name); info && !info->running) containers.start_container(name);
+}
+
+const StepDef& init_def(const std::vector<StepDef>& t, const std::string& name) {
+  auto it = std::find_if(t.begin(), t.end(), [&](const StepDef& d) { return d.name == name; });
+  if (it == t.end()) throw std::logic_error("adopt reuses init's step " + name + ", which is missing");
+  return *it;
+}
+
+// init's step, as adopt runs it (phase: where in the downtime it falls).
+StepDef reuse(const std::vector<StepDef>& t, const std::string& name, Phase phase) {
+  StepDef d = init_def(t, name);
+  d.operations = {"adopt"};
+  d.phase = phase;
+  d.after.clear();
+  return d;
+}
+
+}  // namespace
+
+void add_adopt_steps(std::vector<StepDef>& t) {
+  std::vector<StepDef> add;
+  add.push_back(reuse(t, "write-db-password", Phase::prepare));
+  add.back().what = "the DB password mupgrade connects with, in <state_dir>/db_password (0600)";
+
+  StepDef d;
+  d.name = "copy-live";
+  d.operations = {"adopt"};
+  d.what = "the first set's subvolumes, filled from the stack while it serves (rsync: code, moodledata owned by www-data, DB data dir)";
+  d.undo_what = "remove the set (containers, network, subvolumes) and the dirs it made";
+  d.run = copy_live;
+  d.undo = init_def(t, "create-set").undo;
+  add.push_back(d);
+
+  d = {};
+  d.name = "write-config-php";
+  d.operations = {"adopt"};
+  d.what = "the set's config.php: the stack's own, plus dbhost 'db' and dataroot /var/www/moodledata (mode 0640, group www-data)";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    s.ports().storage.write_file(s.paths(c.green).code + "/config.php", inputs(c).config_php, {0, kWebUid, 0640});
+    return json::object();
+  };
+  add.push_back(d);
+
+  d = {};
+  d.name = "old-maintenance-on";
+  d.phase = Phase::window;
+  d.operations = {"adopt"};
+  d.what = "the stack in Moodle's maintenance: climaintenance.html in its moodledata (the only change adopt makes to the stack's volumes)";
+  d.undo_what = "remove that file";
+  d.run = old_maintenance_on;
+  d.undo = [](Site& s, StepContext&, const json& data) {
+    if (auto f = data.value("file", ""); !f.empty()) s.ports().storage.remove(f);
+  };
+  add.push_back(d);
+
+  d = {};
+  d.name = "stop-old-stack";
+  d.phase = Phase::window;
+  d.operations = {"adopt"};
+  d.what = "stop the stack's web container, then its DB, cleanly (its data is then consistent)";
+  d.undo_what = "start the stack's DB and web containers again";
+  d.run = stop_old_stack;
+  d.undo = start_old_stack;
+  add.push_back(d);
+
+  d = {};
+  d.name = "copy-final";
+  d.phase = Phase::window;
+  d.operations = {"adopt"};
+  d.what = "the delta since the first copy (the DB dir compared by content)";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    copy_stack(s, c, false);
+    return json::object();
+  };
+  add.push_back(d);
+
+  add.push_back(reuse(t, "start-set", Phase::window));
+  add.push_back(reuse(t, "start-proxy", Phase::window));
+  add.back().what = "the proxy's config (traffic to the set), its container on 127.0.0.1:<the stack's public port>; the set seen through it";
+  add.push_back(reuse(t, "write-site-config", Phase::after));
+  add.push_back(reuse(t, "register-live-set", Phase::after));
+  t.insert(t.end(), add.begin(), add.end());
+}
+
+/// The order adopt runs its steps in.
+const std::vector<std::string>& adopt_step_names() {
+  static const std::vector<std::string> names = {"write-db-password", "copy-live",  "write-config-php", "old-maintenance-on",
+                                                 "stop-old-stack",    "copy-final", "start-set",        "start-proxy",
+                                                 "write-site-config", "register-live-set"};
+  return names;
+}
+
+}  // namespace mupgrade::ops

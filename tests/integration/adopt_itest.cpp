@@ -1,0 +1,263 @@
+// `mupgrade adopt --from` through the binary on real Docker, btrfs, MariaDB, PostgreSQL, PHP and
+// HAProxy: stacks made here with Compose labels (no compose binary), laid out like the families
+// adopt knows, with the stand-in Moodle installed:
+//  - Bitnami-like: code, moodledata and the DB in named volumes under /bitnami/..., Apache and
+//    PHP as uid 1001, MariaDB keeping its data at /bitnami/mariadb/data;
+//  - moodlehq-like: code bind-mounted at /var/www/html, moodledata bind-mounted, www-data,
+//    PostgreSQL with its data dir bind-mounted.
+// Each is adopted (dry run, then --yes), a cutover and a rollback run on it, then `adopt
+// --undo` brings the original stack back, serving with its data.
+
+#include "fixtures.hpp"
+#include "site_fixture.hpp"
+
+#include "mupgrade/core/site_state.hpp"
+#include "mupgrade/http/http_client.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+using namespace mupgrade;
+using namespace mupgrade::itest;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Family {
+  const char* name;
+  bool bitnami;  // else moodlehq-like on PostgreSQL
+  int port;
+};
+
+/// Named volumes this test made (docker volume rm at the end, own names only).
+struct Volumes {
+  std::vector<std::string> names;
+  ~Volumes() {
+    for (const auto& n : names)
+      if (is_own_test_name(n)) sh("docker volume rm -f '" + n + "' >/dev/null 2>&1");
+  }
+  std::string make(const std::string& prefix) {
+    std::string n = unique_name(prefix);
+    names.push_back(n);
+    std::string out;
+    EXPECT_EQ(sh("docker volume create --label mupgrade.test=1 '" + n + "' >/dev/null && docker volume inspect -f '{{.Mountpoint}}' '" + n + "'", &out), 0) << out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+};
+
+struct Stack {
+  std::string project, web, db, moodledata_host;
+  std::string host;  // public Host header
+};
+
+std::string write_secret(const std::string& dir, const std::string& name, const std::string& value) {
+  std::string p = dir + "/" + name;
+  std::ofstream(p) << value;
+  ::chmod(p.c_str(), 0644);  // read by the DB image's own user
+  return p;
+}
+
+ports::HttpResponse login_page(int port, const std::string& host) {
+  return http::get(fmt::format("http://127.0.0.1:{}/login/index.php", port), host, std::chrono::seconds(10));
+}
+
+bool wait_200(int port, const std::string& host) {
+  for (int i = 0; i < 300; ++i) {
+    if (login_page(port, host).status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const std::string& data_dir) {
+  Stack s;
+  s.project = unique_name("proj");
+  s.host = fmt::format("moodle.test:{}", fam.port);
+  std::string net = unique_name("net");
+  cleanup.network(engine().create_network(net, {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}}));
+  std::string secrets = data_dir + "/secrets";
+  fs::create_directories(secrets);
+  write_secret(secrets, "root", "Root-pw-1");
+  write_secret(secrets, "user", "Moodle-pw-1");
+  std::string code, dataroot, code_in, dbhost = fam.bitnami ? "mariadb" : "postgres";
+  docker::ContainerSpec db;
+  db.name = s.db = unique_name("db");
+  db.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", dbhost}};
+  db.network = net;
+  db.network_aliases = {dbhost};
+  if (fam.bitnami) {
+    code = volumes.make("code");
+    s.moodledata_host = volumes.make("data");
+    std::string dbvol = volumes.make("mariadb");
+    (void)dbvol;
+    code_in = "/bitnami/moodle";
+    dataroot = "/bitnami/moodledata";
+    db.image = "mupgrade/mariadb:10.11";
+    db.mounts = {{volumes.names.back(), "/bitnami/mariadb", false}, {secrets, "/run/secrets", true}};
+    // Bitnami's layout: the data dir under the volume's data/.
+    db.entrypoint = {"/bin/bash", "-c",
+                     "mkdir -p /bitnami/mariadb/data && chown mysql:mysql /bitnami/mariadb/data && "
+                     "sed 's#^datadir=/var/lib/mysql#datadir=/bitnami/mariadb/data#' /usr/local/bin/mariadb-entrypoint >/tmp/ep && exec bash /tmp/ep"};
+    db.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/root"}, {"MARIADB_DATABASE", "bitnami_moodle"}, {"MARIADB_USER", "bn_moodle"},
+              {"MARIADB_PASSWORD_FILE", "/run/secrets/user"}};
+  } else {
+    code = data_dir + "/html";
+    s.moodledata_host = data_dir + "/moodledata";
+    fs::create_directories(s.moodledata_host);
+    fs::create_directories(data_dir + "/pgdata");
+    code_in = "/var/www/html";
+    dataroot = "/var/www/moodledata";
+    db.image = "mupgrade/postgres:15";
+    db.mounts = {{data_dir + "/pgdata", "/var/lib/postgresql/data", false}, {secrets, "/run/secrets", true}};
+    // Moodle's own role and DB are made below (the image's POSTGRES_USER path fails on psql's -c).
+    db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}};
+  }
+  unsigned uid = fam.bitnami ? 1001 : 33;
+  make_release("4.4.1", code);
+  ::chown(s.moodledata_host.c_str(), uid, uid);
+  std::ofstream(code + "/config.php") << fmt::format(
+      "<?php  // Moodle configuration file\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n"
+      "$CFG->dblibrary = 'native';\n$CFG->dbhost = '{}';\n$CFG->dbname = '{}';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'Moodle-pw-1';\n"
+      "$CFG->prefix = 'mdl_';\n$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = 'http://{}';\n"
+      "$CFG->dataroot = '{}';\n$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
+      fam.bitnami ? "mariadb" : "pgsql", dbhost, fam.bitnami ? "bitnami_moodle" : "moodle", fam.bitnami ? "bn_moodle" : "moodleuser", s.host,
+      dataroot);
+  cleanup.container(engine().create_container(db));
+  engine().start_container(db.name);
+  if (!fam.bitnami) {
+    docker::ExecOptions role;
+    role.cmd = {"psql", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE moodleuser LOGIN PASSWORD 'Moodle-pw-1'", "-c",
+                "CREATE DATABASE moodle OWNER moodleuser"};
+    role.user = "postgres";
+    role.timeout = std::chrono::seconds(20);
+    docker::ExecResult rr;
+    for (int i = 0; i < 60; ++i) {
+      rr = engine().exec(db.name, role);
+      if (rr.exit_code == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    EXPECT_EQ(rr.exit_code, 0) << rr.out << rr.err;
+  }
+
+  docker::ContainerSpec web;
+  web.name = s.web = unique_name("web");
+  web.image = "mupgrade/web:php8.2";
+  web.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", "moodle"}};
+  web.network = net;
+  web.network_aliases = {"moodle"};
+  web.env = {{"MOODLE_CODE", code_in}, {"MOODLE_WEBROOT", code_in}, {"MOODLE_HTTP_PORT", std::to_string(fam.port)}};
+  web.ports = {{fam.port, fam.port, "127.0.0.1"}};
+  web.stop_timeout_s = 10;
+  if (fam.bitnami) {
+    web.mounts = {{volumes.names[0], code_in, false}, {volumes.names[1], dataroot, false}};
+    web.cmd = {"/bin/sh", "-c", "export APACHE_RUN_USER='#1001' APACHE_RUN_GROUP='#1001'; rm -f \"$APACHE_PID_FILE\"; exec apache2 -DFOREGROUND"};
+  } else {
+    web.mounts = {{code, code_in, false}, {s.moodledata_host, dataroot, false}};
+  }
+  cleanup.container(engine().create_container(web));
+  engine().start_container(web.name);
+  // The DB takes a few seconds to initialise: the install retries until it connects.
+  docker::ExecOptions install;
+  install.cmd = {"php", "admin/cli/install_database.php", "--agree-license", "--adminpass=Admin-1234"};
+  install.user = std::to_string(uid);
+  install.workdir = code_in;
+  install.timeout = std::chrono::seconds(60);
+  docker::ExecResult r;
+  for (int i = 0; i < 60; ++i) {
+    r = engine().exec(web.name, install);
+    if (r.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // A user's file in moodledata: it must come through adopt and undo.
+  std::ofstream(s.moodledata_host + "/users-file.txt") << "kept";
+  ::chown((s.moodledata_host + "/users-file.txt").c_str(), uid, uid);
+  EXPECT_TRUE(wait_200(fam.port, s.host)) << "the stack does not serve";
+  return s;
+}
+
+class AdoptITest : public ::testing::TestWithParam<Family> {};
+
+TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
+  const auto& fam = GetParam();
+  Volumes volumes;  // destroyed last: a volume goes once the containers using it are gone
+  Cleanup cleanup;
+  SiteCleanup site_cleanup;
+  std::string site = unique_name("adopt");
+  site_cleanup.site = site;
+  site_cleanup.pool = test_pool() + "/" + site;
+  site_cleanup.state = scratch_dir() + "/" + site;
+  std::string data = make_subvolume(cleanup, "stack");  // bind-mounted dirs and secrets
+  std::string config = site_cleanup.state + "-site.yml";
+  struct FilesCleanup {
+    std::string f;
+    ~FilesCleanup() { std::remove(f.c_str()); }
+  } files{config};
+  auto stack = make_stack(cleanup, volumes, fam, data);
+
+  std::string out;
+  std::string common = fmt::format("--site {} --pool {} --state-dir {} --config {}", site, site_cleanup.pool, site_cleanup.state, config);
+  // The dry run: what, where, how long; nothing made.
+  ASSERT_EQ(run_binary(fmt::format("adopt --from {} {} 2>&1", stack.project, common), &out), 0) << out;
+  EXPECT_NE(out.find("expected downtime"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Moodle-pw-1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Root-pw-1"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(site_cleanup.pool));
+  EXPECT_FALSE(fs::exists(config));
+
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = run_binary(fmt::format("adopt --from {} {} --yes 2>&1", stack.project, common), &out);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("downtime ([0-9.]+) s"))) << out;
+  std::printf("adopt --yes (%s): %.1f s, downtime %s s\n%s", fam.name, secs, m[1].str().c_str(), out.c_str());
+  EXPECT_EQ(out.find("Moodle-pw-1"), std::string::npos) << out;
+  auto state = core::load_site_state(site_cleanup.state);
+  ASSERT_TRUE(state);
+  std::string adopted = state->live_set;
+  auto r = login_page(fam.port, stack.host);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["x-mupgrade-set"], adopted);
+  EXPECT_EQ(read_file(site_cleanup.pool + "/sets/" + adopted + "/moodledata/users-file.txt"), "kept");
+  EXPECT_FALSE(engine().inspect_container(stack.web)->running);
+  EXPECT_FALSE(engine().inspect_container(stack.db)->running);
+  EXPECT_EQ(read_file(config).find("Moodle-pw-1"), std::string::npos);
+
+  // The adopted site upgrades and rolls back like any other.
+  std::string releases = data + "/releases";
+  make_release("4.4.3", releases + "/4.4.3");
+  ASSERT_EQ(run_binary(fmt::format("cutover --config {} --target {}/4.4.3 2>&1", config, releases), &out), 0) << out;
+  EXPECT_NE(core::load_site_state(site_cleanup.state)->live_set, adopted);
+  ASSERT_EQ(run_binary(fmt::format("rollback --config {} 2>&1", config), &out), 0) << out;
+  EXPECT_EQ(core::load_site_state(site_cleanup.state)->live_set, adopted);
+
+  // Undo: the original stack serves again, with its data, out of maintenance.
+  ASSERT_EQ(run_binary(fmt::format("adopt --undo --site {} --config {} 2>&1", site, config), &out), 0) << out;
+  EXPECT_TRUE(engine().inspect_container(stack.web)->running);
+  EXPECT_TRUE(engine().inspect_container(stack.db)->running);
+  r = login_page(fam.port, stack.host);
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_NE(r.headers["x-mupgrade-set"], adopted);
+  EXPECT_NE(r.body.find("4.4.1"), std::string::npos) << r.body.substr(0, 300);
+  EXPECT_EQ(read_file(stack.moodledata_host + "/users-file.txt"), "kept");
+  EXPECT_FALSE(fs::exists(stack.moodledata_host + "/climaintenance.html"));
+  EXPECT_FALSE(fs::exists(site_cleanup.pool + "/sets"));
+  EXPECT_FALSE(fs::exists(config));
+  EXPECT_TRUE(engine().list_containers({{"mupgrade.site", site}}, true).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, AdoptITest,
+                         ::testing::Values(Family{"bitnami_mariadb_volumes", true, 18720}, Family{"moodlehq_postgres_binds", false, 18721}),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+}  // namespace
