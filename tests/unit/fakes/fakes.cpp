@@ -169,7 +169,7 @@ void FakeContainers::start_container(const std::string& id) {
   f_.hit("containers.start " + id);
   auto& c = containers.at(id);
   for (const auto& [net, ip] : c.info.network_ips)
-    if (!networks.count(net) && net != "mupgrade-t") throw Error("start: network " + net + " not found");
+    if (!networks.count(net) && net != "mupgrade-t" && net != "none") throw Error("start: network " + net + " not found");
   c.info.running = true;
   c.info.status = "running";
   for (const auto& p : c.spec.ports) c.info.host_ports[p.container_port] = next_port_++;
@@ -206,9 +206,15 @@ std::vector<ports::ContainerInfo> FakeContainers::list_containers(const ports::L
 }
 int FakeContainers::wait_container(const std::string& id, std::chrono::milliseconds) {
   f_.hit("containers.wait " + id);
-  return 0;
+  if (!run_entrypoint) return 0;
+  auto [code, out] = run_entrypoint(containers.at(id).spec);
+  container_logs[id] = out;
+  return code;
 }
-std::string FakeContainers::logs(const std::string&, int) { return {}; }
+std::string FakeContainers::logs(const std::string& id, int) {
+  auto it = container_logs.find(id);
+  return it == container_logs.end() ? std::string() : it->second;
+}
 
 ports::ExecResult FakeContainers::exec(const std::string& container, const ports::ExecOptions& opts) {
   std::string cmd;
@@ -361,6 +367,7 @@ ports::CommandResult FakeCommands::run(const std::vector<std::string>& argv, con
   std::string cmd;
   for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
   f_.hit("command " + cmd);
+  if (respond) return respond(argv);
   return {0, false, ""};
 }
 

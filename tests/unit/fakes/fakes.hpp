@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mupgrade::fakes {
@@ -150,6 +151,9 @@ public:
   int maintenance_exit = 2;   // upgrade.php --is-maintenance-required (1: a release before 4.2)
   std::string missing_out;    // uninstall_plugins.php --show-missing
   std::string refused_err;    // upgrade.php's plugin check, e.g. "Dependencies check failed for local_x\n..."
+  /// When set, runs a container's entrypoint at wait (a throwaway container): exit code and logs.
+  std::function<std::pair<int, std::string>(const ports::ContainerSpec& spec)> run_entrypoint;
+  std::map<std::string, std::string> container_logs;
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
@@ -165,6 +169,8 @@ public:
   ports::CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout) override;
   bool executable(const std::string& path) override { return !missing.count(path); }
   std::set<std::string> missing;
+  /// When set, answers the commands (e.g. a fake git); else every command succeeds silently.
+  std::function<ports::CommandResult(const std::vector<std::string>& argv)> respond;
 
 private:
   FaultPlan& f_;
