@@ -12,9 +12,6 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <cerrno>
-#include <cstdlib>
-#include <filesystem>
 #include <cstring>
 #include <ostream>
 #include <random>
@@ -152,11 +149,15 @@ Source code_source(ports::Ports ports, const InitRequest& req, const core::SiteC
   c.target_image = req.image;
   c.target_image_code = req.image.empty() ? "" : req.image_path;
   // A Site makes its state dir; a refusal or a dry run must leave none, so this one is scratch.
-  std::string scratch = std::filesystem::temp_directory_path() / "mupgrade-init-XXXXXX";
-  if (!::mkdtemp(scratch.data())) throw Error(fmt::format("cannot make a temporary dir: {}", std::strerror(errno)));
+  std::string scratch = core::make_scratch_state_dir("mupgrade-init");
   struct Remove {
     std::string dir;
-    ~Remove() { std::error_code ec; std::filesystem::remove_all(dir, ec); }
+    ~Remove() {
+      try {
+        core::remove_state_dir(dir);
+      } catch (...) {  // a temp dir left behind is no reason to fail
+      }
+    }
   } remove_scratch{scratch};
   c.state_dir = scratch;
   Site site(c, ports);
