@@ -54,9 +54,14 @@ int run(int argc, char** argv) {
   auto* pin_port = proxy_init_cmd->add_option("--backend-port", pin.backend_port, "the port the web container listens on (default: the site's web.port)")->check(CLI::Range(1, 65535))->capture_default_str();
 
   InitOptions io;
-  auto* init_cmd = app.add_subcommand("init", "Make a new site from a Moodle code tree: first set, Moodle installed, proxy, site config");
+  auto* init_cmd = app.add_subcommand("init", "Make a new site from a Moodle code tree, git ref or image: first set, Moodle installed, proxy, site config");
   init_cmd->add_option("--site", io.site, "the new site's name (letters, digits, - and _)")->required();
-  init_cmd->add_option("--code", io.code, "the Moodle code tree to install (copied; a subvolume is snapshotted)")->required();
+  // Exactly one source; ops::init refuses none or two with the usual error and hint.
+  init_cmd->add_option("--code", io.code, "the Moodle code tree to install (copied; a subvolume is snapshotted)");
+  init_cmd->add_option("--git", io.git, "or: a local git repository (not changed; mupgrade does not fetch), with --ref");
+  init_cmd->add_option("--ref", io.ref, "the ref of --git to install (tag, branch or commit; exported with git archive)");
+  init_cmd->add_option("--image", io.image, "or: an image whose Moodle dir is copied out by a throwaway container");
+  init_cmd->add_option("--image-path", io.image_path, "where --image keeps Moodle")->capture_default_str();
   init_cmd->add_option("--db", io.db, "mariadb or postgresql")->required();
   init_cmd->add_option("--url", io.url, "the public URL, Moodle's wwwroot: http://HOST[:PORT]")->required();
   init_cmd->add_option("--pool", io.pool, "the site's dir on btrfs (sets go to <pool>/sets/)")->required();

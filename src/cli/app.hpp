@@ -78,6 +78,7 @@ struct SiteOptions {
 
 struct InitOptions {
   std::string site, code, db, url, pool, state_dir, config;
+  std::string git, ref, image, image_path = "/var/www/html";  // the other code sources
   std::string web_image, db_image, proxy_image;
   std::string proxy = "haproxy";
   std::string prefix = "mdl_";
@@ -96,7 +97,7 @@ struct AdoptOptions {
 };
 int adopt(const AdoptOptions& opts);
 
-/// A new site from a Moodle code tree.
+/// A new site from a Moodle code tree, a git ref or an image.
 int init(const InitOptions& opts);
 
 /// The site config of --config FILE or --site NAME (exactly one), with its playbooks.

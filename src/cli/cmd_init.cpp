@@ -1,4 +1,4 @@
-// `mupgrade init`: a new site from a Moodle code tree. Reads the admin password (a file, or a
+// `mupgrade init`: a new site from a Moodle code tree, a git ref or an image. Reads the admin password (a file, or a
 // prompt without echo on a terminal), wires the adapters, runs ops::init and renders it.
 
 #include "app.hpp"
@@ -83,6 +83,10 @@ int init(const InitOptions& opts) {
   ops::InitRequest req;
   req.site = opts.site;
   req.code = absolute(opts.code);
+  req.git_repo = opts.git.find("://") == std::string::npos && opts.git.find('@') == std::string::npos ? absolute(opts.git) : opts.git;
+  req.git_ref = opts.ref;
+  req.image = opts.image;
+  req.image_path = opts.image_path;
   req.db_kind = opts.db;
   req.url = opts.url;
   req.pool = absolute(opts.pool);

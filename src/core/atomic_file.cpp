@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <sys/stat.h>
 
@@ -82,6 +83,12 @@ void remove_state_dir(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
   if (ec) throw Error(fmt::format("cannot remove {} ({})", path, ec.message()), "remove it by hand");
+}
+
+std::string make_scratch_state_dir(const std::string& prefix) {
+  std::string dir = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (!::mkdtemp(dir.data())) throw Error(fmt::format("cannot make a temporary dir {} ({})", dir, std::strerror(errno)));
+  return dir;
 }
 
 }  // namespace mupgrade::core

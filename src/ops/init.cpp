@@ -7,6 +7,7 @@
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/site_files.hpp"
 #include "mupgrade/core/site_lock.hpp"
+#include "mupgrade/ops/target.hpp"
 
 #include <fmt/format.h>
 
@@ -132,8 +133,48 @@ core::VersionFile code_release(ports::Storage& storage, const std::string& code)
   return vf;
 }
 
+// The code source pinned (a git ref's commit, an image's id) and its version.php read, with
+// nothing extracted yet: that is the journaled step extract-code.
+struct Source {
+  TargetRelease release;
+  core::VersionFile version;
+};
+
+Source code_source(ports::Ports ports, const InitRequest& req, const core::SiteConfig& cfg) {
+  Source src;
+  if (!req.code.empty()) {
+    src.release.code_dir = req.code;
+    src.version = code_release(ports.storage, req.code);
+    return src;
+  }
+  core::SiteConfig c = cfg;  // the release is read as a cutover target; the site's own config keeps no target
+  c.target_git_repo = req.git_repo;
+  c.target_git_ref = req.git_ref;
+  c.target_image = req.image;
+  c.target_image_code = req.image.empty() ? "" : req.image_path;
+  // A Site makes its state dir; a refusal or a dry run must leave none, so this one is scratch.
+  std::string scratch = core::make_scratch_state_dir("mupgrade-init");
+  struct Remove {
+    std::string dir;
+    ~Remove() {
+      try {
+        core::remove_state_dir(dir);
+      } catch (...) {  // a temp dir left behind is no reason to fail
+      }
+    }
+  } remove_scratch{scratch};
+  c.state_dir = scratch;
+  Site site(c, ports);
+  const TargetNames names{"--git", "--ref", "--image", "--image-path"};
+  src.release = resolve_target(site, "", names);
+  src.version = target_version(site, src.release, names);
+  if (src.version.release.empty())
+    throw UsageError(fmt::format("{}: version.php has no $release", src.release.describe()), "give a Moodle release");
+  return src;
+}
+
 // Everything init needs, checked before anything is made: one refusal, nothing changed.
-core::VersionFile preflight(ports::Ports ports, const InitRequest& req, const core::SiteConfig& cfg) {
+Source preflight(ports::Ports ports, const InitRequest& req, const core::SiteConfig& cfg) {
   auto& storage = ports.storage;
   auto& containers = ports.containers;
   if (storage.exists(req.config_file))
@@ -145,7 +186,7 @@ core::VersionFile preflight(ports::Ports ports, const InitRequest& req, const co
     throw UsageError(fmt::format("--pool {} already holds sets", cfg.pool), "give an empty or new dir for the new site");
   if (auto free = storage.space(pool_fs).free_bytes; free < core::kMinPoolFreeBytes)
     throw Error(fmt::format("the pool has {:.1f} GB free, less than {} GB", static_cast<double>(free) / 1e9, core::kMinPoolFreeBytes >> 30), "free space in the pool first");
-  auto release = code_release(storage, req.code);
+  auto release = code_source(ports, req, cfg);
   std::vector<std::string> images = {cfg.web_image, cfg.db.image, cfg.proxy.image};
   if (cfg.cache.enabled()) images.push_back(cfg.cache.image);
   for (const auto& image : images)
@@ -192,7 +233,19 @@ core::SiteConfig init_site_config(const InitRequest& req) {
     throw UsageError(fmt::format("--url '{}' is not http://HOST[:PORT]", req.url), "e.g. --url http://moodle.example.edu:8080 (TLS ends in front of mupgrade's proxy)");
   if (req.url.size() > 7 + host.size() && req.url.substr(7 + host.size()) != "/")
     throw UsageError(fmt::format("--url '{}' has a path", req.url), "serve Moodle at the root of its host: http://HOST[:PORT]");
-  require_absolute("--code", req.code);
+  int sources = !req.code.empty() + !req.git_repo.empty() + !req.image.empty();
+  if (sources != 1)
+    throw UsageError(sources == 0 ? "no code to install" : "more than one code source", "pass exactly one of --code DIR, --git REPO --ref REF, --image IMAGE");
+  if (!req.code.empty()) require_absolute("--code", req.code);
+  if (!req.git_repo.empty()) {
+    if (req.git_repo.find("://") != std::string::npos || req.git_repo.find('@') != std::string::npos)
+      throw UsageError(fmt::format("--git {} is not a local repository", req.git_repo), "clone it first (mupgrade does not fetch), then pass --git /path/to/clone");
+    require_absolute("--git", req.git_repo);
+    if (req.git_ref.empty()) throw UsageError("--git needs --ref", "e.g. --ref v4.5.6 or --ref MOODLE_405_STABLE");
+  } else if (!req.git_ref.empty()) {
+    throw UsageError("--ref is only for --git", "pass --git REPO --ref REF");
+  }
+  if (!req.image.empty()) require_absolute("--image-path", req.image_path);
   require_absolute("--pool", req.pool);
   if (!plain(req.prefix, "_") || !std::isalpha(static_cast<unsigned char>(req.prefix[0])))
     throw UsageError(fmt::format("--prefix '{}' is not a table prefix", req.prefix), "letters, digits and _, e.g. mdl_");
@@ -230,17 +283,19 @@ InitOutcome init(ports::Ports ports, const InitRequest& given, Progress& progres
     if (!core::state_files(cfg.state_dir, "").empty())
       throw UsageError(fmt::format("site {} exists already ({} holds its state)", cfg.site, cfg.state_dir),
                        "pick another --site; an init that was interrupted is undone by running it again without --dry-run");
-    auto release = preflight(ports, req, cfg);
-    out << fmt::format("init of {}: Moodle {} from {} ({}), {} at {}\nsteps (undone on failure):\n", cfg.site, release.release, req.code,
+    auto src = preflight(ports, req, cfg);
+    out << fmt::format("init of {}: Moodle {} from {} ({}), {} at {}\nsteps (undone on failure):\n", cfg.site, src.version.release, src.release.describe(),
                        core::to_string(cfg.db.kind), core::to_string(cfg.proxy.kind), cfg.public_url)
         << core::render_plan(planned_steps());
     o.ok = true;
     return o;
   }
   undo_interrupted_init(ports, cfg, progress, out);
-  auto release = preflight(ports, req, cfg);
+  auto src = preflight(ports, req, cfg);
+  const auto& release = src.version;
 
   InitInputs in;
+  in.release = &src.release;
   in.admin_password = req.admin_password;
   in.db_password = req.db_password.empty() ? Secret(random_password()) : req.db_password;
   in.config_file = req.config_file;
@@ -253,7 +308,7 @@ InitOutcome init(ports::Ports ports, const InitRequest& given, Progress& progres
   StepContext ctx;
   ctx.operation = "init";
   ctx.green = core::make_set_id(release.release, core::utc_compact_now());
-  ctx.target_code = req.code;
+  ctx.target_code = src.release.code_dir;
   ctx.progress = &progress;
   ctx.init = &in;
   o.set = o.green = ctx.green;

@@ -72,7 +72,7 @@ std::string TargetRelease::describe() const {
 }
 
 
-TargetRelease resolve_target(Site& site, const std::string& override_dir) {
+TargetRelease resolve_target(Site& site, const std::string& override_dir, const TargetNames& names) {
   const auto& cfg = site.config();
   TargetRelease t;
   if (!override_dir.empty() || !cfg.target_code.empty()) {
@@ -86,10 +86,10 @@ TargetRelease resolve_target(Site& site, const std::string& override_dir) {
     t.repo = cfg.target_git_repo;
     t.ref = cfg.target_git_ref;
     if (!site.ports().storage.is_directory(t.repo))
-      throw UsageError(fmt::format("target.git.repo {} is not a directory", t.repo), "point it at a local clone or mirror of Moodle's repository");
+      throw UsageError(fmt::format("{} {} is not a directory", names.repo, t.repo), "point it at a local clone or mirror of Moodle's repository");
     auto r = git(site, t.repo, {"rev-parse", "--verify", "--quiet", t.ref + "^{commit}"});
     if (r.exit_code != 0)
-      throw UsageError(fmt::format("target.git.ref '{}' names no commit in {}", t.ref, t.repo),
+      throw UsageError(fmt::format("{} '{}' names no commit in {}", names.ref, t.ref, t.repo),
                        "git -C " + t.repo + " fetch (mupgrade does not fetch), or fix the ref");
     t.commit = first_line(r.output);
     t.code_dir = targets_dir(cfg) + "/git-" + t.commit.substr(0, 12);
@@ -101,7 +101,7 @@ TargetRelease resolve_target(Site& site, const std::string& override_dir) {
     t.image = cfg.target_image;
     t.image_code = cfg.target_image_code;
     auto info = site.ports().containers.image(t.image);
-    if (!info) throw UsageError(fmt::format("target image {} is not on this host", t.image), "docker pull (or build) it first");
+    if (!info) throw UsageError(fmt::format("{} {} is not on this host", names.image, t.image), "docker pull (or build) it first");
     t.image_id = info->id;
     std::string id = t.image_id.substr(t.image_id.find(':') + 1);
     // The same image with the code read from another path is another release.
@@ -114,7 +114,7 @@ TargetRelease resolve_target(Site& site, const std::string& override_dir) {
   throw UsageError("no target release given", "set target.code, target.git or target.image in the site config, or pass --target DIR");
 }
 
-core::VersionFile target_version(Site& site, const TargetRelease& t) {
+core::VersionFile target_version(Site& site, const TargetRelease& t, const TargetNames& names) {
   if (t.source == TargetRelease::Source::code || t.extracted()) return site.code_version(t.code_dir);
   std::string text, where;
   if (t.source == TargetRelease::Source::git) {
@@ -126,13 +126,13 @@ core::VersionFile target_version(Site& site, const TargetRelease& t) {
         break;
       }
     }
-    if (where.empty()) throw Error(fmt::format("{} of {} holds no Moodle code (no version.php)", t.ref, t.repo), "point target.git.ref at a Moodle release");
+    if (where.empty()) throw UsageError(fmt::format("{} of {} holds no Moodle code (no version.php)", t.ref, t.repo), fmt::format("point {} at a Moodle release", names.ref));
   } else {
     auto [code, out] = run_in_image(site, t.image,
                                     {"/bin/sh", "-c", fmt::format("cat \"$0/{}\" 2>/dev/null || cat \"$0/{}\"", core::CodeLayout{true}.version_file(), core::CodeLayout{false}.version_file()),
                                      t.image_code},
                                     {});
-    if (code != 0) throw Error(fmt::format("image {} holds no Moodle code at {} (no version.php)", t.image, t.image_code), "set target.image_code to where the image keeps Moodle");
+    if (code != 0) throw UsageError(fmt::format("image {} holds no Moodle code at {} (no version.php)", t.image, t.image_code), fmt::format("set {} to where the image keeps Moodle", names.image_code));
     text = out;
     where = fmt::format("{}:{}/version.php", t.image, t.image_code);
   }

@@ -1,6 +1,7 @@
 // `mupgrade init` through the binary on the real components (Docker, btrfs, the stand-in on
 // MariaDB and PostgreSQL, HAProxy): a new site from a code tree in one command, answering
-// through the public URL from its first set, then a `plan` to the next release that is ready.
+// through the public URL from its first set, then a `plan` to the next release that is ready;
+// and from a git ref (--git --ref) of a repository the test makes.
 
 #include "fixtures.hpp"
 #include "site_fixture.hpp"
@@ -129,6 +130,65 @@ TEST(InitITestFailure, AFailedInstallLeavesNothingBehind) {
   EXPECT_FALSE(fs::exists(config)) << out;
   EXPECT_TRUE(engine().list_containers({{"mupgrade.site", site}}, true).empty());
   EXPECT_TRUE(engine().list_networks({{"mupgrade.site", site}}).empty());
+}
+
+// --git REPO --ref REF: a missing ref is refused with nothing made; a ref is exported into the
+// first set, which serves through the proxy, and the repository is left as it was.
+TEST(InitITestGit, AGitRefBecomesTheFirstSetAndAMissingRefIsRefused) {
+  SiteCleanup cleanup;
+  std::string site = unique_name("initgit");
+  cleanup.site = site;
+  cleanup.pool = test_pool() + "/" + site;
+  cleanup.state = scratch_dir() + "/" + site;
+  std::string repo = scratch_dir() + "/" + site + "-repo";
+  std::string config = cleanup.state + "-site.yml", pwfile = cleanup.state + "-adminpw";
+  struct Cleanup {
+    std::string repo, a, b;
+    ~Cleanup() {
+      sh("rm -rf -- '" + repo + "'");
+      std::remove(a.c_str()), std::remove(b.c_str());
+    }
+  } files_cleanup{repo, config, pwfile};
+  fs::create_directories(repo);
+  make_release("4.4.1", repo);
+  std::string out;
+  std::string git = "git -C '" + repo + "' -c user.email=t@example.invalid -c user.name=t ";
+  ASSERT_EQ(sh(git + "init -q && " + git + "add -A && " + git + "commit -qm 4.4.1 && " + git + "tag v4.4.1", &out), 0) << out;
+  std::string head_before;
+  ASSERT_EQ(sh(git + "rev-parse HEAD", &head_before), 0);
+  {
+    std::ofstream(pwfile) << "Init-admin-1\n";
+    ::chmod(pwfile.c_str(), 0600);
+  }
+  auto init = [&](const std::string& ref) {
+    return run_binary(fmt::format("init --site {} --git {} --ref {} --db mariadb --url http://moodle.test:18700 --pool {} --state-dir {} "
+                                  "--config {} --admin-password-file {} 2>&1",
+                                  site, repo, ref, cleanup.pool, cleanup.state, config, pwfile),
+                      &out);
+  };
+
+  EXPECT_EQ(init("v9.9.9"), 2) << out;
+  EXPECT_NE(out.find("mupgrade: error: --ref 'v9.9.9' names no commit in " + repo), std::string::npos) << out;
+  EXPECT_NE(out.find("mupgrade: hint:"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(cleanup.pool)) << out;
+  EXPECT_FALSE(fs::exists(cleanup.state)) << out;
+  EXPECT_FALSE(fs::exists(config)) << out;
+
+  ASSERT_EQ(init("v4.4.1"), 0) << out;
+  auto state = core::load_site_state(cleanup.state);
+  ASSERT_TRUE(state);
+  EXPECT_NE(state->live_set.find("4.4.1"), std::string::npos) << state->live_set;
+  auto r = http::get("http://127.0.0.1:18700/login/index.php", "moodle.test:18700", std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.headers["x-mupgrade-set"], state->live_set);
+  // The repository: same HEAD, no change in its work tree, no worktree added.
+  std::string head_after, status, worktrees;
+  EXPECT_EQ(sh(git + "rev-parse HEAD", &head_after), 0);
+  EXPECT_EQ(head_after, head_before);
+  EXPECT_EQ(sh(git + "status --porcelain", &status), 0);
+  EXPECT_EQ(status, "");
+  EXPECT_EQ(sh(git + "worktree list --porcelain | grep -c '^worktree '", &worktrees), 0);
+  EXPECT_EQ(worktrees, "1\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(BothDbs, InitITest, ::testing::Values(Case{"mariadb", 18640}, Case{"postgresql", 18641}),

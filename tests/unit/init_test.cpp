@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -251,6 +252,202 @@ TEST_P(InitTest, ACrashAtAnyCallIsUndoneByTheNextInit) {
       EXPECT_EQ(w.host.storage.list_dir("/pool/fresh/sets").size(), 1u) << context;
       EXPECT_EQ(w.host.http.serving, o.set) << context;
     }
+  }
+}
+
+namespace {
+
+const char* kRepo = "/srv/moodle.git";
+const char* kCommit = "3f2a9c1d04e5b6a7c8d9e0f1a2b3c4d5e6f7a8b9";
+const char* kVersion443 = "<?php\n$version  = 2024042203.00;\n$release  = '4.4.3 (Build: 20240902)';\n$branch   = '404';\n";
+
+std::string arg_after(const std::vector<std::string>& argv, const std::string& flag) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == flag) return argv[i + 1];
+  return {};
+}
+
+// A local repository whose tag v4.4.3 holds Moodle 4.4.3 and whose tag "empty" holds no Moodle,
+// answered by a fake git (rev-parse, show, archive) and tar; the repository's nodes never change.
+void use_git(InitWorld& w, const std::string& ref) {
+  w.host.storage.make_dirs(kRepo);
+  w.host.storage.write_file(std::string(kRepo) + "/HEAD", "ref: refs/heads/main\n", {});
+  auto& st = w.host.storage;
+  w.host.commands.on_run = [&st](const std::vector<std::string>& argv) -> ports::CommandResult {
+    auto has = [&](const std::string& a) { return std::find(argv.begin(), argv.end(), a) != argv.end(); };
+    if (argv[0] == "/usr/bin/git" && has("rev-parse")) {
+      if (has("v4.4.3^{commit}")) return {0, false, std::string(kCommit) + "\n"};
+      if (has("empty^{commit}")) return {0, false, "1111111111111111111111111111111111111111\n"};
+      return {1, false, ""};
+    }
+    if (argv[0] == "/usr/bin/git" && has("show")) {
+      if (has(std::string(kCommit) + ":version.php")) return {0, false, kVersion443};
+      return {128, false, "fatal: path does not exist\n"};
+    }
+    if (argv[0] == "/usr/bin/git" && has("archive")) {
+      st.write_file(arg_after(argv, "-o"), "tar of 4.4.3", {});
+      return {0, false, ""};
+    }
+    if (argv[0] == "/bin/tar") {
+      st.write_file(arg_after(argv, "-C") + "/version.php", kVersion443, {});
+      return {0, false, ""};
+    }
+    return {0, false, ""};
+  };
+  w.req.code.clear();
+  w.req.git_repo = kRepo;
+  w.req.git_ref = ref;
+  w.before_nodes = st.paths_under("/");
+  w.host.faults.log.clear();
+}
+
+// An image keeping Moodle 4.4.3 at /var/www/html, read and copied out by throwaway containers.
+void use_image(InitWorld& w) {
+  auto& st = w.host.storage;
+  w.host.containers.images.insert("school/moodle:4.4.3");
+  w.host.containers.run_entrypoint = [&st](const ports::ContainerSpec& spec) -> std::pair<int, std::string> {
+    if (spec.image != "school/moodle:4.4.3") return {0, ""};
+    bool at_html = std::find(spec.entrypoint.begin(), spec.entrypoint.end(), "/var/www/html") != spec.entrypoint.end() ||
+                   std::find(spec.entrypoint.begin(), spec.entrypoint.end(), "/var/www/html/.") != spec.entrypoint.end();
+    if (!at_html) return {1, "cat: can't open\n"};
+    if (spec.entrypoint.at(0) == "cp") {
+      st.write_file(spec.mounts.at(0).host_path + "/version.php", kVersion443, {});
+      return {0, ""};
+    }
+    return {0, kVersion443};
+  };
+  w.req.code.clear();
+  w.req.image = "school/moodle:4.4.3";
+  w.before_nodes = st.paths_under("/");
+  w.host.faults.log.clear();
+}
+
+}  // namespace
+
+TEST_P(InitTest, AGitRefIsExportedIntoTheFirstSetAndTheRepositoryIsLeftAlone) {
+  InitWorld w(GetParam());
+  use_git(w, "v4.4.3");
+  auto repo_before = w.host.storage.paths_under(kRepo);
+  auto o = w.init();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_NE(o.set.find("-4.4.3"), std::string::npos) << o.set;
+  auto& st = w.host.storage;
+  EXPECT_EQ(st.read_file("/pool/fresh/sets/" + o.set + "/code/version.php").value_or(""), kVersion443);
+  EXPECT_TRUE(st.is_subvolume("/pool/fresh/targets/git-3f2a9c1d04e5")) << "kept where cutover keeps its releases";
+  EXPECT_FALSE(st.exists("/pool/fresh/targets/git-3f2a9c1d04e5.tar"));
+  EXPECT_EQ(st.paths_under(kRepo), repo_before);
+  for (const auto& call : w.host.faults.log) {
+    if (call.find("/usr/bin/git") == std::string::npos) continue;
+    EXPECT_TRUE(call.find(" rev-parse ") != std::string::npos || call.find(" show ") != std::string::npos ||
+                  call.find(" archive ") != std::string::npos)
+        << "git may only read the repository: " << call;
+  }
+  EXPECT_EQ(w.host.http.serving, o.set);
+  // The site's config names no target: the installed code is not the next release.
+  auto cfg = config::parse_site_config(st.read_file("/etc/mupgrade/fresh.yml").value_or(""), "fresh.yml");
+  EXPECT_TRUE(cfg.target_git_repo.empty());
+}
+
+TEST_P(InitTest, AnImageMoodleDirIsCopiedOutByAThrowawayContainer) {
+  InitWorld w(GetParam());
+  use_image(w);
+  auto o = w.init();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_NE(o.set.find("-4.4.3"), std::string::npos) << o.set;
+  EXPECT_EQ(w.host.storage.read_file("/pool/fresh/sets/" + o.set + "/code/version.php").value_or(""), kVersion443);
+  bool copied = false;
+  for (const auto& call : w.host.faults.log) copied |= call.find("containers.create mupgrade-fresh-target-") == 0;
+  EXPECT_TRUE(copied) << "the code came out of a container";
+  for (const auto& [name, c] : w.host.containers.containers)
+    EXPECT_EQ(name.find("-target-"), std::string::npos) << "a throwaway container is left: " << name;
+}
+
+TEST_P(InitTest, ABadGitOrImageSourceIsRefusedAndCreatesNothing) {
+  struct Case {
+    std::string what, says;
+    std::function<void(InitWorld&)> spoil;
+  };
+  std::vector<Case> cases = {
+      {"a ref that names nothing", "--ref 'v9.9.9' names no commit in /srv/moodle.git", [](InitWorld& w) { use_git(w, "v9.9.9"); }},
+      {"a ref without version.php", "empty of /srv/moodle.git holds no Moodle code", [](InitWorld& w) { use_git(w, "empty"); }},
+      {"no repository", "--git /srv/none.git is not a directory", [](InitWorld& w) { use_git(w, "v4.4.3"); w.req.git_repo = "/srv/none.git"; }},
+      {"a URL", "is not a local repository", [](InitWorld& w) { use_git(w, "v4.4.3"); w.req.git_repo = "https://git.moodle.org/moodle.git"; }},
+      {"--git without --ref", "--git needs --ref", [](InitWorld& w) { use_git(w, ""); }},
+      {"--ref without --git", "--ref is only for --git", [](InitWorld& w) { w.req.git_ref = "v4.4.3"; }},
+      {"two sources", "more than one code source", [](InitWorld& w) { use_git(w, "v4.4.3"); w.req.code = kCode; }},
+      {"no source", "no code to install", [](InitWorld& w) { w.req.code.clear(); }},
+      {"an image not on the host", "--image nowhere/moodle:1 is not on this host", [](InitWorld& w) { use_image(w); w.req.image = "nowhere/moodle:1"; }},
+      {"an image without Moodle there", "holds no Moodle code at /opt/moodle", [](InitWorld& w) { use_image(w); w.req.image_path = "/opt/moodle"; }},
+  };
+  for (const auto& c : cases) {
+    InitWorld w(GetParam());
+    c.spoil(w);
+    auto nodes = w.host.storage.paths_under("/");
+    w.host.faults.log.clear();
+    try {
+      w.init();
+      ADD_FAILURE() << c.what << ": not refused";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.what << ": " << e.what();
+      EXPECT_FALSE(e.hint().empty()) << c.what;
+    }
+    EXPECT_EQ(w.host.storage.paths_under("/"), nodes) << c.what;
+    EXPECT_TRUE(w.host.containers.containers.empty()) << c.what;
+    EXPECT_TRUE(w.host.containers.networks.empty()) << c.what;
+    EXPECT_FALSE(fs::exists(w.state_dir)) << c.what;
+  }
+}
+
+// A failure at any call after (and during) the extraction undoes it: no extracted tree, no
+// targets dir, no pool, no throwaway container.
+TEST_P(InitTest, AFailureAtAnyCallWithAGitOrImageSourceLeavesNothingBehind) {
+  for (auto use : std::vector<std::function<void(InitWorld&)>>{[](InitWorld& w) { use_git(w, "v4.4.3"); }, use_image}) {
+    std::vector<std::string> calls;
+    {
+      InitWorld w(GetParam());
+      use(w);
+      ASSERT_TRUE(w.init().ok);
+      calls = w.host.faults.log;
+    }
+    size_t after_extraction = 0;
+    for (size_t i = 0; i < calls.size(); ++i) {
+      InitWorld w(GetParam());
+      use(w);
+      w.host.faults.at_call(i, FaultPlan::Kind::fail);
+      std::string context = "failure at call " + std::to_string(i) + " (" + calls[i] + ")";
+      try {
+        auto o = w.init();
+        EXPECT_FALSE(o.ok) << context;
+        EXPECT_TRUE(o.undo_failures.empty()) << context;
+        if (w.host.faults.log.size() > i && o.failed_step != "extract-code" && o.failed_step != "write-db-password") ++after_extraction;
+      } catch (const Error&) {
+        // refused by the preflight, before anything was made
+      }
+      EXPECT_FALSE(w.host.faults.fired.empty()) << context;
+      w.expect_nothing_left(context);
+    }
+    EXPECT_GT(after_extraction, 10u) << "failures after the extraction were injected";
+  }
+}
+
+TEST_P(InitTest, ACrashAtAnyCallWithAGitSourceIsUndoneByTheNextInit) {
+  std::vector<std::string> calls;
+  {
+    InitWorld w(GetParam());
+    use_git(w, "v4.4.3");
+    ASSERT_TRUE(w.init().ok);
+    calls = w.host.faults.log;
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    std::string context = "crash at call " + std::to_string(i) + " (" + calls[i] + ")";
+    InitWorld w(GetParam());
+    use_git(w, "v4.4.3");
+    w.host.faults.at_call(i, FaultPlan::Kind::crash);
+    EXPECT_THROW(w.init(), Crash) << context;
+    w.host.faults.clear();
+    w.req.git_ref = "v9.9.9";
+    EXPECT_THROW(w.init(), UsageError) << context;
+    w.expect_nothing_left(context);
   }
 }
 

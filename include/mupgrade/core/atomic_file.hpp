@@ -22,5 +22,7 @@ std::vector<std::string> state_files(const std::string& dir, const std::string& 
 void remove_state_file(const std::string& path);
 /// A state dir and everything in it (a failed `init` leaves none behind); nothing when missing.
 void remove_state_dir(const std::string& path);
+/// A new empty 0700 dir under the system's temp dir, for state nobody keeps (remove_state_dir it).
+std::string make_scratch_state_dir(const std::string& prefix);
 
 }  // namespace mupgrade::core

@@ -13,7 +13,10 @@ namespace mupgrade::ops {
 /// What the admin asked for (the command's flags).
 struct InitRequest {
   std::string site;
-  std::string code;        // the Moodle code tree to install (a subvolume is snapshotted)
+  // The code to install, exactly one source:
+  std::string code;        // a Moodle code tree (a subvolume is snapshotted)
+  std::string git_repo, git_ref;  // a ref of a local repository (git archive; the repository is not changed)
+  std::string image, image_path = "/var/www/html";  // an image's Moodle dir (a throwaway container copies it out)
   std::string db_kind;     // mariadb | postgresql
   std::string url;         // public URL = wwwroot, http://host[:port]
   std::string pool;        // the site's dir on btrfs (config key `pool`)

@@ -38,8 +38,11 @@ public:
   virtual void note(const std::string& line) = 0;
 };
 
+struct TargetRelease;
+
 /// What only `init` needs, never journaled: the secrets and the files it writes.
 struct InitInputs {
+  const TargetRelease* release = nullptr;  // --git or --image: extracted by the step extract-code
   Secret admin_password;
   Secret db_password;
   std::string config_file;   // where the site's YAML goes

@@ -27,12 +27,18 @@ struct TargetRelease {
   bool extracted() const { return source == Source::code || present; }
 };
 
+/// What a refusal calls the source: the config's keys, or `init`'s flags.
+struct TargetNames {
+  std::string repo = "target.git.repo", ref = "target.git.ref", image = "target image", image_code = "target.image_code";
+};
+
 /// Reads the config (or `override_dir`, a code tree) and pins the release: the commit a git ref
 /// names now, the id an image tag names now. Writes nothing.
-TargetRelease resolve_target(Site& site, const std::string& override_dir);
+TargetRelease resolve_target(Site& site, const std::string& override_dir, const TargetNames& names = {});
 
 /// The release's version.php, read without extracting anything (plan stays read-only).
-core::VersionFile target_version(Site& site, const TargetRelease& target);
+/// A release without one is refused as bad input (UsageError).
+core::VersionFile target_version(Site& site, const TargetRelease& target, const TargetNames& names = {});
 
 /// Extracts a git or image release into its code_dir unless it is there already; a half-done
 /// extraction (a killed run) is removed first. Says what it did on `out`.

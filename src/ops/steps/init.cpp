@@ -7,6 +7,7 @@
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/poll.hpp"
 #include "mupgrade/core/site_files.hpp"
+#include "mupgrade/ops/target.hpp"
 
 #include <fmt/format.h>
 
@@ -25,6 +26,36 @@ constexpr const char* kAdminPasswordFile = ".mupgrade-adminpass";
 const InitInputs& inputs(const StepContext& c) {
   if (!c.init) throw Error("init: the step ran without its inputs");
   return *c.init;
+}
+
+// --git or --image: the code extracted into <pool>/targets/<key> (where cutover keeps its
+// releases), which create-set then snapshots. The undo removes it and the dirs made for it.
+json extract_code(Site& s, StepContext& c, core::StepRun& r) {
+  const auto* t = inputs(c).release;
+  if (!t || t->source == TargetRelease::Source::code) return json::object();
+  auto& storage = s.ports().storage;
+  const auto& cfg = s.config();
+  r.remember({{"code_dir", t->code_dir}, {"existed", storage.exists(t->code_dir)}, {"pool_created", !storage.exists(cfg.pool)},
+              {"targets_created", !storage.exists(cfg.pool + "/targets")}});
+  if (!c.progress) throw Error("init: extract-code ran without its progress");
+  extract_target(s, *t, *c.progress);
+  return {{"code", t->code_dir}};
+}
+
+void undo_extract_code(Site& s, StepContext&, const json& data) {
+  auto& storage = s.ports().storage;
+  const auto& cfg = s.config();
+  auto dir = data.value("code_dir", "");
+  if (dir.empty()) return;
+  // A crash mid-extraction leaves the .partial beside it.
+  for (const auto& d : {dir + ".partial", data.value("existed", false) ? std::string() : dir})
+    if (!d.empty() && storage.exists(d)) {
+      s.delete_if_subvolume(d);
+      storage.remove_tree(d);
+    }
+  storage.remove(dir + ".tar");
+  if (data.value("targets_created", false)) storage.remove(cfg.pool + "/targets");
+  if (data.value("pool_created", false)) storage.remove(cfg.pool);
 }
 
 // The set's subvolumes: code as a snapshot of a subvolume tree (constant time) or a reflink
@@ -112,6 +143,15 @@ void add_init_steps(std::vector<StepDef>& t) {
   d.undo = [](Site&, StepContext&, const json& data) {
     if (auto f = data.value("file", ""); !f.empty()) core::remove_state_file(f);
   };
+  t.push_back(d);
+
+  d = {};
+  d.name = "extract-code";
+  d.operations = {"init"};
+  d.what = "--git or --image only: the code extracted into <pool>/targets/<commit or image id> (git archive, or a throwaway container)";
+  d.undo_what = "remove the extracted tree and the dirs it made";
+  d.run = extract_code;
+  d.undo = undo_extract_code;
   t.push_back(d);
 
   d = {};

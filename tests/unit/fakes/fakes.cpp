@@ -176,7 +176,7 @@ void FakeContainers::start_container(const std::string& id) {
   f_.hit("containers.start " + id);
   auto& c = containers.at(id);
   for (const auto& [net, ip] : c.info.network_ips)
-    if (!networks.count(net) && net != "mupgrade-t") throw Error("start: network " + net + " not found");
+    if (!networks.count(net) && net != "mupgrade-t" && net != "none") throw Error("start: network " + net + " not found");
   c.info.running = true;
   c.info.status = "running";
   for (const auto& p : c.spec.ports) c.info.host_ports[p.container_port] = next_port_++;
@@ -213,9 +213,15 @@ std::vector<ports::ContainerInfo> FakeContainers::list_containers(const ports::L
 }
 int FakeContainers::wait_container(const std::string& id, std::chrono::milliseconds) {
   f_.hit("containers.wait " + id);
-  return 0;
+  if (!run_entrypoint) return 0;
+  auto [code, out] = run_entrypoint(containers.at(id).spec);
+  container_logs[id] = out;
+  return code;
 }
-std::string FakeContainers::logs(const std::string&, int) { return {}; }
+std::string FakeContainers::logs(const std::string& id, int) {
+  auto it = container_logs.find(id);
+  return it == container_logs.end() ? std::string() : it->second;
+}
 
 // A Redis as redis-cli answers it: BGSAVE writes dump.rdb into the container's /data mount
 // (what the set's cache subvolume then holds), INFO persistence says it finished.

@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mupgrade::fakes {
@@ -161,6 +162,9 @@ public:
   int php_gather = 0;
   /// The most PHP scripts seen running at once in one container.
   int php_max_at_once = 0;
+  /// When set, runs a container's entrypoint at wait (a throwaway container): exit code and logs.
+  std::function<std::pair<int, std::string>(const ports::ContainerSpec& spec)> run_entrypoint;
+  std::map<std::string, std::string> container_logs;
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
@@ -180,7 +184,8 @@ public:
   ports::CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout) override;
   bool executable(const std::string& path) override { return !missing.count(path); }
   std::set<std::string> missing;
-  /// What a command does to the world besides being logged (e.g. an rsync copying fake files).
+  /// What a command does to the world besides being logged (an rsync copying fake files, a fake
+  /// git answering); else every command succeeds silently.
   std::function<ports::CommandResult(const std::vector<std::string>&)> on_run;
 
 private:
