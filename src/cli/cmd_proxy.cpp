@@ -39,7 +39,7 @@ ProxyInitOptions with_site(const ProxyInitOptions& given) {
 int proxy_init(const ProxyInitOptions& given) {
   ProxyInitOptions opts = with_site(given);
   if (opts.config_dir.empty()) throw UsageError("no proxy config dir", "pass --config-dir DIR, or --site SITE to read it from the site config");
-  if (opts.backend_name.empty()) throw UsageError("no backend name", "pass --backend-name SET (the live set's id), or --site SITE whose site.json names it");
+  if (opts.backend_name.empty()) throw UsageError("--backend-name is empty and no --site names the live set", "pass --backend-name SET (the live set's id), or --site SITE whose site.json names it");
   if (opts.backend_host.empty()) throw UsageError("no backend host", "pass --backend-host CONTAINER (the live set's web container)");
   docker::DockerEngine engine;  // unused by install, which only writes files
   proxy::ProxySite site{core::proxy_kind_named(opts.kind).value_or(core::ProxyKind::haproxy), "", opts.config_dir, "", ""};

@@ -235,7 +235,7 @@ core::SiteConfig init_site_config(const InitRequest& req) {
     throw UsageError(fmt::format("--url '{}' has a path", req.url), "serve Moodle at the root of its host: http://HOST[:PORT]");
   int sources = !req.code.empty() + !req.git_repo.empty() + !req.image.empty();
   if (sources != 1)
-    throw UsageError(sources == 0 ? "no code to install" : "more than one code source", "pass exactly one of --code DIR, --git REPO --ref REF, --image IMAGE");
+    throw UsageError(sources == 0 ? "no code to install: none of --code, --git, --image was given" : "more than one of --code, --git, --image was given", "pass exactly one of --code DIR, --git REPO --ref REF, --image IMAGE");
   if (!req.code.empty()) require_absolute("--code", req.code);
   if (!req.git_repo.empty()) {
     if (req.git_repo.find("://") != std::string::npos || req.git_repo.find('@') != std::string::npos)

@@ -374,7 +374,7 @@ TEST_P(InitTest, ABadGitOrImageSourceIsRefusedAndCreatesNothing) {
       {"a URL", "is not a local repository", [](InitWorld& w) { use_git(w, "v4.4.3"); w.req.git_repo = "https://git.moodle.org/moodle.git"; }},
       {"--git without --ref", "--git needs --ref", [](InitWorld& w) { use_git(w, ""); }},
       {"--ref without --git", "--ref is only for --git", [](InitWorld& w) { w.req.git_ref = "v4.4.3"; }},
-      {"two sources", "more than one code source", [](InitWorld& w) { use_git(w, "v4.4.3"); w.req.code = kCode; }},
+      {"two sources", "more than one of --code, --git, --image", [](InitWorld& w) { use_git(w, "v4.4.3"); w.req.code = kCode; }},
       {"no source", "no code to install", [](InitWorld& w) { w.req.code.clear(); }},
       {"an image not on the host", "--image nowhere/moodle:1 is not on this host", [](InitWorld& w) { use_image(w); w.req.image = "nowhere/moodle:1"; }},
       {"an image without Moodle there", "holds no Moodle code at /opt/moodle", [](InitWorld& w) { use_image(w); w.req.image_path = "/opt/moodle"; }},
