@@ -318,17 +318,7 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
   {
     core::JournalWriter journal(site.new_journal_path("adopt", kJournalPointer));
     o.journal = journal.path();
-    core::Executor ex(journal);
-    size_t n = 0;
-    ex.on_step = [&](const core::Step& s, const core::StepTiming* t) {
-      if (t) progress.step_ended(s, *t);
-      else progress.step_started(s, ++n, steps.size());
-    };
-    json args = ctx.to_json();
-    args["steps"] = adopt_step_names();
-    args["config"] = site_config_to_json(cfg);
-    args["stack"] = d.facts.to_json();
-    result = ex.run("adopt", args, steps);
+    result = run_steps(journal, ctx, steps, progress, {{"config", site_config_to_json(cfg)}, {"stack", d.facts.to_json()}});
   }
   o.take(result);
   o.downtime_s = result.window_seconds;

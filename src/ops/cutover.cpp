@@ -43,7 +43,8 @@ void TextProgress::note(const std::string& line) {
   out_ << "\n          " << line << std::flush;
 }
 
-core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress) {
+core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress,
+                          const nlohmann::json& extra_args) {
   core::Executor ex(journal);
   size_t n = 0;
   ex.on_step = [&](const core::Step& s, const core::StepTiming* t) {
@@ -53,6 +54,7 @@ core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, 
   nlohmann::json args = ctx.to_json();
   args["steps"] = nlohmann::json::array();
   for (const auto& s : steps) args["steps"].push_back(s.name);
+  args.update(extra_args);
   return ex.run(ctx.operation, args, steps);
 }
 

@@ -320,17 +320,7 @@ InitOutcome init(ports::Ports ports, const InitRequest& given, Progress& progres
   {
     core::JournalWriter journal(site.new_journal_path("init"));
     o.journal = journal.path();
-    core::Executor ex(journal);
-    size_t n = 0;
-    ex.on_step = [&](const core::Step& s, const core::StepTiming* t) {
-      if (t) progress.step_ended(s, *t);
-      else progress.step_started(s, ++n, steps.size());
-    };
-    json args = ctx.to_json();
-    args["steps"] = json::array();
-    for (const auto& s : steps) args["steps"].push_back(s.name);
-    args["config"] = site_config_to_json(cfg);
-    result = ex.run("init", args, steps);
+    result = run_steps(journal, ctx, steps, progress, {{"config", site_config_to_json(cfg)}});
   }
   o.take(result);
   if (o.ok) {

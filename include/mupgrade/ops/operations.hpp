@@ -174,6 +174,8 @@ core::OperationRecord record_of(Site& site, const Outcome& o, double started_epo
 void report_outcome(Site& site, const core::OperationRecord& r, Progress& progress);
 
 /// Runs `steps` under `journal` with progress; shared by cutover, rehearse and rollback.
-core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress);
+/// `extra_args` (an object) joins the journal's record of the run's arguments.
+core::RunResult run_steps(core::JournalWriter& journal, const StepContext& ctx, const std::vector<core::Step>& steps, Progress& progress,
+                          const nlohmann::json& extra_args = nlohmann::json::object());
 
 }  // namespace mupgrade::ops
