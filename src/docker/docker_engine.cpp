@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <thread>
 #include <unistd.h>
 
 namespace mupgrade::docker {
@@ -259,6 +260,14 @@ void DockerEngine::kill_container(const std::string& id, const std::string& sign
 
 void DockerEngine::remove_container(const std::string& id, bool force) {
   Reply r = call("DELETE", "/containers/" + id + (force ? "?force=1" : ""));
+  if (r.status == 409 && r.body.find("already in progress") != std::string::npos) {
+    // A removal asked by a process that was killed goes on in the daemon: wait for it to end.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!inspect_container(id)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   if (r.status != 204 && r.status != 404) fail("DELETE", "/containers/" + id, r);
 }
 

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <atomic>
+#include <thread>
 
 using namespace mupgrade;
 using namespace mupgrade::itest;
@@ -193,6 +195,29 @@ TEST(DockerEngineTest, StopKillWaitLogsAndRemove) {
   EXPECT_EQ(engine().wait_container(id), 137);
   engine().remove_container(id);
   EXPECT_FALSE(engine().inspect_container(id));
+}
+
+// A kill -9 during a removal leaves the daemon removing the container; the recovery's own
+// removal then meets "removal ... already in progress" (HTTP 409) and must wait, not fail.
+TEST(DockerEngineTest, ARemovalAlreadyInProgressIsWaitedFor) {
+  Cleanup cleanup;
+  for (int round = 0; round < 6; ++round) {
+    std::string id = sleeper(cleanup);
+    docker::DockerEngine other;  // a second client, as the killed process was
+    std::atomic<bool> go{false};
+    std::string error;
+    std::thread first([&] {
+      while (!go) std::this_thread::yield();
+      try { other.remove_container(id, true); } catch (const std::exception& e) { error = e.what(); }
+    });
+    go = true;
+    std::string mine;
+    try { engine().remove_container(id, true); } catch (const std::exception& e) { mine = e.what(); }
+    first.join();
+    EXPECT_EQ(error, "");
+    EXPECT_EQ(mine, "");
+    EXPECT_FALSE(engine().inspect_container(id));
+  }
 }
 
 TEST(DockerEngineTest, NetworksConnectContainersByAlias) {
