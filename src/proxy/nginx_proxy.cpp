@@ -1,5 +1,5 @@
 // nginx driver: the upstream lives in a file of its own; a switch rewrites it, checks the
-// config with `nginx -t`, and reloads with SIGHUP. New workers take new requests at once;
+// config with `nginx -t`, and reloads. New workers take new requests at once;
 // old workers finish in-flight requests but close idle keep-alive connections, so clients
 // that reuse one at that instant see a read error (measured: a few per switch at ~10k req/s).
 // That is why HAProxy, switched without a reload, is the default.
@@ -56,6 +56,26 @@ std::string render_site(const Backend& be) {
       be.name, be.host, be.port);
 }
 
+// One exec: check the config, reload, and return only once every worker that served the old
+// config has stopped accepting (it retitles itself "is shutting down" as it closes its
+// listeners). Without that wait a request just after the confirmation could still be taken by
+// an old worker and answered from the old upstream (seen once in CI).
+// Exit 10: the config was refused (stderr says why); 11: reload failed; 12: old workers stayed.
+constexpr const char* kReloadScript = R"sh(
+workers() { for p in /proc/[0-9]*; do [ "$(tr -d '\000' < "$p/cmdline" 2>/dev/null)" = "nginx: worker process" ] && echo "${p#/proc/}"; done; }
+old=$(workers)
+nginx -t -q || exit 10
+nginx -s reload 2>&1 || exit 11
+i=0
+while [ $i -lt 1000 ]; do
+  left=
+  for p in $old; do [ "$(tr -d '\000' < "/proc/$p/cmdline" 2>/dev/null)" = "nginx: worker process" ] && left=1; done
+  [ -z "$left" ] && exit 0
+  sleep 0.005; i=$((i+1))
+done
+exit 12
+)sh";
+
 class NginxProxy : public Proxy {
 public:
   NginxProxy(docker::DockerEngine& engine, ProxySite site) : engine_(engine), site_(std::move(site)) {}
@@ -95,23 +115,22 @@ public:
     }
     auto start = Clock::now();
     core::write_file_atomically(conf, render_site(target));
-    docker::ExecOptions test;
-    test.cmd = {"nginx", "-t", "-q"};
-    test.timeout = std::chrono::seconds(10);
-    auto t = engine_.exec(site_.container, test);
-    if (t.exit_code != 0) {
+    auto t = reload();
+    if (t.exit_code == 10) {
       core::write_file_atomically(conf, old_conf);  // the running nginx never saw the bad file
       throw ProxyError(fmt::format("nginx rejected the new config ({})", t.err.substr(0, t.err.find('\n'))),
                        "check that the set's web container is on the proxy's network");
     }
-    engine_.kill_container(site_.container, "SIGHUP");
     report.switched = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
     try {
+      if (t.exit_code != 0)
+        throw ProxyError(fmt::format("nginx did not reload (exit {}: {})", t.exit_code, (t.out + t.err).substr(0, 200)),
+                         "docker logs " + site_.container);
       report.confirmed = confirm_backend(site_, target.name);
     } catch (...) {
       // Not confirmed: the previous upstream serves again, then we report.
       core::write_file_atomically(conf, old_conf);
-      engine_.kill_container(site_.container, "SIGHUP");
+      reload();
       throw;
     }
     core::write_file_atomically(site_.config_dir + "/" + kStateFile,
@@ -120,6 +139,13 @@ public:
   }
 
 private:
+  docker::ExecResult reload() {
+    docker::ExecOptions run;
+    run.cmd = {"sh", "-c", kReloadScript};
+    run.timeout = std::chrono::seconds(15);
+    return engine_.exec(site_.container, run);
+  }
+
   void persist(const Backend& be) {
     core::write_file_atomically(site_.config_dir + "/site.conf", render_site(be));
     core::write_file_atomically(site_.config_dir + "/" + kStateFile,

@@ -136,6 +136,25 @@ TEST_P(ProxyTest, ABackendThatSendsNoIdentityIsIdentifiedByTheProxy) {
   EXPECT_NO_THROW(proxy->switch_to(s.blue));
 }
 
+// Once switch_to returns, no request may be answered from the old backend (nginx's old
+// workers could still accept for a moment after the new ones answered the confirmation).
+TEST_P(ProxyTest, AfterASwitchReturnsEveryRequestGoesToTheNewBackend) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, GetParam());
+  auto proxy = driver(GetParam(), s);
+  int stale = 0;
+  std::string last;
+  for (int round = 0; round < 8; ++round) {
+    const proxy::Backend& to = round % 2 == 0 ? s.green : s.blue;
+    proxy->switch_to(to);
+    for (int i = 0; i < 15; ++i) {
+      auto r = http::get(s.site.public_url + "/index.html", s.site.public_host, std::chrono::seconds(5));
+      if (r.headers["x-mupgrade-set"] != to.name) ++stale, last = r.headers["x-mupgrade-set"];
+    }
+  }
+  EXPECT_EQ(stale, 0) << "last stale answer from " << last;
+}
+
 TEST_P(ProxyTest, TheChoiceSurvivesAProxyRestartAndCanBeSwitchedBack) {
   Cleanup cleanup;
   Stack s = start_stack(cleanup, GetParam());
