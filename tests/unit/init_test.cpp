@@ -347,7 +347,7 @@ TEST_P(InitTest, WithCacheRedisAFailureOrACrashAtAnyCallLeavesNothingBehind) {
       EXPECT_EQ(w.host.containers.containers.size(), 4u) << "crash " << context << ": nothing of the crashed run is left";
     }
   }
-  EXPECT_GT(redis_calls, 3u) << "faults were injected at the Redis's own calls";
+  EXPECT_GE(redis_calls, 3u) << "faults were injected at the Redis's own calls (create, start, PING)";
 }
 
 namespace {
