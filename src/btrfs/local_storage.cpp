@@ -62,6 +62,11 @@ std::uint64_t LocalStorage::tree_bytes(const std::string& path) {
   return total;
 }
 
+ports::DiskUsage LocalStorage::disk_usage(const std::string& path) {
+  auto u = btrfs::extent_usage(path);
+  return {u.exclusive_bytes, u.distinct_bytes};
+}
+
 bool LocalStorage::exists(const std::string& path) {
   std::error_code ec;
   return fs::exists(path, ec);

@@ -70,6 +70,8 @@ int run(int argc, char** argv) {
   init_cmd->add_option("--web-image", io.web_image, "web image (default mupgrade/web:php8.2; README: what it must offer)");
   init_cmd->add_option("--db-image", io.db_image, "DB image (default mupgrade/mariadb:10.11 or mupgrade/postgres:15)");
   init_cmd->add_option("--proxy-image", io.proxy_image, "proxy image (default mupgrade/haproxy:2.6 or mupgrade/nginx-proxy:1.22)");
+  init_cmd->add_option("--cache", io.cache, "redis: a Redis per set for Moodle's sessions (site config 'cache')");
+  init_cmd->add_option("--cache-image", io.cache_image, "--cache's image (default mupgrade/redis:7.0)");
   init_cmd->add_option("--prefix", io.prefix, "Moodle's table prefix")->capture_default_str();
   init_cmd->add_option("--fullname", io.fullname, "the Moodle site's full name (default: Moodle)");
   init_cmd->add_option("--state-dir", io.state_dir, "mupgrade's state for the site (default /var/lib/mupgrade/SITE)");

@@ -80,6 +80,7 @@ struct InitOptions {
   std::string site, code, db, url, pool, state_dir, config;
   std::string git, ref, image, image_path = "/var/www/html";  // the other code sources
   std::string web_image, db_image, proxy_image;
+  std::string cache, cache_image;  // --cache redis: a Redis per set
   std::string proxy = "haproxy";
   std::string prefix = "mdl_";
   std::string fullname;

@@ -96,6 +96,8 @@ int init(const InitOptions& opts) {
   req.db_image = opts.db_image;
   req.proxy_image = opts.proxy_image;
   req.proxy_kind = opts.proxy;
+  req.cache_kind = opts.cache;
+  req.cache_image = opts.cache_image;
   req.prefix = opts.prefix;
   req.fullname = opts.fullname;
   req.dry_run = opts.dry_run;

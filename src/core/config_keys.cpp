@@ -64,7 +64,7 @@ constexpr ConfigKey kKeys[] = {
     {"retention", "keep_clones", "integer", "1", "Rehearsal clones kept with --keep (0-100)."},
     {"retention", "keep_reports", "integer", "60", "Rehearsal reports kept."},
     {"retention", "max_report_age_days", "integer", "90", "Rehearsal reports older than this are removed."},
-    {"retention", "min_free_gb", "integer", "2", "Below this much free space, prune removes the oldest removable sets and clones."},
+    {"retention", "min_free_gb", "integer", "2", "Below this much free space (the filesystem's), prune removes the oldest clones, then sets, that retention does not protect, only when what they free (their exclusive extents) reaches it; otherwise it removes nothing for space and says how much is this site's and how much is outside it."},
 
     {"rehearse", "prometheus_textfile", "path", "STATE_DIR/metrics/mupgrade.prom",
      "The rehearsal's node_exporter textfile; cutover and rollback write theirs beside it (mupgrade-cutover.prom, mupgrade-rollback.prom)."},

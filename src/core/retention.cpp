@@ -19,6 +19,7 @@ std::string_view to_string(ItemKind k) {
 namespace {
 
 std::string gib(unsigned long long b) { return fmt::format("{:.1f} GiB", double(b) / double(1ULL << 30)); }
+std::string size_text(unsigned long long b) { return b >= (1ULL << 30) ? gib(b) : fmt::format("{:.1f} MiB", double(b) / double(1ULL << 20)); }
 
 // Why an item may never be removed, or "".
 std::string protection(const Retainable& r) {
@@ -31,7 +32,7 @@ std::string protection(const Retainable& r) {
 
 }  // namespace
 
-PrunePlan decide_prune(std::vector<Retainable> items, const RetentionConfig& policy, unsigned long long free_bytes) {
+PrunePlan decide_prune(std::vector<Retainable> items, const RetentionConfig& policy, const PoolSpace& space) {
   // Newest first within each kind; kinds in the order set, clone, report, target.
   std::stable_sort(items.begin(), items.end(), [](const Retainable& a, const Retainable& b) {
     if (a.kind != b.kind) return a.kind < b.kind;
@@ -72,20 +73,36 @@ PrunePlan decide_prune(std::vector<Retainable> items, const RetentionConfig& pol
     plan.decisions.push_back(std::move(d));
   }
 
-  plan.projected_free = free_bytes;
+  plan.projected_free = space.free_bytes;
   for (const auto& d : plan.decisions)
-    if (d.remove) plan.projected_free += d.item.bytes;
-  // Short of space: remove more, oldest clones first, then oldest sets, never a protected one.
-  for (ItemKind kind : {ItemKind::clone, ItemKind::set}) {
-    for (auto it = plan.decisions.rbegin(); it != plan.decisions.rend() && plan.projected_free < policy.min_free_bytes; ++it) {
-      if (it->item.kind != kind || it->remove || !protection(it->item).empty()) continue;
-      it->remove = true;
-      it->only_while_short = true;
-      it->reason = fmt::format("free space {} is below the floor of {} (retention.min_free_gb)", gib(free_bytes), gib(policy.min_free_bytes));
-      plan.projected_free += it->item.bytes;
-    }
+    if (d.remove) plan.projected_free += d.item.exclusive_bytes.value_or(0);
+  if (plan.projected_free >= policy.min_free_bytes) return plan;
+
+  // Short of space. The floor may take unprotected clones, then sets, oldest first, and only
+  // those whose removal frees something; all or nothing, so a kept set is never removed for
+  // space that stays short anyway.
+  std::vector<PruneDecision*> picks;
+  for (ItemKind kind : {ItemKind::clone, ItemKind::set})
+    for (auto it = plan.decisions.rbegin(); it != plan.decisions.rend(); ++it)
+      if (it->item.kind == kind && !it->remove && protection(it->item).empty() && it->item.exclusive_bytes.value_or(0) > 0) {
+        picks.push_back(&*it);
+        plan.reclaimable_bytes += *it->item.exclusive_bytes;
+      }
+  plan.still_short = true;
+  bool outside = space.site_bytes && space.free_bytes + *space.site_bytes < policy.min_free_bytes;
+  if (outside || plan.projected_free + plan.reclaimable_bytes < policy.min_free_bytes) {
+    plan.shortfall = outside ? Shortfall::outside : Shortfall::not_removable;
+    return plan;
   }
-  plan.still_short = plan.projected_free < policy.min_free_bytes;
+  for (auto* d : picks) {
+    if (plan.projected_free >= policy.min_free_bytes) break;
+    d->remove = true;
+    d->only_while_short = true;
+    d->reason = fmt::format("free space {} is below the floor of {} (retention.min_free_gb); frees {}", gib(space.free_bytes),
+                            gib(policy.min_free_bytes), size_text(*d->item.exclusive_bytes));
+    plan.projected_free += *d->item.exclusive_bytes;
+  }
+  plan.still_short = false;
   return plan;
 }
 

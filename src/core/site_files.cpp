@@ -15,6 +15,21 @@ std::string php_quote(const std::string& s) {
   return out + "'";
 }
 
+namespace {
+
+// Sessions in the set's own Redis (config `cache`), as config-dist.php shows: a cutover's green
+// gets a snapshot of it, so users stay logged in; each set's Redis is its own.
+std::string redis_sessions_php() {
+  return fmt::format(
+      "$CFG->session_handler_class = '\\core\\session\\redis';  // the set's own Redis (site config 'cache')\n"
+      "$CFG->session_redis_host = '{}';  // its alias on the set's network\n"
+      "$CFG->session_redis_port = 6379;\n"
+      "$CFG->session_redis_prefix = 'sess_';\n",
+      kCacheAlias);
+}
+
+}  // namespace
+
 std::string render_config_php(const SiteConfig& cfg, const std::string& db_password) {
   const char* dbtype = cfg.db.kind == DbKind::mariadb ? "mariadb" : "pgsql";
   return fmt::format(
@@ -34,9 +49,10 @@ std::string render_config_php(const SiteConfig& cfg, const std::string& db_passw
       "$CFG->dataroot  = {};\n"
       "$CFG->admin     = 'admin';\n"
       "$CFG->directorypermissions = 02777;\n"
+      "{}"
       "require_once(__DIR__ . '/lib/setup.php');\n",
       dbtype, php_quote(cfg.db.name), php_quote(cfg.db.user), php_quote(db_password), php_quote(cfg.db.prefix),
-      php_quote(cfg.public_url), php_quote(kContainerMoodledata));
+      php_quote(cfg.public_url), php_quote(kContainerMoodledata), cfg.cache.enabled() ? redis_sessions_php() : "");
 }
 
 std::string render_site_yaml(const SiteConfig& c) {
@@ -65,6 +81,12 @@ std::string render_site_yaml(const SiteConfig& c) {
       "  image: {}\n",
       c.site, c.public_url, c.pool, c.state_dir, c.network, to_string(c.db.kind), c.db.image, c.db.name, c.db.user, c.db.prefix,
       c.db.password_file, c.web_image, c.web_port, to_string(c.proxy.kind), c.proxy.container, c.proxy.config_dir, c.proxy.url, c.proxy.image);
+  if (c.cache.enabled())
+    y += fmt::format(
+        "cache:                                # a Redis per set: Moodle's sessions (config.php), snapshotted with the set\n"
+        "  kind: {}\n"
+        "  image: {}\n",
+        c.cache.kind, c.cache.image);
   y +=
       "# The release to upgrade to: one of code, git, or an image. Set it, then run\n"
       "# 'mupgrade plan', 'mupgrade rehearse' and 'mupgrade cutover'.\n"

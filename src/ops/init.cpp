@@ -52,7 +52,8 @@ json site_config_to_json(const core::SiteConfig& c) {
           {"network", c.network}, {"db_kind", std::string(core::to_string(c.db.kind))}, {"db_image", c.db.image}, {"db_user", c.db.user},
           {"db_name", c.db.name}, {"db_prefix", c.db.prefix}, {"db_password_file", c.db.password_file}, {"web_image", c.web_image},
           {"web_port", c.web_port}, {"proxy_kind", std::string(core::to_string(c.proxy.kind))}, {"proxy_container", c.proxy.container},
-          {"proxy_config_dir", c.proxy.config_dir}, {"proxy_url", c.proxy.url}, {"proxy_image", c.proxy.image}};
+          {"proxy_config_dir", c.proxy.config_dir}, {"proxy_url", c.proxy.url}, {"proxy_image", c.proxy.image},
+          {"cache_kind", c.cache.kind}, {"cache_image", c.cache.image}};
 }
 
 core::SiteConfig site_config_from_json(const json& j) {
@@ -76,6 +77,7 @@ core::SiteConfig site_config_from_json(const json& j) {
   c.proxy.config_dir = j.at("proxy_config_dir");
   c.proxy.url = j.at("proxy_url");
   c.proxy.image = j.value("proxy_image", std::string(core::default_proxy_image(c.proxy.kind)));
+  c.cache = {j.value("cache_kind", ""), j.value("cache_image", "")};  // a journal from before `cache`: none
   return c;
 }
 
@@ -247,6 +249,11 @@ core::SiteConfig init_site_config(const InitRequest& req) {
   }
   if (!req.image.empty()) require_absolute("--image-path", req.image_path);
   require_absolute("--pool", req.pool);
+  if (!req.cache_kind.empty() && req.cache_kind != "redis")
+    throw UsageError(fmt::format("--cache '{}' is not redis", req.cache_kind),
+                     req.cache_kind == "memcached" ? "memcached keeps nothing on disk, so a set's cache could not travel with its snapshot: pass --cache redis"
+                                                   : "pass --cache redis, or no --cache for sessions in files");
+  if (req.cache_kind.empty() && !req.cache_image.empty()) throw UsageError("--cache-image is only for --cache", "pass --cache redis --cache-image IMAGE");
   if (!plain(req.prefix, "_") || !std::isalpha(static_cast<unsigned char>(req.prefix[0])))
     throw UsageError(fmt::format("--prefix '{}' is not a table prefix", req.prefix), "letters, digits and _, e.g. mdl_");
   core::SiteConfig c;
@@ -266,6 +273,7 @@ core::SiteConfig init_site_config(const InitRequest& req) {
   c.web_port = port;
   c.proxy = {*proxy, "mupgrade-" + req.site + "-proxy", c.state_dir + "/proxy", fmt::format("http://127.0.0.1:{}", port),
              req.proxy_image.empty() ? std::string(core::default_proxy_image(*proxy)) : req.proxy_image};
+  if (!req.cache_kind.empty()) c.cache = {req.cache_kind, req.cache_image.empty() ? core::kDefaultRedisImage : req.cache_image};
   return c;
 }
 

@@ -22,6 +22,62 @@ namespace {
 
 unsigned long long free_bytes(Site& site) { return site.ports().storage.space(site.config().pool).free_bytes; }
 
+std::string size_text(unsigned long long b) {
+  return b >= (1ULL << 30) ? fmt::format("{:.1f} GiB", double(b) / double(1ULL << 30)) : fmt::format("{:.0f} MiB", double(b) / double(1ULL << 20));
+}
+
+// Only below the floor: what the pool dir holds (each shared extent once) and what each item the
+// floor may take would free. Both read every file's extent map, so a pool with room skips them.
+void measure_for_floor(Site& site, std::vector<core::Retainable>& items, core::PoolSpace& space) {
+  const auto& cfg = site.config();
+  auto& storage = site.ports().storage;
+  storage.sync(cfg.pool);  // freed and delayed extents show in the counts
+  auto fs = storage.space(cfg.pool);
+  space = {fs.total_bytes, fs.free_bytes, storage.disk_usage(cfg.pool).distinct_bytes};
+  for (auto& r : items) {
+    if (r.live || r.rollback_target || r.configured_target || !r.in_use_by.empty()) continue;
+    if (r.kind == core::ItemKind::set) r.exclusive_bytes = storage.disk_usage(cfg.sets_dir() + "/" + r.id).exclusive_bytes;
+    if (r.kind == core::ItemKind::clone) r.exclusive_bytes = storage.disk_usage(cfg.clones_dir() + "/" + r.id).exclusive_bytes;
+    if (r.kind == core::ItemKind::target) r.exclusive_bytes = storage.disk_usage(cfg.pool + "/targets/" + r.id).exclusive_bytes;
+  }
+}
+
+// What else lives beside the pool dir (other sites' pools, usually): names only, reading their
+// sizes would walk other sites' data.
+std::string beside_pool(Site& site) {
+  std::string pool = site.config().pool;
+  auto slash = pool.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "";
+  std::vector<std::string> names;
+  for (const auto& n : site.ports().storage.list_dir(pool.substr(0, slash)))
+    if (n != pool.substr(slash + 1)) names.push_back(n);
+  if (names.empty()) return "";
+  std::string text;
+  for (size_t i = 0; i < names.size() && i < 5; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > 5) text += fmt::format(" and {} more", names.size() - 5);
+  return fmt::format(" (beside it in {}: {})", pool.substr(0, slash), text);
+}
+
+// Below the floor after the plan: how much is this site's, how much is not, and what to do.
+void report_shortfall(Site& site, const core::PrunePlan& plan, const core::PoolSpace& space, std::ostream& out) {
+  const auto& cfg = site.config();
+  unsigned long long used = space.total_bytes > space.free_bytes ? space.total_bytes - space.free_bytes : 0;
+  out << fmt::format("warning: {} free on the filesystem holding {} ({} in all), below retention.min_free_gb ({})\n",
+                     size_text(space.free_bytes), cfg.pool, size_text(space.total_bytes), size_text(cfg.retention.min_free_bytes));
+  if (space.site_bytes) {
+    unsigned long long mine = std::min(*space.site_bytes, used);
+    out << fmt::format("  this site's {} holds {} of the {} in use; the other {} is outside it{}\n", cfg.pool, size_text(mine),
+                       size_text(used), size_text(used - mine), beside_pool(site));
+  }
+  out << fmt::format("  this site's sets and clones that retention does not protect would free {}\n", size_text(plan.reclaimable_bytes));
+  if (plan.shortfall == core::Shortfall::outside)
+    out << "  the data outside this site fills the pool: nothing this site keeps is removed for space it would not win back\n"
+           "hint: free space where the other data lives (e.g. 'mupgrade prune' of the site beside it), grow the filesystem, or lower retention.min_free_gb\n";
+  else
+    out << "  removing what this site keeps would not reach the floor: nothing kept is removed for it\n"
+           "hint: grow the filesystem, lower retention.keep_sets, or lower retention.min_free_gb\n";
+}
+
 std::string human_age(double s) {
   if (s < 3600) return fmt::format("{:.0f} min", s / 60);
   if (s < 172800) return fmt::format("{:.1f} h", s / 3600);
@@ -108,7 +164,6 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
       r.kind = kind;
       r.id = id;
       r.age_s = storage.age_seconds(path);
-      r.bytes = storage.tree_bytes(path);  // what the free-space floor projects with
       r.live = state && r.id == state->live_set;
       r.rollback_target = state && r.id == state->rollback_set;
       items.push_back(r);
@@ -136,13 +191,14 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
     r.kind = core::ItemKind::target;
     r.id = id;
     r.age_s = storage.age_seconds(path);
-    r.bytes = storage.tree_bytes(path);
     r.configured_target = path == configured;
     items.push_back(r);
   }
 
-  unsigned long long free = free_bytes(site);
-  auto plan = core::decide_prune(items, cfg.retention, free);
+  auto fs = storage.space(cfg.pool);
+  core::PoolSpace space{fs.total_bytes, fs.free_bytes, std::nullopt};
+  if (space.free_bytes < cfg.retention.min_free_bytes) measure_for_floor(site, items, space);
+  auto plan = core::decide_prune(items, cfg.retention, space);
   auto probes = stale_probes(site);
   auto orphans = find_orphans(site, items, probes);
   out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "kind", "id", "age", "action", "why");
@@ -156,6 +212,7 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
   for (const auto& id : probes)
     out << fmt::format("{:<7} {:<48} {:>8}  {:<7} {}\n", "probe", id, human_age(storage.age_seconds(probes_dir(site) + "/" + id)),
                        opts.dry_run ? "would rm" : "remove", "a killed plan's probe (older than an hour; a plan takes seconds)");
+  if (plan.shortfall != core::Shortfall::none) report_shortfall(site, plan, space, out);
   if (opts.dry_run) {
     out << "dry run: nothing removed.\n";
     return 0;
@@ -196,7 +253,7 @@ int prune(Site& site, const PruneOptions& opts, std::ostream& out) {
     ++removed;
   }
   out << fmt::format("removed {} item(s); {:.1f} GiB free in {}.\n", removed, double(free_bytes(site)) / double(1ULL << 30), cfg.pool);
-  if (free_bytes(site) < cfg.retention.min_free_bytes)
+  if (plan.shortfall == core::Shortfall::none && free_bytes(site) < cfg.retention.min_free_bytes)
     out << fmt::format("warning: free space is still below retention.min_free_gb ({:.0f} GiB): grow the pool or lower keep_sets\n",
                        double(cfg.retention.min_free_bytes) / double(1ULL << 30));
   return 0;

@@ -72,6 +72,23 @@ TEST(BtrfsTest, ReportsSpaceAndSyncs) {
   EXPECT_NO_THROW(btrfs::sync(test_pool()));
 }
 
+// What prune's floor counts: a snapshot frees only what changed since; shared extents count once.
+TEST(BtrfsTest, ExtentUsageTellsExclusiveFromSharedBytes) {
+  Cleanup cleanup;
+  std::string top = make_subvolume(cleanup, "extents");
+  btrfs::create_subvolume(top + "/live");
+  ASSERT_EQ(sh("head -c 4M /dev/urandom > '" + top + "/live/data' && sync"), 0);
+  btrfs::snapshot(top + "/live", top + "/old");
+  ASSERT_EQ(sh("head -c 1M /dev/urandom > '" + top + "/old/changed' && sync"), 0);
+  auto live = btrfs::extent_usage(top + "/live"), old = btrfs::extent_usage(top + "/old"), both = btrfs::extent_usage(top);
+  constexpr std::uint64_t MiB = 1ULL << 20;
+  EXPECT_EQ(live.exclusive_bytes, 0u) << "all of it shared with the snapshot";
+  EXPECT_EQ(old.exclusive_bytes, 1 * MiB) << "only what changed since the snapshot";
+  EXPECT_EQ(old.distinct_bytes, 5 * MiB);
+  EXPECT_EQ(both.distinct_bytes, 5 * MiB) << "the shared 4 MiB once";
+  EXPECT_THROW(btrfs::extent_usage(top + "/missing"), btrfs::Failure);
+}
+
 TEST(BtrfsTest, ErrorsNameTheCallThePathAndErrno) {
   Cleanup cleanup;
   std::string base = make_subvolume(cleanup, "err");

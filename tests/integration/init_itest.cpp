@@ -191,6 +191,59 @@ TEST(InitITestGit, AGitRefBecomesTheFirstSetAndAMissingRefIsRefused) {
   EXPECT_EQ(worktrees, "1\n");
 }
 
+// init --cache redis: the first set's own Redis, sessions in it, and the site config says so.
+TEST(InitITestCache, WithCacheRedisALoginSessionLivesInTheSetsRedis) {
+  SiteCleanup cleanup;
+  std::string site = unique_name("initredis");
+  cleanup.site = site;
+  cleanup.pool = test_pool() + "/" + site;
+  cleanup.state = scratch_dir() + "/" + site;
+  std::string code = cleanup.pool + "-code";  // beside the pool, removed below
+  std::string config = cleanup.state + "-site.yml", pwfile = cleanup.state + "-adminpw";
+  struct Cleanup {
+    std::string code, a, b;
+    ~Cleanup() {
+      sh("rm -rf -- '" + code + "'");
+      std::remove(a.c_str()), std::remove(b.c_str());
+    }
+  } files_cleanup{code, config, pwfile};
+  make_release("4.4.1", code);
+  {
+    std::ofstream(pwfile) << "Init-admin-1\n";
+    ::chmod(pwfile.c_str(), 0600);
+  }
+  constexpr int kPort = 18800;
+  std::string out;
+  ASSERT_EQ(run_binary(fmt::format("init --site {} --code {} --db mariadb --url http://moodle.test:{} --pool {} --state-dir {} "
+                                   "--config {} --admin-password-file {} --cache redis 2>&1",
+                                   site, code, kPort, cleanup.pool, cleanup.state, config, pwfile),
+                       &out),
+            0)
+      << out;
+  auto state = core::load_site_state(cleanup.state);
+  ASSERT_TRUE(state);
+  std::string redis = fmt::format("mupgrade-{}-{}-cache", site, state->live_set);
+  auto info = engine().inspect_container(redis);
+  ASSERT_TRUE(info) << out;
+  EXPECT_TRUE(info->running);
+  EXPECT_NE(read_file(config).find("cache:"), std::string::npos) << read_file(config);
+
+  std::string base = fmt::format("http://127.0.0.1:{}", kPort), host = fmt::format("moodle.test:{}", kPort);
+  auto r = http::get(base + "/login/index.php", host, std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.headers["x-mupgrade-set"], state->live_set);
+  ASSERT_EQ(sh(fmt::format("curl -s -D - -o /dev/null -H 'Host: {}' --data username=admin {}/login/index.php", host, base), &out), 0);
+  auto at = out.find("MoodleSession=");
+  ASSERT_NE(at, std::string::npos) << "no session cookie:\n" << out;
+  std::string sid = out.substr(at + 14, 32);
+  docker::ExecOptions o;
+  o.cmd = {"redis-cli", "EXISTS", "sess_session_" + sid};
+  auto e = engine().exec(redis, o);
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(e.out, "1\n") << "the login's session is in the set's Redis";
+  EXPECT_FALSE(fs::exists(cleanup.pool + "/sets/" + state->live_set + "/moodledata/sessions/sess_" + sid)) << "not in files";
+}
+
 INSTANTIATE_TEST_SUITE_P(BothDbs, InitITest, ::testing::Values(Case{"mariadb", 18640}, Case{"postgresql", 18641}),
                          [](const auto& p) { return std::string(p.param.db); });
 

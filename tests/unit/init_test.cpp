@@ -255,6 +255,101 @@ TEST_P(InitTest, ACrashAtAnyCallIsUndoneByTheNextInit) {
   }
 }
 
+// --cache redis: the first set gets its own Redis (the same Site code as a cutover's green),
+// config.php keeps sessions in it, and the YAML says `cache`, so the next green gets one too.
+TEST_P(InitTest, WithCacheRedisTheFirstSetHasItsOwnRedisAndSessionsInIt) {
+  InitWorld w(GetParam());
+  w.req.cache_kind = "redis";
+  auto o = w.init();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  auto& st = w.host.storage;
+  std::string dir = "/pool/fresh/sets/" + o.set;
+  EXPECT_TRUE(st.is_subvolume(dir + "/cache"));
+  std::string redis = "mupgrade-fresh-" + o.set + "-cache";
+  auto info = w.host.containers.inspect_container(redis);
+  ASSERT_TRUE(info) << "the set's Redis";
+  EXPECT_TRUE(info->running);
+  EXPECT_EQ(w.host.containers.containers[redis].spec.image, "mupgrade/redis:7.0");
+  EXPECT_EQ(w.host.containers.containers[redis].spec.network_aliases, std::vector<std::string>{"cache"});
+  EXPECT_TRUE(w.host.faults.seen("exec " + redis + ": redis-cli PING")) << "started and seen answering before Moodle's install";
+  std::string config_php = st.read_file(dir + "/code/config.php").value_or("");
+  EXPECT_NE(config_php.find("$CFG->session_handler_class = '\\core\\session\\redis';"), std::string::npos) << config_php;
+  EXPECT_NE(config_php.find("$CFG->session_redis_host = 'cache';"), std::string::npos) << config_php;
+  EXPECT_LT(config_php.find("session_redis_host"), config_php.find("lib/setup.php")) << "set before Moodle's setup reads it";
+  auto cfg = config::parse_site_config(st.read_file("/etc/mupgrade/fresh.yml").value_or(""), "fresh.yml");
+  EXPECT_EQ(cfg.cache.kind, "redis");
+  EXPECT_EQ(cfg.cache.image, "mupgrade/redis:7.0");
+  // Without --cache: none of it.
+  InitWorld plain(GetParam());
+  auto p = plain.init();
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_FALSE(plain.host.containers.inspect_container("mupgrade-fresh-" + p.set + "-cache"));
+  EXPECT_EQ(plain.host.storage.read_file("/pool/fresh/sets/" + p.set + "/code/config.php").value_or("").find("session_redis"), std::string::npos);
+  EXPECT_EQ(plain.host.storage.read_file("/etc/mupgrade/fresh.yml").value_or("").find("cache:"), std::string::npos);
+}
+
+TEST_P(InitTest, ABadCacheFlagIsRefusedAndCreatesNothing) {
+  struct Case {
+    std::string what, kind, image, says;
+  };
+  for (const auto& c : std::vector<Case>{{"memcached", "memcached", "", "--cache 'memcached' is not redis"},
+                                         {"an image without --cache", "", "my/redis:7", "--cache-image is only for --cache"},
+                                         {"a missing cache image", "redis", "nowhere/redis:1", "image nowhere/redis:1 is not on this host"}}) {
+    InitWorld w(GetParam());
+    w.req.cache_kind = c.kind;
+    w.req.cache_image = c.image;
+    try {
+      w.init();
+      ADD_FAILURE() << c.what << ": not refused";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.what << ": " << e.what();
+    }
+    w.expect_nothing_left(c.what);
+  }
+}
+
+// With a Redis, a failure at any call is undone (its container too), and a crash at any call is
+// undone by the next init, which then makes the site with its Redis.
+TEST_P(InitTest, WithCacheRedisAFailureOrACrashAtAnyCallLeavesNothingBehind) {
+  std::vector<std::string> calls;
+  {
+    InitWorld w(GetParam());
+    w.req.cache_kind = "redis";
+    ASSERT_TRUE(w.init().ok);
+    calls = w.host.faults.log;
+  }
+  size_t redis_calls = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].find("-cache") != std::string::npos) ++redis_calls;
+    std::string context = "at call " + std::to_string(i) + " (" + calls[i] + ")";
+    {
+      InitWorld w(GetParam());
+      w.req.cache_kind = "redis";
+      w.host.faults.at_call(i, FaultPlan::Kind::fail);
+      try {
+        auto o = w.init();
+        EXPECT_FALSE(o.ok) << "failure " << context;
+        EXPECT_TRUE(o.undo_failures.empty()) << "failure " << context;
+      } catch (const Error&) {  // refused by the preflight
+      }
+      EXPECT_FALSE(w.host.faults.fired.empty()) << "failure " << context;
+      w.expect_nothing_left("failure " + context);
+    }
+    {
+      InitWorld w(GetParam());
+      w.req.cache_kind = "redis";
+      w.host.faults.at_call(i, FaultPlan::Kind::crash);
+      EXPECT_THROW(w.init(), Crash) << "crash " << context;
+      w.host.faults.clear();
+      auto o = w.init();
+      ASSERT_TRUE(o.ok) << "crash " << context << ": " << o.error;
+      EXPECT_TRUE(w.host.containers.inspect_container("mupgrade-fresh-" + o.set + "-cache")->running) << "crash " << context;
+      EXPECT_EQ(w.host.containers.containers.size(), 4u) << "crash " << context << ": nothing of the crashed run is left";
+    }
+  }
+  EXPECT_GE(redis_calls, 3u) << "faults were injected at the Redis's own calls (create, start, PING)";
+}
+
 namespace {
 
 const char* kRepo = "/srv/moodle.git";

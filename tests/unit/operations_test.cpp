@@ -618,6 +618,47 @@ TEST_P(OperationsTest, PruneProjectsFreeSpaceFromEachSetsSize) {
   EXPECT_EQ(would, 1u) << "only the oldest set is needed to get above the floor:\n" << text;
 }
 
+// Issue 11: another site's data filled the pool and prune proposed removing this site's kept
+// sets, projected at their whole size though they were snapshots of the live set. Now only what
+// a set would free counts, and a shortfall this site cannot win back is reported, not "fixed".
+TEST_P(OperationsTest, PruneNeverSpendsKeptSetsOnSpaceAnotherSitesDataFills) {
+  World w(GetParam());
+  auto& st = w.host.storage;
+  st.write_file(fmt::format("{}/sets/{}/db/ibdata1", kPool, kBlue), std::string(4000, 'd'), {});
+  for (const char* id : {"20230101-000000-4.3", "20230601-000000-4.4.0"}) {  // older sets: snapshots of the live one
+    for (const auto& sub : {"db", "moodledata", "code"})
+      st.snapshot(fmt::format("{}/sets/{}/{}", kPool, kBlue, sub), fmt::format("{}/sets/{}/{}", kPool, id, sub));
+    st.write_file(fmt::format("{}/sets/{}/db/changed", kPool, id), std::string(100, 'c'), {});
+  }
+  st.create_subvolume("/pool/other/sets/x/db");  // the other site, beside this one's pool
+  w.cfg.retention.keep_sets = 3;
+  w.cfg.retention.min_free_bytes = 2ULL << 30;
+  st.free_bytes = 1ULL << 30;
+  w.restart();
+  std::ostringstream out;
+  EXPECT_EQ(ops::prune(*w.site, {true}, out), 0);
+  std::string text = out.str();
+  EXPECT_EQ(text.find("would rm"), std::string::npos) << "nothing kept may be proposed:\n" << text;
+  EXPECT_NE(text.find("warning: 1.0 GiB free on the filesystem holding /pool/t"), std::string::npos) << text;
+  EXPECT_NE(text.find("the other 99.0 GiB is outside it (beside it in /pool: other)"), std::string::npos) << text;
+  EXPECT_NE(text.find("would free 0 MiB"), std::string::npos) << text;
+  EXPECT_NE(text.find("hint: free space where the other data lives"), std::string::npos) << text;
+  EXPECT_TRUE(w.host.faults.seen(fmt::format("storage.disk_usage {}/sets/20230101-000000-4.3", kPool))) << "the old set's exclusive bytes were measured";
+
+  // A real run removes nothing either; with room again, the sets stay by keep_sets.
+  EXPECT_EQ(ops::prune(*w.site, {false}, out), 0);
+  for (const char* id : {"20230101-000000-4.3", "20230601-000000-4.4.0"}) EXPECT_TRUE(w.site->set_exists(id)) << id;
+
+  // This site's own data: an old set holding 1.5 GiB of its own is taken, the newer one is not.
+  st.write_file(fmt::format("{}/sets/20230101-000000-4.3/moodledata/big", kPool), std::string(1500, 'b'), {});
+  w.cfg.retention.min_free_bytes = (1ULL << 30) + 1000;
+  w.restart();
+  std::ostringstream again;
+  EXPECT_EQ(ops::prune(*w.site, {true}, again), 0);
+  EXPECT_NE(again.str().find("would rm"), std::string::npos) << again.str();
+  EXPECT_EQ(again.str().find("warning:"), std::string::npos) << again.str();
+}
+
 TEST_P(OperationsTest, PruneRemovesOrphansOfThisSiteOnly) {
   World w(GetParam());
   auto& c = w.host.containers;

@@ -11,12 +11,13 @@ namespace {
 
 constexpr unsigned long long GiB = 1ULL << 30;
 
-Retainable item(ItemKind k, std::string id, double age_h, unsigned long long bytes = 0) {
+// `exclusive`: what removing it frees, as prune measures it below the floor (nullopt: not measured).
+Retainable item(ItemKind k, std::string id, double age_h, std::optional<unsigned long long> exclusive = std::nullopt) {
   Retainable r;
   r.kind = k;
   r.id = std::move(id);
   r.age_s = age_h * 3600;
-  r.bytes = bytes;
+  r.exclusive_bytes = exclusive;
   return r;
 }
 Retainable live(Retainable r) { r.live = true; return r; }
@@ -41,6 +42,8 @@ struct Case {
   unsigned long long free;
   std::vector<std::string> removed;  // ids, any order
   bool still_short = false;
+  Shortfall shortfall = Shortfall::none;
+  std::optional<unsigned long long> site_bytes = std::nullopt;  // what the pool dir holds
 };
 
 std::vector<std::string> removed_ids(const PrunePlan& p) {
@@ -77,16 +80,30 @@ TEST(RetentionTest, Table) {
       {"short of space, enough after the clone", {live(item(S, "s3", 1)), item(S, "s1", 3, 5 * GiB), item(C, "c1", 1, 6 * GiB)},
        policy(3, 1, 60, 90, 10 * GiB), 5 * GiB, {"c1"}},
       {"still short when only protected sets are left", {live(item(S, "s3", 1, 5 * GiB)), rollback(item(S, "s2", 2, 5 * GiB))},
-       policy(3, 1, 60, 90, 10 * GiB), 1 * GiB, {}, true},
+       policy(3, 1, 60, 90, 10 * GiB), 1 * GiB, {}, true, Shortfall::not_removable, 10 * GiB},
+      // The bug: sets snapshotted from the live one were projected at their whole size, so with
+      // another site's data filling the pool prune spent this site's kept sets for nothing.
+      {"another site's data fills the pool: nothing kept is proposed",
+       {live(item(S, "s4", 1)), rollback(item(S, "s3", 2)), item(S, "s2", 30, 40ULL << 20), item(S, "s1", 60, 60ULL << 20), item(C, "c1", 1, 5ULL << 20)},
+       policy(4, 1, 60, 90, 2 * GiB), GiB / 2, {}, true, Shortfall::outside, GiB},
+      {"short, but what the floor may take would not win it back: nothing taken",
+       {live(item(S, "s3", 1)), item(S, "s2", 2, GiB), item(S, "s1", 3, GiB)}, policy(3, 1, 60, 90, 4 * GiB), GiB, {}, true,
+       Shortfall::not_removable, 6 * GiB},
+      {"a set whose removal frees nothing is not taken for the floor, an older one that frees enough is",
+       {live(item(S, "s3", 1)), item(S, "s2", 2, 0), item(S, "s1", 3, 2 * GiB)}, policy(3, 1, 60, 90, 2 * GiB), GiB, {"s1"}, false,
+       Shortfall::none, 5 * GiB},
+      {"a set not measured is never taken for the floor", {live(item(S, "s3", 1)), item(S, "s2", 2)}, policy(3, 1, 60, 90, 2 * GiB), GiB, {},
+       true, Shortfall::not_removable},
       {"extracted releases: only the configured one stays, even when older", {configured(item(T, "git-new", 30)), item(T, "git-old", 1), item(T, "image-x", 2)},
        policy(3), 100 * GiB, {"git-old", "image-x"}},
   };
   for (const auto& c : cases) {
-    auto plan = decide_prune(c.items, c.policy, c.free);
+    auto plan = decide_prune(c.items, c.policy, PoolSpace{100 * GiB, c.free, c.site_bytes});
     auto want = c.removed;
     std::sort(want.begin(), want.end());
     EXPECT_EQ(removed_ids(plan), want) << c.name;
     EXPECT_EQ(plan.still_short, c.still_short) << c.name;
+    EXPECT_EQ(plan.shortfall, c.shortfall) << c.name;
     EXPECT_EQ(plan.decisions.size(), c.items.size()) << c.name;
     for (const auto& d : plan.decisions) {
       EXPECT_FALSE(d.reason.empty()) << c.name << ": " << d.item.id;
@@ -98,8 +115,10 @@ TEST(RetentionTest, Table) {
 }
 
 TEST(RetentionTest, SpaceRemovalsAreMarkedAndSaySo) {
-  auto plan = decide_prune({live(item(ItemKind::set, "s2", 1)), item(ItemKind::set, "s1", 2, GiB)}, policy(3, 1, 60, 90, 4 * GiB), GiB);
+  auto plan = decide_prune({live(item(ItemKind::set, "s2", 1)), item(ItemKind::set, "s1", 2, 3 * GiB)}, policy(3, 1, 60, 90, 4 * GiB), PoolSpace{100 * GiB, GiB, std::nullopt});
   ASSERT_TRUE(plan.decisions[1].remove);
   EXPECT_TRUE(plan.decisions[1].only_while_short);
-  EXPECT_NE(plan.decisions[1].reason.find("free space 1.0 GiB is below the floor of 4.0 GiB"), std::string::npos) << plan.decisions[1].reason;
+  EXPECT_NE(plan.decisions[1].reason.find("free space 1.0 GiB is below the floor of 4.0 GiB (retention.min_free_gb); frees 3.0 GiB"),
+            std::string::npos)
+      << plan.decisions[1].reason;
 }

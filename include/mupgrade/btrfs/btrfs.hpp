@@ -46,6 +46,13 @@ SubvolumeInfo subvolume_info(const std::string& path);
 /// Paths (relative to `path`) of the subvolumes below a subvolume.
 std::vector<std::string> list_subvolumes(const std::string& path);
 SpaceInfo space(const std::string& path);
+/// What the files under `path` occupy, from their extents (ioctl FS_IOC_FIEMAP per file, as
+/// `btrfs filesystem du` counts; needs no quotas). Subvolumes below `path` are included.
+struct ExtentUsage {
+  std::uint64_t exclusive_bytes = 0;  // extents nothing else references: what deleting `path` frees
+  std::uint64_t distinct_bytes = 0;   // every extent once, shared ones too: what `path` holds
+};
+ExtentUsage extent_usage(const std::string& path);
 /// Writes out dirty data and commits the filesystem: call it before a time-critical snapshot,
 /// whose cost otherwise grows with the dirty data (~0.75 ms per MB measured here).
 void sync(const std::string& path);

@@ -18,6 +18,7 @@ public:
   std::string filesystem_type(const std::string& path) override;
   std::chrono::system_clock::time_point created(const std::string& subvolume) override;
   std::uint64_t tree_bytes(const std::string& path) override;
+  ports::DiskUsage disk_usage(const std::string& path) override;
   bool exists(const std::string& path) override;
   bool is_directory(const std::string& path) override;
   std::vector<std::string> list_dir(const std::string& path) override;

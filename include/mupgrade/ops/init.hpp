@@ -24,6 +24,7 @@ struct InitRequest {
   std::string config_file; // default /etc/mupgrade/<site>.yml
   std::string web_image, db_image, proxy_image;  // default: the project's images
   std::string proxy_kind = "haproxy";
+  std::string cache_kind, cache_image;  // --cache redis: a Redis per set ("" none); image default kDefaultRedisImage
   std::string prefix = "mdl_";
   std::string fullname, shortname;  // default: "Moodle" and the site name
   Secret admin_password;

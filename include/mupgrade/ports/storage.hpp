@@ -16,6 +16,12 @@ struct SpaceInfo {
   std::uint64_t free_bytes = 0;  // available to an unprivileged writer
 };
 
+/// What a tree occupies on the filesystem, from its extents (what `btrfs filesystem du` shows).
+struct DiskUsage {
+  std::uint64_t exclusive_bytes = 0;  // extents nothing outside the tree references: what deleting it frees
+  std::uint64_t distinct_bytes = 0;   // every extent once, shared ones too
+};
+
 /// Owner and permission bits of a file.
 struct FileMode {
   unsigned uid = 0;
@@ -44,6 +50,9 @@ public:
   /// Bytes of the files under `path` (an upper bound of what removing it frees: extents
   /// shared with snapshots make it less).
   virtual std::uint64_t tree_bytes(const std::string& path) = 0;
+  /// Extents of the files under `path` (subvolumes below it too): reads every file's extent
+  /// map, so it costs a walk of the tree.
+  virtual DiskUsage disk_usage(const std::string& path) = 0;
 
   virtual bool exists(const std::string& path) = 0;
   virtual bool is_directory(const std::string& path) = 0;

@@ -57,8 +57,11 @@ void FakeStorage::snapshot(const std::string& source, const std::string& dest) {
   if (nodes.count(dest)) throw Error("snapshot: exists: " + dest);
   parents(dest);
   std::map<std::string, Node> copy;
-  for (const auto& [p, n] : nodes)
-    if (under(p, source)) copy[dest + p.substr(source.size())] = n;
+  for (auto& [p, n] : nodes)
+    if (under(p, source)) {
+      if (n.kind == Node::Kind::file) n.shared = true;
+      copy[dest + p.substr(source.size())] = n;
+    }
   nodes.insert(copy.begin(), copy.end());
 }
 void FakeStorage::delete_subvolume(const std::string& path) {
@@ -68,7 +71,7 @@ void FakeStorage::delete_subvolume(const std::string& path) {
 void FakeStorage::sync(const std::string& path) { f_.hit("storage.sync " + path); }
 ports::SpaceInfo FakeStorage::space(const std::string& path) {
   f_.hit("storage.space " + path);
-  return {100ULL << 30, free_bytes};
+  return {total_bytes, free_bytes};
 }
 std::string FakeStorage::filesystem_type(const std::string& path) {
   std::string best = under(path, root_) ? "btrfs" : "ext4";
@@ -83,6 +86,17 @@ std::uint64_t FakeStorage::tree_bytes(const std::string& path) {
   for (const auto& [p, node] : nodes)
     if (under(p, path)) n += node.content.size();
   return n;
+}
+ports::DiskUsage FakeStorage::disk_usage(const std::string& path) {
+  f_.hit("storage.disk_usage " + path);
+  ports::DiskUsage u;
+  std::set<std::string> shared_seen;  // a shared file's copies count once (the fake has no extents: same content)
+  for (const auto& [p, node] : nodes)
+    if (under(p, path)) {
+      if (!node.shared) u.exclusive_bytes += node.content.size();
+      if (!node.shared || shared_seen.insert(node.content).second) u.distinct_bytes += node.content.size();
+    }
+  return u;
 }
 bool FakeStorage::exists(const std::string& path) { return nodes.count(path) > 0; }
 bool FakeStorage::is_directory(const std::string& path) {

@@ -76,6 +76,8 @@ public:
   std::string filesystem_type(const std::string& path) override;
   std::chrono::system_clock::time_point created(const std::string& subvolume) override;
   std::uint64_t tree_bytes(const std::string& path) override;
+  /// A file a snapshot copied is shared (with its source, and the source with it) until rewritten.
+  ports::DiskUsage disk_usage(const std::string& path) override;
   bool exists(const std::string& path) override;
   bool is_directory(const std::string& path) override;
   std::vector<std::string> list_dir(const std::string& path) override;
@@ -93,9 +95,11 @@ public:
     enum class Kind { dir, subvolume, file } kind = Kind::dir;
     std::string content;
     ports::FileMode mode;
+    bool shared = false;  // a snapshot's copy, or its source: deleting one frees nothing
   };
   std::map<std::string, Node> nodes;
   std::uint64_t free_bytes = 50ULL << 30;
+  std::uint64_t total_bytes = 100ULL << 30;
   std::map<std::string, double> ages;  // age_seconds of a path (60 when not given)
   /// Filesystem type by path prefix (the longest wins); btrfs under the root, else ext4.
   std::map<std::string, std::string> fs_types;
