@@ -65,6 +65,12 @@ std::string render_site_yaml(const SiteConfig& c) {
       "  image: {}\n",
       c.site, c.public_url, c.pool, c.state_dir, c.network, to_string(c.db.kind), c.db.image, c.db.name, c.db.user, c.db.prefix,
       c.db.password_file, c.web_image, c.web_port, to_string(c.proxy.kind), c.proxy.container, c.proxy.config_dir, c.proxy.url, c.proxy.image);
+  if (c.cache.enabled())
+    y += fmt::format(
+        "cache:                                # a Redis per set for sessions and caches (config.php: session_redis_host 'cache')\n"
+        "  kind: {}\n"
+        "  image: {}\n",
+        c.cache.kind, c.cache.image);
   y +=
       "# The release to upgrade to: one of code, git, or an image. Set it, then run\n"
       "# 'mupgrade plan', 'mupgrade rehearse' and 'mupgrade cutover'.\n"
