@@ -281,7 +281,9 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
 
   // A user logged in on the stack (the Alpine-like one keeps the session in its Redis).
   std::string sid = fam.alpine ? login(fam.port, stack.host) : "";
-  if (fam.alpine) ASSERT_EQ(whoami(fam.port, stack.host, sid), "user: admin");
+  if (fam.alpine) {
+    ASSERT_EQ(whoami(fam.port, stack.host, sid), "user: admin");
+  }
   std::string out;
   std::string common = fmt::format("--site {} --pool {} --state-dir {} --config {}", site, site_cleanup.pool, site_cleanup.state, config);
   // The dry run: what, where, how long; nothing made.
