@@ -10,11 +10,13 @@
 #include "mupgrade/core/site_lock.hpp"
 #include "mupgrade/ops/init.hpp"
 #include "mupgrade/ops/plans.hpp"
+#include "mupgrade/ops/target.hpp"
 
 #include <fmt/format.h>
 
 #include <cctype>
 #include <ostream>
+#include <regex>
 
 namespace mupgrade::ops {
 
@@ -95,7 +97,45 @@ core::SiteConfig adopt_site_config(const AdoptRequest& req, StackFacts& f) {
   c.proxy = {*proxy, "mupgrade-" + req.site + "-proxy", c.state_dir + "/proxy", fmt::format("http://127.0.0.1:{}", f.public_port),
              req.proxy_image.empty() ? std::string(core::default_proxy_image(*proxy)) : req.proxy_image};
   choose_images(req, f, c);
+  if (!f.redis.empty()) c.cache = {"redis", core::kDefaultRedisImage};
   return c;
+}
+
+std::string probe_name(const core::SiteConfig& cfg) { return "mupgrade-" + cfg.site + "-adopt-probe"; }
+
+// The uid and gid `user` has in `image` (a throwaway container running `id`, no network);
+// nullopt when the image cannot say (no `id`, no such user).
+std::optional<std::pair<unsigned, unsigned>> image_user_ids(ports::Ports p, const core::SiteConfig& cfg, const std::string& image,
+                                                            const std::string& user, std::string& said) {
+  auto [code, out] = run_in_image(p.containers, cfg.site, image, {"id", user}, {}, probe_name(cfg));
+  said = out.substr(0, out.find('\n'));
+  std::smatch m;
+  if (code != 0 || !std::regex_search(out, m, std::regex("uid=([0-9]+)[^ ]* gid=([0-9]+)"))) return std::nullopt;
+  return std::pair{static_cast<unsigned>(std::stoul(m[1].str())), static_cast<unsigned>(std::stoul(m[2].str()))};
+}
+
+Error unknown_user(const std::string& image, const std::string& user, const std::string& said) {
+  return Error(fmt::format("cannot tell which uid the user {} has in image {} ('id {}' answered: {})", user, image, user, said),
+               "the set's files must belong to the user the image runs as: pass an image that has 'id' and that user");
+}
+
+// Who the set's files belong to: the DB data dir is chowned when the set's DB image runs its DB
+// as another uid than the stack's files have (even the same image: the stack may run it as
+// another user); the Redis dump always belongs to the set's Redis user.
+void choose_owners(ports::Ports p, const core::SiteConfig& cfg, StackFacts& f) {
+  std::string user = f.kind == core::DbKind::mariadb ? "mysql" : "postgres", said;
+  auto ids = image_user_ids(p, cfg, cfg.db.image, user, said);
+  auto now = p.storage.file_mode(f.db_data.host_path);
+  if (!ids && cfg.db.image != f.db_image) throw unknown_user(cfg.db.image, user, said);
+  if (ids && (!now || now->uid != ids->first || now->gid != ids->second)) {
+    std::tie(f.db_uid, f.db_gid) = *ids;
+    f.notes.push_back(fmt::format("the set's copy of the DB data dir is chowned to {}:{} (the user image {} runs its DB as; the stack's files "
+                                  "are {}:{}, and stay so)", f.db_uid, f.db_gid, cfg.db.image, now ? now->uid : 0, now ? now->gid : 0));
+  }
+  if (!cfg.cache.enabled()) return;
+  ids = image_user_ids(p, cfg, cfg.cache.image, "redis", said);
+  if (!ids) throw unknown_user(cfg.cache.image, "redis", said);
+  std::tie(f.cache_uid, f.cache_gid) = *ids;
 }
 
 // Everything checked before anything is made: one refusal, nothing changed.
@@ -108,14 +148,17 @@ void preflight(ports::Ports p, const AdoptRequest& req, const core::SiteConfig& 
   if (!st.is_directory(pool_fs) || !st.is_btrfs(pool_fs))
     throw UsageError(fmt::format("--pool {}: {} is not a directory on btrfs", cfg.pool, pool_fs), "give a dir on a btrfs filesystem");
   if (!st.list_dir(cfg.sets_dir()).empty()) throw UsageError(fmt::format("--pool {} already holds sets", cfg.pool), "give an empty or new dir");
-  std::uint64_t need = f.code.bytes + f.moodledata.bytes + f.db_data.bytes + core::kMinPoolFreeBytes;
+  std::uint64_t need = f.code.bytes + f.moodledata.bytes + f.db_data.bytes + f.cache_data.bytes + core::kMinPoolFreeBytes;
   if (auto free = st.space(pool_fs).free_bytes; free < need)
     throw Error(fmt::format("not enough space in the pool: the copy needs {} (with the {} GB floor), {} has {} free", mb(need),
                             core::kMinPoolFreeBytes >> 30, pool_fs, mb(free)),
                 "free space in the pool, or give another --pool");
-  for (const auto& image : {cfg.web_image, cfg.db.image, cfg.proxy.image})
+  for (const auto& image : {cfg.web_image, cfg.db.image, cfg.proxy.image, cfg.cache.enabled() ? cfg.cache.image : cfg.web_image})
     if (!p.containers.image(image)) throw Error(fmt::format("image {} is not on this host", image), "build or pull it, or pass another image");
-  if (!p.containers.list_containers({{"mupgrade.site", cfg.site}}, true).empty() || p.containers.inspect_container(cfg.proxy.container))
+  auto theirs = p.containers.list_containers({{"mupgrade.site", cfg.site}}, true);
+  // A probe a killed adopt left is adopt's own: the next probe replaces it.
+  std::erase_if(theirs, [&](const ports::ContainerInfo& c) { return c.name == probe_name(cfg); });
+  if (!theirs.empty() || p.containers.inspect_container(cfg.proxy.container))
     throw UsageError(fmt::format("containers of a site {} exist already", cfg.site), fmt::format("docker ps -a --filter label=mupgrade.site={}", cfg.site));
   if (p.containers.network(cfg.network)) throw UsageError(fmt::format("the network {} exists already", cfg.network), "pick another --site");
 }
@@ -130,7 +173,12 @@ void print_plan(const AdoptRequest& req, const core::SiteConfig& cfg, const Stac
   out << "copies (rsync while the site serves, then the delta with the stack stopped):\n";
   for (const auto& [what, d, to] : {std::tuple{"code", &f.code, sp.code}, {"moodledata", &f.moodledata, sp.moodledata}, {"db data", &f.db_data, sp.db}})
     out << fmt::format("  {:<10} {} ({} at {}, {}) -> {}\n", what, d->host_path, d->mount, d->container_path, mb(d->bytes), to);
-  std::uint64_t need = f.code.bytes + f.moodledata.bytes + f.db_data.bytes;
+  if (!f.redis.empty())
+    out << fmt::format("  {:<10} {}/{} (Redis {} of {}: {}; saved and copied in the window) -> {}/dump.rdb, owned by {}:{}\n", "redis",
+                       f.cache_data.host_path, f.redis_dump, f.redis, f.redis_host,
+                       f.redis_sessions && f.redis_muc ? "sessions and MUC caches" : f.redis_sessions ? "sessions" : "MUC caches", sp.cache,
+                       f.cache_uid, f.cache_gid);
+  std::uint64_t need = f.code.bytes + f.moodledata.bytes + f.db_data.bytes + f.cache_data.bytes;
   out << fmt::format("space: {} to copy, the pool keeps {} GB free on top\n", mb(need), core::kMinPoolFreeBytes >> 30);
   out << fmt::format("set {}: web image {}, DB image {}; proxy {} on 127.0.0.1:{} (the stack's public port)\n", set, cfg.web_image,
                      cfg.db.image, core::to_string(cfg.proxy.kind), f.public_port);
@@ -244,8 +292,8 @@ AdoptOutcome adopt_undo(ports::Ports p, const std::string& site_name, const std:
   }
   wait_old_stack_serving(p, facts);
   core::remove_state_dir(cfg.state_dir);
-  out << fmt::format("the stack {} serves again at {} (its containers {} and {}, its volumes as they were).\n", facts.from, facts.wwwroot,
-                     facts.web, facts.db);
+  out << fmt::format("the stack {} serves again at {} (its containers {}, {}{}{}, its volumes as they were).\n", facts.from, facts.wwwroot,
+                     facts.web, facts.db, facts.redis.empty() ? "" : " and ", facts.redis);
   o.ok = true;
   return o;
 }
@@ -292,7 +340,9 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
   o.public_url = cfg.public_url;
   o.proxy_url = cfg.proxy.url;
   preflight(p, req, cfg, d.facts);
-  AdoptInputs ain{d.facts, adopted_config_php(d.config_php)};
+  choose_owners(p, cfg, d.facts);
+  AdoptInputs ain{d.facts, adopted_config_php(d.config_php, d.facts.redis_sessions),
+                  Secret(core::config_php_setting(d.config_php, "session_redis_auth").value_or(""))};
   print_plan(req, cfg, d.facts, set, out);
   if (o.dry_run) {
     out << "steps (each undone by 'mupgrade adopt --undo'):\n" << core::render_plan(planned_steps())

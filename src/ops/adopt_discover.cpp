@@ -3,7 +3,7 @@
 // container its config.php names, where code, moodledata and the DB data dir are on this host,
 // and the checks that make adopt refuse. Reads only: containers, files, the DB's config table.
 
-#include "mupgrade/ops/adopt.hpp"
+#include "adopt_discover.hpp"
 
 #include "mupgrade/core/moodle_version.hpp"
 #include "mupgrade/core/site_config.hpp"
@@ -19,22 +19,10 @@ namespace mupgrade::ops {
 
 using nlohmann::json;
 
-namespace {
-
-constexpr const char* kComposeProject = "com.docker.compose.project";
-constexpr const char* kComposeService = "com.docker.compose.service";
-
-json data_json(const StackData& d) {
-  return {{"container_path", d.container_path}, {"host_path", d.host_path}, {"mount", d.mount}, {"bytes", d.bytes}};
-}
-StackData data_from(const json& j) {
-  return {j.value("container_path", ""), j.value("host_path", ""), j.value("mount", ""), j.value("bytes", std::uint64_t{0})};
-}
+namespace adopt_detail {
 
 std::string mount_label(const ports::MountInfo& m) { return m.type == "volume" ? "volume " + m.name : m.type; }
 
-// The host path behind `path` in the container: the mount with the longest destination that
-// holds it; nullopt when no mount does (the data is inside the container's own layer).
 std::optional<std::pair<ports::MountInfo, std::string>> host_path_of(const ports::ContainerInfo& c, const std::string& path) {
   std::optional<std::pair<ports::MountInfo, std::string>> best;
   size_t best_len = 0;
@@ -48,6 +36,28 @@ std::optional<std::pair<ports::MountInfo, std::string>> host_path_of(const ports
   }
   return best;
 }
+
+bool names(const ports::ContainerInfo& c, const std::string& host) {
+  if (c.name == host) return true;
+  if (auto s = c.labels.find("com.docker.compose.service"); s != c.labels.end() && s->second == host) return true;
+  return std::find(c.aliases.begin(), c.aliases.end(), host) != c.aliases.end();
+}
+
+}  // namespace adopt_detail
+
+using namespace adopt_detail;
+
+namespace {
+
+constexpr const char* kComposeProject = "com.docker.compose.project";
+
+json data_json(const StackData& d) {
+  return {{"container_path", d.container_path}, {"host_path", d.host_path}, {"mount", d.mount}, {"bytes", d.bytes}};
+}
+StackData data_from(const json& j) {
+  return {j.value("container_path", ""), j.value("host_path", ""), j.value("mount", ""), j.value("bytes", std::uint64_t{0})};
+}
+
 
 bool holds_moodle_code(ports::Storage& st, const std::string& dir) {
   return st.exists(dir + "/config.php") && (st.exists(dir + "/version.php") || st.exists(dir + "/public/version.php"));
@@ -84,11 +94,6 @@ const ports::ContainerInfo* find_web(ports::Storage& st, const std::vector<ports
   return web;
 }
 
-bool names(const ports::ContainerInfo& c, const std::string& host) {
-  if (c.name == host) return true;
-  if (auto s = c.labels.find(kComposeService); s != c.labels.end() && s->second == host) return true;
-  return std::find(c.aliases.begin(), c.aliases.end(), host) != c.aliases.end();
-}
 
 std::string setting(const std::string& php, const char* name, bool required) {
   auto v = core::config_php_setting(php, name);
@@ -123,6 +128,10 @@ void check_engine_version(core::DbKind kind, const std::string& version) {
 // (Bitnami's /bitnami/mariadb/data).
 StackData find_db_data(ports::Storage& st, const ports::ContainerInfo& db, core::DbKind kind) {
   const char* marker = kind == core::DbKind::mariadb ? "/mysql" : "/PG_VERSION";
+  // PostgreSQL's images read PGDATA (Alpine stacks often keep it in a subdir of the volume).
+  if (auto pgdata = db.env.find("PGDATA"); kind == core::DbKind::postgresql && pgdata != db.env.end())
+    if (auto host = host_path_of(db, pgdata->second); host && st.exists(host->second + marker))
+      return {pgdata->second, host->second, mount_label(host->first), 0};
   for (const auto& m : db.mounts) {
     if (m.source.empty()) continue;
     for (const std::string sub : {"", "/data"})
@@ -209,7 +218,10 @@ json StackFacts::to_json() const {
           {"dbname", dbname}, {"dbuser", dbuser}, {"prefix", prefix}, {"wwwroot", wwwroot}, {"dataroot", dataroot},
           {"code", data_json(code)}, {"moodledata", data_json(moodledata)}, {"db_data", data_json(db_data)}, {"web_uid", web_uid},
           {"code_version", code_version}, {"db_version", db_version}, {"release", release}, {"public_port", public_port},
-          {"mupgrade_db_user", mupgrade_db_user}, {"web_image_fits", web_image_fits}, {"db_image_fits", db_image_fits}, {"notes", notes}};
+          {"mupgrade_db_user", mupgrade_db_user}, {"web_image_fits", web_image_fits}, {"db_image_fits", db_image_fits}, {"notes", notes},
+          {"db_uid", db_uid}, {"db_gid", db_gid}, {"redis", redis}, {"redis_host", redis_host}, {"redis_image", redis_image},
+          {"redis_dump", redis_dump}, {"redis_sessions", redis_sessions}, {"redis_muc", redis_muc}, {"cache_data", data_json(cache_data)},
+          {"cache_uid", cache_uid}, {"cache_gid", cache_gid}};
 }
 
 StackFacts StackFacts::from_json(const json& j) {
@@ -224,7 +236,8 @@ StackFacts StackFacts::from_json(const json& j) {
   f.server_version = j.value("server_version", "");
   for (auto [field, key] : {std::pair{&f.dbtype, "dbtype"}, {&f.dbhost, "dbhost"}, {&f.dbname, "dbname"}, {&f.dbuser, "dbuser"},
                             {&f.prefix, "prefix"}, {&f.wwwroot, "wwwroot"}, {&f.dataroot, "dataroot"}, {&f.code_version, "code_version"},
-                            {&f.db_version, "db_version"}, {&f.release, "release"}, {&f.mupgrade_db_user, "mupgrade_db_user"}})
+                            {&f.db_version, "db_version"}, {&f.release, "release"}, {&f.mupgrade_db_user, "mupgrade_db_user"},
+                            {&f.redis, "redis"}, {&f.redis_host, "redis_host"}, {&f.redis_image, "redis_image"}, {&f.redis_dump, "redis_dump"}})
     *field = j.value(key, "");
   f.code = data_from(j.value("code", json::object()));
   f.moodledata = data_from(j.value("moodledata", json::object()));
@@ -234,10 +247,15 @@ StackFacts StackFacts::from_json(const json& j) {
   f.notes = j.value("notes", std::vector<std::string>{});
   f.web_image_fits = j.value("web_image_fits", false);
   f.db_image_fits = j.value("db_image_fits", false);
+  for (auto [field, key] : {std::pair{&f.db_uid, "db_uid"}, {&f.db_gid, "db_gid"}, {&f.cache_uid, "cache_uid"}, {&f.cache_gid, "cache_gid"}})
+    *field = j.value(key, 0u);
+  f.redis_sessions = j.value("redis_sessions", false);
+  f.redis_muc = j.value("redis_muc", false);
+  f.cache_data = data_from(j.value("cache_data", json::object()));
   return f;
 }
 
-std::string adopted_config_php(const std::string& original) {
+std::string adopted_config_php(const std::string& original, bool redis_sessions) {
   auto at = original.find("lib/setup.php");
   auto line = at == std::string::npos ? std::string::npos : original.rfind('\n', at);
   if (line == std::string::npos)
@@ -246,6 +264,10 @@ std::string adopted_config_php(const std::string& original) {
       "\n// Added by mupgrade adopt: in a mupgrade set the DB answers to 'db' on the set's network and\n"
       "// moodledata is mounted at {}.\n$CFG->dbhost = 'db';\n$CFG->dataroot = {};\n",
       core::kContainerMoodledata, core::php_quote(core::kContainerMoodledata));
+  if (redis_sessions)
+    add += fmt::format("// Sessions in the set's own Redis ('{}' on the set's network, no password).\n$CFG->session_redis_host = {};\n"
+                       "$CFG->session_redis_port = 6379;\n$CFG->session_redis_auth = '';\n",
+                       core::kCacheAlias, core::php_quote(core::kCacheAlias));
   return original.substr(0, line) + add + original.substr(line);
 }
 
@@ -301,8 +323,9 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
   if (!md)
     throw Error(fmt::format("moodledata ({}) is in no volume or bind mount of {}", f.dataroot, f.web), "run the stack with moodledata in a volume");
   f.moodledata = {f.dataroot, md->second, mount_label(md->first), 0};
-  for (const auto* area : {&f.moodledata, &f.code, &f.db_data})
-    if (auto t = p.storage.filesystem_type(area->host_path); network_filesystem(t))
+  discover_redis(p, all, *php, f);
+  for (const auto* area : {&f.moodledata, &f.code, &f.db_data, &f.cache_data})
+    if (auto t = area->host_path.empty() ? "" : p.storage.filesystem_type(area->host_path); network_filesystem(t))
       throw Error(fmt::format("{} ({}) is on a network filesystem ({})", area->container_path, area->host_path, t),
                   "adopt copies and mupgrade snapshots local data only: move it to a local disk first");
   if (auto mode = p.storage.file_mode(f.moodledata.host_path)) f.web_uid = mode->uid;
@@ -326,6 +349,7 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
     if (hport) f.public_port = hport;
   choose_mupgrade_user(p, *db, d, moodle_ep);
   for (auto* area : {&f.code, &f.moodledata, &f.db_data}) area->bytes = p.storage.tree_bytes(area->host_path);
+  if (!f.redis.empty()) f.cache_data.bytes = p.storage.tree_bytes(f.cache_data.host_path);
   return d;
 }
 

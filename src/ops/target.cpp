@@ -35,15 +35,20 @@ void remove_partial(Site& site, const std::string& partial) {
   site.ports().storage.remove_tree(partial);
 }
 
-// Runs a throwaway container of `image` with `argv` as its entrypoint; returns its exit code and output.
-std::pair<int, std::string> run_in_image(Site& site, const std::string& image, std::vector<std::string> argv,
-                                         std::vector<ports::Mount> mounts) {
-  auto& engine = site.ports().containers;
+}  // namespace
+
+std::pair<int, std::string> run_in_image(Site& site, const std::string& image, std::vector<std::string> argv, std::vector<ports::Mount> mounts,
+                                         const std::string& name) {
+  return run_in_image(site.ports().containers, site.config().site, image, std::move(argv), std::move(mounts), name);
+}
+
+std::pair<int, std::string> run_in_image(ports::Containers& engine, const std::string& site, const std::string& image, std::vector<std::string> argv,
+                                         std::vector<ports::Mount> mounts, const std::string& name) {
   ports::ContainerSpec spec;
-  spec.name = fmt::format("mupgrade-{}-target-{:08x}", site.config().site, std::random_device{}());
+  spec.name = name.empty() ? fmt::format("mupgrade-{}-target-{:08x}", site, std::random_device{}()) : name;
   spec.image = image;
   spec.entrypoint = std::move(argv);
-  spec.labels = {{"mupgrade.site", site.config().site}, {"mupgrade.role", "target"}};
+  spec.labels = {{"mupgrade.site", site}, {"mupgrade.role", "target"}};
   spec.mounts = std::move(mounts);
   spec.network = "none";
   if (engine.inspect_container(spec.name)) engine.remove_container(spec.name, true);
@@ -59,8 +64,6 @@ std::pair<int, std::string> run_in_image(Site& site, const std::string& image, s
     throw;
   }
 }
-
-}  // namespace
 
 std::string TargetRelease::describe() const {
   switch (source) {

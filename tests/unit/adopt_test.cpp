@@ -38,19 +38,43 @@ struct Quiet : ops::Progress {
   void note(const std::string&) override {}
 };
 
-std::string config_php(const std::string& dbtype, const std::string& dbhost, const std::string& dataroot) {
+std::string config_php(const std::string& dbtype, const std::string& dbhost, const std::string& dataroot, const std::string& extra = "") {
   return fmt::format(
       "<?php  // Moodle configuration file\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n"
       "$CFG->dblibrary = 'native';\n$CFG->dbhost = '{}';\n$CFG->dbname = 'bitnami_moodle';\n$CFG->dbuser = 'bn_moodle';\n"
       "$CFG->dbpass = '{}';\n$CFG->prefix = 'mdl_';\n$CFG->wwwroot = 'http://moodle.test:18090';\n$CFG->dataroot = '{}';\n"
-      "$CFG->admin = 'admin';\n$CFG->theme = 'boost';  // the site's own setting, kept\n"
+      "$CFG->admin = 'admin';\n$CFG->theme = 'boost';  // the site's own setting, kept\n{}"
       "require_once(__DIR__ . '/lib/setup.php');\n",
-      dbtype, dbhost, kMoodlePw, dataroot);
+      dbtype, dbhost, kMoodlePw, dataroot, extra);
+}
+
+// Sessions in the stack's Redis, as config-dist.php shows them.
+const char* kRedisSessions =
+    "$CFG->session_handler_class = '\\core\\session\\redis';\n$CFG->session_redis_host = 'redis';\n$CFG->session_redis_port = 6379;\n";
+// A Redis MUC store on the stack's Redis, as var_export writes muc/config.php (abridged).
+const char* kMucConfig =
+    "<?php defined('MOODLE_INTERNAL') || die();\n $configuration = array (\n  'stores' => \n  array (\n    'default_application' => \n    array (\n"
+    "      'name' => 'default_application',\n      'plugin' => 'file',\n      'configuration' => \n      array (\n      ),\n    ),\n"
+    "    'redis1' => \n    array (\n      'name' => 'redis1',\n      'plugin' => 'redis',\n      'configuration' => \n      array (\n"
+    "        'server' => 'redis:6379',\n        'prefix' => 'muc_',\n        'password' => 'muc-secret',\n      ),\n"
+    "      'class' => 'cachestore_redis',\n    ),\n  ),\n);\n";
+
+// The probe's `id USER` in an image: Debian's system users in the project's images, 999 in the
+// official postgres image.
+std::pair<int, std::string> id_in_image(const ports::ContainerSpec& spec) {
+  if (spec.entrypoint.size() != 2 || spec.entrypoint[0] != "id") return {0, ""};
+  const auto& u = spec.entrypoint[1];
+  if (spec.image == "postgres:15" && u == "postgres") return {0, "uid=999(postgres) gid=999(postgres) groups=999(postgres)\n"};
+  if (spec.image.rfind("mupgrade/", 0) != 0) return {1, "id: '" + u + "': no such user\n"};
+  if (u == "mysql") return {0, "uid=100(mysql) gid=101(mysql) groups=101(mysql)\n"};
+  if (u == "postgres") return {0, "uid=100(postgres) gid=102(postgres) groups=102(postgres),101(ssl-cert)\n"};
+  if (u == "redis") return {0, "uid=100(redis) gid=101(redis) groups=101(redis)\n"};
+  return {1, "id: '" + u + "': no such user\n"};
 }
 
 /// A host running a Moodle stack with Compose labels, no mupgrade site yet.
 struct AdoptWorld {
-  enum class Family { bitnami, moodlehq };
+  enum class Family { bitnami, moodlehq, alpine };
   explicit AdoptWorld(Family fam) : host("/pool", "http://127.0.0.1:18090"), family(fam) {
     state_dir = (fs::temp_directory_path() / fmt::format("mupgrade-unit-adopt-{}-{}", ::getpid(), counter++)).string();
     fs::remove_all(state_dir);
@@ -58,27 +82,32 @@ struct AdoptWorld {
     st.make_dirs("/pool");
     st.make_dirs("/etc/mupgrade");
     host.containers.images.insert("mupgrade/haproxy:2.6");
+    host.containers.run_entrypoint = id_in_image;
     host.http.proxy_container = "mupgrade-bn-proxy";
     host.http.stack_web = "bn-moodle-1";
-    bool bn = fam == Family::bitnami;
-    code = bn ? std::string(kVolumes) + "/bn_moodle/_data" : "/srv/bn/html";
-    moodledata = bn ? std::string(kVolumes) + "/bn_moodledata/_data" : "/srv/bn/moodledata";
-    dbdir = bn ? std::string(kVolumes) + "/bn_mariadb/_data/data" : std::string(kVolumes) + "/bn_pg/_data";
-    std::string dataroot = bn ? "/bitnami/moodledata" : "/var/www/moodledata";
-    unsigned uid = bn ? 1001 : 33;
+    bool bn = fam == Family::bitnami, al = fam == Family::alpine;
+    code = bn ? std::string(kVolumes) + "/bn_moodle/_data" : al ? "/srv/al/moodle-code" : "/srv/bn/html";
+    moodledata = bn || al ? std::string(kVolumes) + (al ? "/al_moodledata/_data" : "/bn_moodledata/_data") : "/srv/bn/moodledata";
+    dbdir = bn ? std::string(kVolumes) + "/bn_mariadb/_data/data" : std::string(kVolumes) + (al ? "/al_pg/_data/pgdata" : "/bn_pg/_data");
+    std::string dataroot = bn ? "/bitnami/moodledata" : al ? "/var/lib/moodledata" : "/var/www/moodledata";
+    unsigned uid = bn ? 1001 : al ? 82 : 33;  // Bitnami's daemon, Debian's and Alpine's www-data
     st.make_dirs(code);
-    st.write_file(code + "/config.php", config_php(bn ? "mariadb" : "pgsql", bn ? "mariadb" : "postgres", dataroot), {uid, uid, 0640});
+    st.write_file(code + "/config.php", config_php(bn ? "mariadb" : "pgsql", bn ? "mariadb" : "postgres", dataroot, al ? kRedisSessions : ""),
+                  {uid, uid, 0640});
     st.write_file(code + "/version.php", "<?php\n$version  = 2024042201.00;\n$release  = '4.4.1 (Build: 20240610)';\n$branch   = '404';\n", {});
     st.make_dirs(moodledata + "/filedir");
     st.set_mode(moodledata, {uid, uid, 0750});
     st.write_file(moodledata + "/filedir/ab", "a user's file", {uid, uid, 0640});
+    if (al) st.make_dirs(moodledata + "/muc"), st.write_file(moodledata + "/muc/config.php", kMucConfig, {uid, uid, 0640});
     st.make_dirs(bn ? dbdir + "/mysql" : dbdir);
     if (bn) st.write_file(dbdir + "/mysql/db.opt", "x", {1001, 1001, 0640});
-    else st.write_file(dbdir + "/PG_VERSION", "15\n", {999, 999, 0600});
+    else st.write_file(dbdir + "/PG_VERSION", "15\n", {al ? 70u : 999u, al ? 70u : 999u, 0600});  // Alpine's postgres is uid 70
+    if (bn) st.set_mode(dbdir, {1001, 1001, 0700});
+    else st.set_mode(dbdir, {al ? 70u : 999u, al ? 70u : 999u, 0700});
 
     ports::ContainerInfo web;
     web.id = web.name = "bn-moodle-1";
-    web.image = bn ? "bitnami/moodle:4.4" : "moodlehq/moodle-php-apache:8.2";
+    web.image = bn ? "bitnami/moodle:4.4" : al ? "example/moodle:4.4-alpine" : "moodlehq/moodle-php-apache:8.2";
     web.running = true;
     web.status = "running";
     web.labels = {{"com.docker.compose.project", "bn"}, {"com.docker.compose.service", "moodle"}};
@@ -86,12 +115,14 @@ struct AdoptWorld {
     web.any_host_ports = {{8080, 18090}};
     if (bn) {
       web.mounts = {{"volume", "bn_moodle", code, "/bitnami/moodle", false}, {"volume", "bn_moodledata", moodledata, "/bitnami/moodledata", false}};
+    } else if (al) {
+      web.mounts = {{"bind", "", code, "/srv/moodle", false}, {"volume", "al_moodledata", moodledata, "/var/lib/moodledata", false}};
     } else {
       web.mounts = {{"bind", "", code, "/var/www/html", false}, {"bind", "", moodledata, "/var/www/moodledata", false}};
     }
     ports::ContainerInfo db;
     db.id = db.name = "bn-db-1";
-    db.image = bn ? "bitnami/mariadb:10.11" : "postgres:15";
+    db.image = bn ? "bitnami/mariadb:10.11" : al ? "postgres:15-alpine" : "postgres:15";
     db.running = true;
     db.status = "running";
     db.labels = {{"com.docker.compose.project", "bn"}, {"com.docker.compose.service", bn ? "mariadb" : "postgres"}};
@@ -100,10 +131,27 @@ struct AdoptWorld {
       db.mounts = {{"volume", "bn_mariadb", std::string(kVolumes) + "/bn_mariadb/_data", "/bitnami/mariadb", false}};
       db.env = {{"MARIADB_ROOT_PASSWORD", kRootPw}};
     } else {
-      db.mounts = {{"volume", "bn_pg", dbdir, "/var/lib/postgresql/data", false}, {"bind", "", "/srv/bn/secrets", "/run/secrets", true}};
+      std::string vol = al ? "al_pg" : "bn_pg";
+      db.mounts = {{"volume", vol, std::string(kVolumes) + "/" + vol + "/_data", "/var/lib/postgresql/data", false},
+                   {"bind", "", "/srv/bn/secrets", "/run/secrets", true}};
       db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/pg_root"}};
+      if (al) db.env["PGDATA"] = "/var/lib/postgresql/data/pgdata";
       st.make_dirs("/srv/bn/secrets");
       st.write_file("/srv/bn/secrets/pg_root", std::string(kRootPw) + "\n", {0, 0, 0600});
+    }
+    if (al) {
+      ports::ContainerInfo redis;
+      redis.id = redis.name = "bn-redis-1";
+      redis.image = "redis:7-alpine";
+      redis.running = true;
+      redis.status = "running";
+      redis.labels = {{"com.docker.compose.project", "bn"}, {"com.docker.compose.service", "redis"}};
+      redis.network_ips = {{"bn_default", "172.20.0.4"}};
+      redis.mounts = {{"volume", "al_redis", redis_dir, "/var/lib/redis", false}};
+      st.make_dirs(redis_dir);
+      st.write_file(redis_dir + "/moodle.rdb", "the stack's sessions, saved at its last save point", {999, 999, 0600});
+      host.containers.redis_config[redis.name] = {"/var/lib/redis", "moodle.rdb"};
+      host.containers.containers[redis.name] = {{}, redis};
     }
     host.containers.images.insert("postgres:15");
     host.containers.networks["bn_default"] = {"bn_default", "bn_default", false, {{"com.docker.compose.project", "bn"}}};
@@ -113,21 +161,28 @@ struct AdoptWorld {
     host.commands.on_run = [this](const std::vector<std::string>& argv) {
       if (argv.at(0) != "/usr/bin/rsync") return ports::CommandResult{0, false, ""};
       std::string src = argv[argv.size() - 2], dst = argv[argv.size() - 1];
-      src.pop_back(), dst.pop_back();
+      bool one_file = src.back() != '/';
+      if (!one_file) src.pop_back(), dst.pop_back();
       std::vector<std::string> excluded;
-      std::optional<unsigned> chown;
+      std::optional<std::pair<unsigned, unsigned>> chown;
       for (const auto& a : argv) {
         if (a.rfind("--exclude=/", 0) == 0) excluded.push_back(a.substr(11));
-        if (a.rfind("--chown=", 0) == 0) chown = unsigned(std::stoul(a.substr(8)));
+        if (a.rfind("--chown=", 0) == 0) chown = std::pair{unsigned(std::stoul(a.substr(8))), unsigned(std::stoul(a.substr(a.find(':') + 1)))};
       }
       auto& nodes = host.storage.nodes;
+      if (one_file) {
+        if (!nodes.count(src)) return ports::CommandResult{23, false, "rsync: link_stat \"" + src + "\" failed: No such file or directory (2)"};
+        nodes[dst] = nodes[src];
+        if (chown) nodes[dst].mode.uid = chown->first, nodes[dst].mode.gid = chown->second;
+        return ports::CommandResult{0, false, ""};
+      }
       std::map<std::string, fakes::FakeStorage::Node> copy;
       for (const auto& [p, n] : nodes) {
         if (p.rfind(src + "/", 0) != 0) continue;
         std::string rel = p.substr(src.size() + 1);
         if (std::find(excluded.begin(), excluded.end(), rel) != excluded.end()) continue;
         copy[dst + "/" + rel] = n;
-        if (chown) copy[dst + "/" + rel].mode.uid = copy[dst + "/" + rel].mode.gid = *chown;
+        if (chown) copy[dst + "/" + rel].mode.uid = chown->first, copy[dst + "/" + rel].mode.gid = chown->second;
       }
       for (auto& [p, n] : copy) nodes[p] = n;
       return ports::CommandResult{0, false, ""};
@@ -156,13 +211,15 @@ struct AdoptWorld {
   }
   bool stack_running() {
     auto w = host.containers.inspect_container("bn-moodle-1"), d = host.containers.inspect_container("bn-db-1");
-    return w && w->running && d && d->running;
+    auto r = host.containers.inspect_container("bn-redis-1");
+    return w && w->running && d && d->running && (family != Family::alpine || (r && r->running));
   }
+  size_t stack_containers() const { return family == Family::alpine ? 3 : 2; }
   /// The stack runs as before adopt and nothing of the site exists.
   void expect_stack_as_before(const std::string& context) {
     EXPECT_TRUE(stack_running()) << context;
     EXPECT_EQ(host.storage.paths_under("/"), before_nodes) << context;
-    EXPECT_EQ(host.containers.containers.size(), 2u) << context;
+    EXPECT_EQ(host.containers.containers.size(), stack_containers()) << context;
     EXPECT_EQ(host.containers.networks.size(), 1u) << context;  // the stack's own
     EXPECT_FALSE(fs::exists(state_dir)) << context;
   }
@@ -177,6 +234,7 @@ struct AdoptWorld {
   fakes::FakeHost host;
   Family family;
   std::string code, moodledata, dbdir, state_dir;
+  std::string redis_dir = std::string(kVolumes) + "/al_redis/_data";
   ops::AdoptRequest req;
   std::set<std::string> before_nodes;
   std::ostringstream out;
@@ -232,6 +290,54 @@ TEST(AdoptDiscovery, FindsAMoodlehqLikeStackOnPostgresFromItsWebContainer) {
   EXPECT_EQ(d.mupgrade_db_password.reveal(), kRootPw);  // from POSTGRES_PASSWORD_FILE, through the bind mount
 }
 
+TEST(AdoptDiscovery, FindsAnAlpineLikeStacksRedisThroughConfigPhpAndItsMucConfig) {
+  AdoptWorld w(AdoptWorld::Family::alpine);
+  auto d = ops::discover_stack(w.host.ports(), "bn");
+  const auto& f = d.facts;
+  EXPECT_EQ(f.redis, "bn-redis-1");  // session_redis_host 'redis' is its Compose service
+  EXPECT_EQ(f.redis_host, "redis");
+  EXPECT_TRUE(f.redis_sessions);
+  EXPECT_TRUE(f.redis_muc);
+  EXPECT_EQ(f.cache_data.container_path, "/var/lib/redis");  // CONFIG GET dir
+  EXPECT_EQ(f.cache_data.host_path, w.redis_dir);
+  EXPECT_EQ(f.cache_data.mount, "volume al_redis");
+  EXPECT_EQ(f.redis_dump, "moodle.rdb");
+  EXPECT_EQ(f.db_data.container_path, "/var/lib/postgresql/data/pgdata");  // PGDATA, a subdir of the volume
+  EXPECT_EQ(f.db_data.host_path, w.dbdir);
+  EXPECT_FALSE(f.db_image_fits);
+  EXPECT_EQ(f.web_uid, 82u);
+  EXPECT_EQ(f.code.container_path, "/srv/moodle");
+  auto back = ops::StackFacts::from_json(f.to_json());
+  EXPECT_EQ(back.to_json(), f.to_json()) << "the undo reads the facts back from the journal";
+
+  // MUC only (sessions in files): the Redis is still found, through muc/config.php alone.
+  w.host.storage.write_file(w.code + "/config.php", config_php("pgsql", "postgres", "/var/lib/moodledata"), {82, 82, 0640});
+  auto muc_only = ops::discover_stack(w.host.ports(), "bn").facts;
+  EXPECT_EQ(muc_only.redis, "bn-redis-1");
+  EXPECT_FALSE(muc_only.redis_sessions);
+  EXPECT_TRUE(muc_only.redis_muc);
+  // Named nowhere: not carried, and said so.
+  w.host.storage.remove(w.moodledata + "/muc/config.php");
+  auto none = ops::discover_stack(w.host.ports(), "bn").facts;
+  EXPECT_TRUE(none.redis.empty());
+  ASSERT_EQ(none.notes.size(), 1u);
+  EXPECT_NE(none.notes[0].find("bn-redis-1 (redis:7-alpine) looks like a Redis"), std::string::npos) << none.notes[0];
+}
+
+TEST(AdoptDiscovery, TheSetsMucConfigPointsItsRedisStoreAtTheSetsRedis) {
+  EXPECT_EQ(ops::muc_redis_hosts(kMucConfig), std::vector<std::string>{"redis"});
+  std::string set = ops::adopted_muc_config(kMucConfig, "redis");
+  EXPECT_EQ(ops::muc_redis_hosts(set), std::vector<std::string>{"cache"});
+  EXPECT_NE(set.find("'server' => 'cache',"), std::string::npos) << set;
+  EXPECT_NE(set.find("'password' => '',"), std::string::npos) << set;  // the set's Redis asks for none
+  EXPECT_EQ(set.find("muc-secret"), std::string::npos);
+  EXPECT_NE(set.find("'prefix' => 'muc_',"), std::string::npos);
+  EXPECT_NE(set.find("'plugin' => 'file',"), std::string::npos);
+  EXPECT_EQ(ops::adopted_muc_config(kMucConfig, "another"), kMucConfig);
+  EXPECT_EQ(ops::muc_redis_hosts("'plugin' => 'redis', 'configuration' => array('server' => 'tls://r1:6380\nr2', 'prefix' => 'x')"),
+            std::vector<std::string>{"r1"});
+}
+
 TEST(AdoptDiscovery, TheSetsConfigPhpKeepsTheSitesOwnAndPointsAtTheSet) {
   std::string php = ops::adopted_config_php(config_php("mariadb", "mariadb", "/bitnami/moodledata"));
   EXPECT_EQ(core::config_php_setting(php, "dbhost"), "db");
@@ -275,6 +381,12 @@ TEST(AdoptRefusals, EachRefusesInOneLineAndChangesNothing) {
       {"stack stopped", [](AdoptWorld& w) { w.host.containers.containers["bn-db-1"].info.running = false; }, "not running"},
       {"no rsync", [](AdoptWorld& w) { w.host.commands.missing.insert("/usr/bin/rsync"); }, "rsync"},
       {"site exists", [](AdoptWorld& w) { w.host.storage.write_file("/etc/mupgrade/bn.yml", "site: bn\n", {}); }, "exists already"},
+      {"DB image without its user",
+       [](AdoptWorld& w) {
+         w.req.db_image = "example/mariadb:10.11";
+         w.host.containers.images.insert(w.req.db_image);
+       },
+       "cannot tell which uid the user mysql has in image example/mariadb:10.11"},
   };
   for (const auto& c : cases) {
     AdoptWorld w(AdoptWorld::Family::bitnami);
@@ -294,6 +406,86 @@ TEST(AdoptRefusals, EachRefusesInOneLineAndChangesNothing) {
   }
 }
 
+TEST(AdoptRefusals, ARedisMupgradeCannotCarryIsRefusedInOneLineAndNothingChanges) {
+  std::vector<Refusal> cases = {
+      {"Redis asks for a password", [](AdoptWorld& w) { w.host.containers.redis_noauth.insert("bn-redis-1"); },
+       "Redis bn-redis-1 cannot be read (redis-cli CONFIG GET dir: NOAUTH Authentication required.)"},
+      {"Redis's dump in its own layer", [](AdoptWorld& w) { w.host.containers.redis_config["bn-redis-1"].first = "/data"; },
+       "keeps its dump in /data, in no volume or bind mount"},
+      {"Redis elsewhere",
+       [](AdoptWorld& w) {
+         w.host.storage.write_file(w.code + "/config.php",
+                                   config_php("pgsql", "postgres", "/var/lib/moodledata", "$CFG->session_handler_class = '\\core\\session\\redis';\n"
+                                                                                         "$CFG->session_redis_host = 'redis.example.org';\n"),
+                                   {82, 82, 0640});
+         w.host.storage.remove(w.moodledata + "/muc/config.php");
+       },
+       "Moodle's Redis host 'redis.example.org' is no container of 'bn'"},
+      {"two Redis",
+       [](AdoptWorld& w) {
+         std::string muc = kMucConfig;
+         muc.replace(muc.find("redis:6379"), 10, "redis2:6379");
+         w.host.storage.write_file(w.moodledata + "/muc/config.php", muc, {82, 82, 0640});
+       },
+       "Moodle uses 2 Redis servers (redis, redis2)"},
+      {"Redis stopped", [](AdoptWorld& w) { w.host.containers.containers["bn-redis-1"].info.running = false; }, "Redis bn-redis-1 is not running"},
+  };
+  for (const auto& c : cases) {
+    AdoptWorld w(AdoptWorld::Family::alpine);
+    c.arrange(w);
+    w.before_nodes = w.host.storage.paths_under("/");
+    w.host.faults.log.clear();
+    try {
+      w.adopt();
+      ADD_FAILURE() << c.name << ": not refused";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.name << ": " << e.what();
+      EXPECT_FALSE(e.hint().empty()) << c.name;
+    }
+    if (std::string(c.name) == "Redis stopped") w.host.containers.containers["bn-redis-1"].info.running = true;
+    w.expect_nothing_changed(c.name);
+  }
+}
+
+TEST(Adopt, AnAlpineLikeStacksRedisBecomesTheSetsCacheWithItsSessions) {
+  AdoptWorld w(AdoptWorld::Family::alpine);
+  auto dry = w.adopt(false);
+  ASSERT_TRUE(dry.ok) << dry.error;
+  EXPECT_NE(w.out.str().find("redis      " + w.redis_dir + "/moodle.rdb (Redis bn-redis-1 of redis: sessions and MUC caches"), std::string::npos)
+      << w.out.str();
+  EXPECT_NE(w.out.str().find("chowned to 100:102"), std::string::npos) << w.out.str();
+  auto o = w.adopt();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  auto& st = w.host.storage;
+  std::string set = "/pool/bn/sets/" + o.set;
+  // The dump saved with the web stopped (SAVE), in the set's cache dir, owned by the set's Redis user.
+  EXPECT_EQ(st.read_file(set + "/cache/dump.rdb"), "the stack's sessions, saved #1");
+  EXPECT_EQ(st.file_mode(set + "/cache/dump.rdb")->uid, 100u);
+  EXPECT_EQ(st.file_mode(set + "/cache/dump.rdb")->gid, 101u);
+  // Sessions and the MUC store on the set's Redis; the stack's files as they were.
+  std::string php = st.read_file(set + "/code/config.php").value_or("");
+  EXPECT_EQ(core::config_php_setting(php, "session_redis_host"), "cache");
+  EXPECT_EQ(core::config_php_setting(php, "session_redis_auth"), "");
+  EXPECT_EQ(ops::muc_redis_hosts(st.read_file(set + "/moodledata/muc/config.php").value_or("")), std::vector<std::string>{"cache"});
+  EXPECT_EQ(st.read_file(w.moodledata + "/muc/config.php"), kMucConfig);
+  // The DB data dir's copy belongs to the set's DB user (Alpine's postgres is uid 70, Debian's 100).
+  EXPECT_EQ(st.file_mode(set + "/db/PG_VERSION")->uid, 100u);
+  EXPECT_EQ(st.file_mode(set + "/db/PG_VERSION")->gid, 102u);
+  EXPECT_EQ(st.file_mode(w.dbdir + "/PG_VERSION")->uid, 70u);
+  auto cfg = config::parse_site_config(st.read_file("/etc/mupgrade/bn.yml").value_or(""), "bn.yml");
+  EXPECT_EQ(cfg.cache.kind, "redis");
+  EXPECT_EQ(cfg.cache.image, core::kDefaultRedisImage);
+  EXPECT_EQ(cfg.db.image, "mupgrade/postgres:15");
+  EXPECT_TRUE(w.host.containers.inspect_container("mupgrade-bn-" + o.set + "-cache")->running);
+  EXPECT_FALSE(w.host.containers.inspect_container("bn-redis-1")->running);
+  EXPECT_FALSE(w.host.containers.inspect_container("mupgrade-bn-adopt-probe")) << "the probe is removed";
+  EXPECT_EQ(file_text(o.journal).find("muc-secret"), std::string::npos);
+
+  auto u = w.undo();
+  ASSERT_TRUE(u.ok) << u.error;
+  w.expect_stack_as_before("after undo");
+}
+
 TEST(Adopt, AdoptsTheStackThenUndoBringsItBack) {
   for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::moodlehq}) {
     AdoptWorld w(fam);
@@ -305,6 +497,11 @@ TEST(Adopt, AdoptsTheStackThenUndoBringsItBack) {
     EXPECT_EQ(st.read_file(set + "/moodledata/filedir/ab"), "a user's file");
     EXPECT_EQ(st.file_mode(set + "/moodledata/filedir/ab")->uid, 33u);
     EXPECT_TRUE(st.exists(set + (fam == AdoptWorld::Family::bitnami ? "/db/mysql/db.opt" : "/db/PG_VERSION")));
+    // Bitnami's MariaDB files (uid 1001) belong to the set's image's mysql (100); the moodlehq
+    // stack keeps its own DB image, so its owners.
+    EXPECT_EQ(st.file_mode(set + (fam == AdoptWorld::Family::bitnami ? "/db/mysql/db.opt" : "/db/PG_VERSION"))->uid,
+              fam == AdoptWorld::Family::bitnami ? 100u : 999u);
+    EXPECT_EQ(st.file_mode(w.dbdir)->uid, fam == AdoptWorld::Family::bitnami ? 1001u : 999u);
     EXPECT_EQ(core::config_php_setting(st.read_file(set + "/code/config.php").value_or(""), "dbhost"), "db");
     EXPECT_EQ(st.file_mode(set + "/code/config.php")->mode, 0640u);
     EXPECT_FALSE(st.exists(set + "/moodledata/climaintenance.html"));
@@ -357,15 +554,16 @@ TEST(Adopt, UndoIsRefusedWithoutAnAdoptionAndAfterACutover) {
 }
 
 TEST(Adopt, AFailureAtEveryCallIsUndoneAndTheStackServesAsBefore) {
+  for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::alpine}) {
   size_t calls = 0;
   {
-    AdoptWorld w(AdoptWorld::Family::bitnami);
+    AdoptWorld w(fam);
     ASSERT_TRUE(w.adopt().ok);
     calls = w.host.faults.log.size();
   }
   ASSERT_GT(calls, 20u);
   for (size_t i = 0; i < calls; ++i) {
-    AdoptWorld w(AdoptWorld::Family::bitnami);
+    AdoptWorld w(fam);
     w.host.faults.at_call(i, FaultPlan::Kind::fail);
     std::string ctx = fmt::format("failure at call {}", i);
     std::string fired;
@@ -387,18 +585,20 @@ TEST(Adopt, AFailureAtEveryCallIsUndoneAndTheStackServesAsBefore) {
     EXPECT_FALSE(fired.empty()) << ctx;
     w.expect_stack_as_before(ctx + " (" + fired + ")");
   }
+  }
 }
 
 TEST(Adopt, AKillAtEveryCallLeavesTheStackRecoverableByUndoOrByAdoptAgain) {
+  for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::alpine}) {
   size_t calls = 0;
   {
-    AdoptWorld w(AdoptWorld::Family::bitnami);
+    AdoptWorld w(fam);
     ASSERT_TRUE(w.adopt().ok);
     calls = w.host.faults.log.size();
   }
   for (size_t i = 0; i < calls; ++i) {
     for (bool again : {false, true}) {
-      AdoptWorld w(AdoptWorld::Family::bitnami);
+      AdoptWorld w(fam);
       w.host.faults.at_call(i, FaultPlan::Kind::crash);
       std::string ctx = fmt::format("kill at call {} then {}", i, again ? "adopt again" : "undo");
       EXPECT_THROW(w.adopt(), Crash) << ctx;
@@ -423,4 +623,5 @@ TEST(Adopt, AKillAtEveryCallLeavesTheStackRecoverableByUndoOrByAdoptAgain) {
       }
     }
   }
+}
 }

@@ -49,6 +49,16 @@ struct StackFacts {
   std::string dbtype, dbhost, dbname, dbuser, prefix, wwwroot, dataroot;
   StackData code, moodledata, db_data;
   unsigned web_uid = 0;  // the owner of moodledata: the user PHP writes as
+  // The DB data dir's owner in the set, when the set's DB image runs as another user than the
+  // stack's files belong to (the copy is chowned); 0: the stack's owners are kept.
+  unsigned db_uid = 0, db_gid = 0;
+  // The stack's Redis, when Moodle keeps sessions or MUC caches in it ("" when none): it becomes
+  // the set's cache service; its dump file `redis_dump` in cache_data is copied in the window.
+  std::string redis, redis_host, redis_image, redis_dump;
+  bool redis_sessions = false;  // config.php's session handler is Redis
+  bool redis_muc = false;       // moodledata's muc/config.php has a Redis store on redis_host
+  StackData cache_data;
+  unsigned cache_uid = 0, cache_gid = 0;  // the set's cache image's Redis user: the dump's owner
   std::string code_version, db_version, release;
   int public_port = 0;   // host port the stack's web is published on (the proxy takes it over)
   bool web_image_fits = false;   // it reads MOODLE_WEBROOT and MOODLE_HTTP_PORT (README: what an image must offer)
@@ -73,14 +83,23 @@ struct Discovery {
 Discovery discover_stack(ports::Ports ports, const std::string& from);
 
 /// The set's config.php: the stack's own, with the DB host and dataroot of a mupgrade set
-/// appended before lib/setup.php is required (the last assignment wins in PHP).
-std::string adopted_config_php(const std::string& original);
+/// appended before lib/setup.php is required (the last assignment wins in PHP); with
+/// `redis_sessions`, the session Redis is the set's cache service ("cache", no password).
+std::string adopted_config_php(const std::string& original, bool redis_sessions = false);
+
+/// moodledata's muc/config.php for the set: every Redis store on `host` points at the set's
+/// cache service ("cache", no password); the rest as it was.
+std::string adopted_muc_config(const std::string& original, const std::string& host);
+
+/// The Redis hosts a muc/config.php's Redis stores name (first server of each, no port).
+std::vector<std::string> muc_redis_hosts(const std::string& muc_config);
 
 /// What adopt's steps need besides the site config (StepContext::adopt; never journaled: the
 /// config.php holds Moodle's DB password).
 struct AdoptInputs {
   StackFacts facts;
   std::string config_php;  // the set's config.php
+  Secret redis_auth;       // config.php's session_redis_auth: the final pass asks the stack's Redis to save
 };
 
 struct AdoptOutcome : Outcome {

@@ -34,6 +34,14 @@ struct TargetNames {
 
 /// Reads the config (or `override_dir`, a code tree) and pins the release: the commit a git ref
 /// names now, the id an image tag names now. Writes nothing.
+/// Runs a throwaway container of `image` with `argv` as its entrypoint (no network), removed
+/// afterwards; returns its exit code and output. `name` "": a random one.
+std::pair<int, std::string> run_in_image(Site& site, const std::string& image, std::vector<std::string> argv, std::vector<ports::Mount> mounts,
+                                         const std::string& name = "");
+/// The same, for a site that has no Site yet (adopt's probes: a Site makes the state dir).
+std::pair<int, std::string> run_in_image(ports::Containers& engine, const std::string& site, const std::string& image, std::vector<std::string> argv,
+                                         std::vector<ports::Mount> mounts, const std::string& name);
+
 TargetRelease resolve_target(Site& site, const std::string& override_dir, const TargetNames& names = {});
 
 /// The release's version.php, read without extracting anything (plan stays read-only).

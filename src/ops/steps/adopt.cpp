@@ -45,15 +45,54 @@ void copy_area(Site& s, const std::string& from, const std::string& to, std::vec
                 "check the free space in the pool; nothing of the stack was changed");
 }
 
+// The set's muc/config.php: its Redis store on the stack's Redis points at the set's.
+void point_muc_at_set(Site& s, const StackFacts& f, const std::string& moodledata) {
+  std::string file = moodledata + "/muc/config.php";
+  auto& st = s.ports().storage;
+  auto text = f.redis_muc ? st.read_file(file) : std::nullopt;
+  if (!text) return;
+  if (auto now = adopted_muc_config(*text, f.redis_host); now != *text) st.write_file(file, now, st.file_mode(file).value_or(ports::FileMode{kWebUid, kWebUid, 0640}));
+}
+
 void copy_stack(Site& s, StepContext& c, bool first_pass) {
   const auto& f = inputs(c).facts;
   auto p = s.paths(c.green);
   copy_area(s, f.code.host_path, p.code, {"--exclude=/config.php"}, first_pass);
   copy_area(s, f.moodledata.host_path, p.moodledata,
             {fmt::format("--chown={}:{}", kWebUid, kWebUid), fmt::format("--exclude=/{}", core::kMaintenanceFile)}, first_pass);
+  point_muc_at_set(s, f, p.moodledata);
   // A live DB's files change without changing size or mtime within a second: the final pass
-  // (DB stopped) compares contents.
-  copy_area(s, f.db_data.host_path, p.db, first_pass ? std::vector<std::string>{} : std::vector<std::string>{"--checksum"}, first_pass);
+  // (DB stopped) compares contents. Owned by the set's DB user when its image runs as another.
+  std::vector<std::string> db_args;
+  if (!first_pass) db_args.push_back("--checksum");
+  if (f.db_uid) db_args.push_back(fmt::format("--chown={}:{}", f.db_uid, f.db_gid));
+  copy_area(s, f.db_data.host_path, p.db, db_args, first_pass);
+}
+
+// The stack's Redis dump (saved with the web stopped) as the set's cache dump, owned by the
+// set's Redis user.
+void copy_redis_dump(Site& s, StepContext& c) {
+  const auto& f = inputs(c).facts;
+  if (f.redis.empty()) return;
+  std::string from = f.cache_data.host_path + "/" + f.redis_dump, to = s.paths(c.green).cache + "/dump.rdb";
+  auto r = s.ports().commands.run({kRsync, "-a", "--numeric-ids", fmt::format("--chown={}:{}", f.cache_uid, f.cache_gid), from, to}, {}, kCopyTimeout);
+  if (r.exit_code != 0)
+    throw Error(fmt::format("copying {} into {} failed (rsync exit {}): {}", from, to, r.exit_code, r.output.substr(0, r.output.find('\n'))),
+                "check the free space in the pool; nothing of the stack was changed");
+}
+
+// SAVE (not BGSAVE: the web is stopped, nothing waits on Redis) writes every session and cache
+// entry to the dump before Redis stops.
+void save_old_redis(Site& s, StepContext& c) {
+  const auto& f = inputs(c).facts;
+  ports::ExecOptions o;
+  o.cmd = {"redis-cli", "SAVE"};
+  if (!inputs(c).redis_auth.reveal().empty()) o.env = {"REDISCLI_AUTH=" + inputs(c).redis_auth.reveal()};
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kOldStopGrace);
+  auto r = s.ports().containers.exec(f.redis, o);
+  if (r.exit_code != 0 || r.out.rfind("OK", 0) != 0)
+    throw Error(fmt::format("the stack's Redis {} did not save its dump ({})", f.redis, r.timed_out ? "timed out" : r.out.empty() ? r.err : r.out),
+                "docker logs " + f.redis + "; the undo starts the stack again");
 }
 
 json copy_live(Site& s, StepContext& c, core::StepRun& r) {
@@ -63,6 +102,7 @@ json copy_live(Site& s, StepContext& c, core::StepRun& r) {
   r.remember({{"set", c.green}, {"pool_created", !storage.exists(cfg.pool)}, {"sets_created", !storage.exists(cfg.sets_dir())}});
   storage.make_dirs(p.dir);
   for (const auto& sub : {p.code, p.moodledata, p.db}) storage.create_subvolume(sub);
+  if (cfg.cache.enabled()) storage.create_subvolume(p.cache);
   copy_stack(s, c, true);
   return {{"code", p.code}};
 }
@@ -79,9 +119,14 @@ json old_maintenance_on(Site& s, StepContext& c, core::StepRun& r) {
 json stop_old_stack(Site& s, StepContext& c, core::StepRun& r) {
   const auto& f = inputs(c).facts;
   auto& containers = s.ports().containers;
-  r.remember({{"web", f.web}, {"db", f.db}});
-  // The web first (requests in flight finish), then the DB, cleanly: its files are then consistent.
+  r.remember({{"web", f.web}, {"db", f.db}, {"redis", f.redis}});
+  // The web first (requests in flight finish), then Redis and the DB, cleanly: their files are
+  // then consistent.
   containers.stop_container(f.web, kStopGrace);
+  if (!f.redis.empty()) {
+    save_old_redis(s, c);
+    containers.stop_container(f.redis, kOldStopGrace);
+  }
   containers.stop_container(f.db, kOldStopGrace);
   auto db = containers.inspect_container(f.db);
   if (!db || db->running || db->exit_code != 0)
@@ -92,7 +137,7 @@ json stop_old_stack(Site& s, StepContext& c, core::StepRun& r) {
 
 void start_old_stack(Site& s, StepContext&, const json& data) {
   auto& containers = s.ports().containers;
-  for (const char* key : {"db", "web"})
+  for (const char* key : {"db", "redis", "web"})
     if (auto name = data.value(key, ""); !name.empty())
       if (auto info = containers.inspect_container(name); info && !info->running) containers.start_container(name);
 }
@@ -154,8 +199,8 @@ void add_adopt_steps(std::vector<StepDef>& t) {
   d.name = "stop-old-stack";
   d.phase = Phase::window;
   d.operations = {"adopt"};
-  d.what = "stop the stack's web container, then its DB, cleanly (its data is then consistent)";
-  d.undo_what = "start the stack's DB and web containers again";
+  d.what = "stop the stack's web container, then its Redis (after a SAVE) and its DB, cleanly (their data is then consistent)";
+  d.undo_what = "start the stack's DB, Redis and web containers again";
   d.run = stop_old_stack;
   d.undo = start_old_stack;
   add.push_back(d);
@@ -164,9 +209,10 @@ void add_adopt_steps(std::vector<StepDef>& t) {
   d.name = "copy-final";
   d.phase = Phase::window;
   d.operations = {"adopt"};
-  d.what = "the delta since the first copy (the DB dir compared by content)";
+  d.what = "the delta since the first copy (the DB dir compared by content), and the stack's Redis dump into the set's cache dir";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     copy_stack(s, c, false);
+    copy_redis_dump(s, c);
     return json::object();
   };
   add.push_back(d);

@@ -245,6 +245,21 @@ ports::ExecResult FakeContainers::redis(Container& c, const std::string& command
   std::string data;
   for (const auto& m : c.spec.mounts)
     if (m.container_path == "/data") data = m.host_path;
+  if (redis_noauth.count(c.info.name)) {
+    r.out = "NOAUTH Authentication required.\n\n";
+    return r;
+  }
+  if (auto own = redis_config.find(c.info.name); own != redis_config.end()) {
+    const auto& [dir, dump] = own->second;
+    if (command == "CONFIG GET dir") r.out = "dir\n" + dir + "\n";
+    else if (command == "CONFIG GET dbfilename") r.out = "dbfilename\n" + dump + "\n";
+    else if (command == "SAVE") {
+      for (const auto& m : c.info.mounts)
+        if (m.destination == dir) storage_.write_file(m.source + "/" + dump, fmt::format("the stack's sessions, saved #{}", ++redis_saves), {999, 999, 0600});
+      r.out = "OK\n";
+    } else r.out = "ERR unknown command\n";
+    return r;
+  }
   if (command == "PING") r.out = "PONG\n";
   else if (command == "BGSAVE") {
     storage_.write_file(data + "/dump.rdb", fmt::format("sessions of {}, saved #{}", c.info.labels["mupgrade.set"], ++redis_saves), {});

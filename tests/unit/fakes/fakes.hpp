@@ -143,6 +143,10 @@ public:
   std::map<std::string, ports::NetworkInfo> networks;
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
   int redis_saves = 0;  // BGSAVEs answered, by any set's Redis
+  /// A Redis not made by mupgrade (an adopted stack's): its data dir in the container and its
+  /// dump's name, as CONFIG GET answers them; SAVE writes the dump into the mount holding it.
+  std::map<std::string, std::pair<std::string, std::string>> redis_config;
+  std::set<std::string> redis_noauth;  // Redis containers that ask for a password (NOAUTH)
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
   int upgrade_exit = 0;                      // what upgrade.php answers
   std::string upgrade_err = "Default exception handler: upgrade failed in mod_quiz\n";  // its stderr when it fails
