@@ -21,6 +21,7 @@ void FaultPlan::hit(const std::string& call) {
     size_t index = log.size();
     log.push_back(call);
     if (index == index_) fire = index_kind_;
+    if (!fire && ref_nth_ > 0 && normalize_(call) == ref_key_ && ++ref_count_ == ref_nth_) fire = ref_kind_;
     for (auto& r : rules_)
       if (!fire && call.find(r.pattern) != std::string::npos && ++r.count == r.nth) fire = r.kind;
     if (fire) fired = call;

@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <map>
+#include <algorithm>
 #include <functional>
 #include <mutex>
 #include <memory>
@@ -33,9 +34,22 @@ public:
     index_ = index;
     index_kind_ = kind;
   }
+  /// The call that was `reference[index]` in a reference run fails or crashes, matched by its
+  /// normalised text and its occurrence among equal calls: calls two threads make at once
+  /// (green's DB, cache and web start together) interleave differently from run to run.
+  void at_reference_call(const std::vector<std::string>& reference, size_t index, Kind kind,
+                         std::function<std::string(const std::string&)> normalize) {
+    normalize_ = std::move(normalize);
+    ref_key_ = normalize_(reference.at(index));
+    ref_nth_ = static_cast<int>(std::count_if(reference.begin(), reference.begin() + static_cast<std::ptrdiff_t>(index) + 1,
+                                              [&](const std::string& c) { return normalize_(c) == ref_key_; }));
+    ref_count_ = 0;
+    ref_kind_ = kind;
+  }
   void clear() {
     rules_.clear();
     index_ = SIZE_MAX;
+    ref_nth_ = 0;
     fired.clear();
   }
   /// Records `call`; throws when a rule says so.
@@ -60,6 +74,10 @@ private:
   std::vector<Rule> rules_;
   size_t index_ = SIZE_MAX;
   Kind index_kind_ = Kind::fail;
+  std::function<std::string(const std::string&)> normalize_;
+  std::string ref_key_;
+  int ref_nth_ = 0, ref_count_ = 0;
+  Kind ref_kind_ = Kind::fail;
   std::mutex mutex_;  // steps run some calls at once (green's DB and web start together)
 };
 
