@@ -139,6 +139,8 @@ public:
   std::map<std::string, ports::NetworkInfo> networks;
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
   int redis_saves = 0;  // BGSAVEs answered, by any set's Redis
+  int carry_exit = 0;    // what mupgrade's session carry (php -r in a web container) answers
+  std::string carry_out = "skipped: this code (before 4.5) reads sessions in Redis as they are\n";  // 4.4.1 -> 4.4.3
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
   int upgrade_exit = 0;                      // what upgrade.php answers
   std::string upgrade_err = "Default exception handler: upgrade failed in mod_quiz\n";  // its stderr when it fails
