@@ -104,8 +104,15 @@ build_images() {
 # "db" there), the web container also on the site network mupgrade-<site>; labels
 # mupgrade.site, mupgrade.set, mupgrade.role.
 
-# Builds the binary (no-op when up to date) and defines mupgrade(). MUPGRADE_BUILD_JOBS caps -j.
+# Builds the binary (no-op when up to date) and defines mupgrade(). MUPGRADE_BUILD_JOBS caps -j;
+# MUPGRADE_REAL_BIN=PATH uses that binary instead (a long run from a copy of the tree, while the
+# tree itself is being edited and built).
 build_mupgrade() {
+  if [ -n "${MUPGRADE_REAL_BIN:-}" ]; then
+    [ -x "$MUPGRADE_REAL_BIN" ] || die "MUPGRADE_REAL_BIN=$MUPGRADE_REAL_BIN is not an executable"
+    mupgrade() { "$MUPGRADE_REAL_BIN" "$@"; }
+    return 0
+  fi
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build -j "${MUPGRADE_BUILD_JOBS:-$(nproc)}" --target mupgrade >/dev/null || die "building mupgrade failed"
   mupgrade() { "$PWD/build/mupgrade" "$@"; }
@@ -169,15 +176,21 @@ release_subvolume() {
 # The set's config.php, as mupgrade expects every set's: dbhost 'db' (the DB's alias on the
 # set's network), the public URL as wwwroot (the web container listens on the public port),
 # moodledata at /var/www/moodledata. Readable by www-data only (it holds the DB password).
-#   write_config_php FILE DBKIND PASSWORD_FILE WWWROOT [PREFIX]
+# With CACHE=redis, sessions go to Moodle's own Redis handler on the set's Redis ("cache").
+#   write_config_php FILE DBKIND PASSWORD_FILE WWWROOT [PREFIX [CACHE]]
 write_config_php() {
-  local file=$1 kind=$2 pw dbtype dbuser
+  local file=$1 kind=$2 pw dbtype dbuser sessions=""
   pw=$(cat "$3")
   case $kind in
     mariadb) dbtype=mariadb dbuser=root ;;
     postgresql) dbtype=pgsql dbuser=postgres ;;
     *) die "unknown DB kind $kind" ;;
   esac
+  if [ "${6:-}" = redis ]; then
+    sessions="\$CFG->session_handler_class = '\\core\\session\\redis';
+\$CFG->session_redis_host = 'cache';
+\$CFG->session_redis_prefix = 'sess_';"
+  fi
   cat >"$file" <<PHP
 <?php
 unset(\$CFG);
@@ -195,13 +208,15 @@ global \$CFG;
 \$CFG->dataroot  = '/var/www/moodledata';
 \$CFG->admin     = 'admin';
 \$CFG->directorypermissions = 02777;
+$sessions
 require_once(__DIR__ . '/lib/setup.php');
 PHP
   chmod 640 "$file"; chgrp 33 "$file"
 }
 
 # A set's subvolumes: code as a snapshot of RELEASE_DIR, empty db and moodledata.
-#   make_set_subvolumes SETDIR RELEASE_DIR
+# With CACHE=redis also an empty cache (the set's Redis data dir).
+#   make_set_subvolumes SETDIR RELEASE_DIR [CACHE]
 make_set_subvolumes() {
   local setdir=$1
   mkdir -p "$setdir"
@@ -209,13 +224,15 @@ make_set_subvolumes() {
   btrfs subvolume create "$setdir/db" >/dev/null
   btrfs subvolume create "$setdir/moodledata" >/dev/null
   chown 33:33 "$setdir/moodledata"
+  if [ "${3:-}" = redis ]; then btrfs subvolume create "$setdir/cache" >/dev/null; fi
 }
 
 # The set's network, DB container (started) and web container (started, also on the site's
-# network), as mupgrade's Site::create_db / create_web make them.
-#   start_set_containers SITE SET_ID SETDIR DBKIND PASSWORD_FILE PORT WEB_IMAGE
+# network), as mupgrade's Site::create_db / create_web make them; with CACHE_IMAGE also the set's
+# Redis (Site::create_cache: alias "cache", data in SETDIR/cache).
+#   start_set_containers SITE SET_ID SETDIR DBKIND PASSWORD_FILE PORT WEB_IMAGE [CACHE_IMAGE]
 start_set_containers() {
-  local site=$1 set_id=$2 setdir=$3 kind=$4 pwfile=$5 port=$6 image=$7
+  local site=$1 set_id=$2 setdir=$3 kind=$4 pwfile=$5 port=$6 image=$7 cache_image=${8:-}
   local net=mupgrade-$site-$set_id db=mupgrade-$site-$set_id-db web=mupgrade-$site-$set_id-web
   local labels=(--label "mupgrade.site=$site" --label "mupgrade.set=$set_id")
   docker network inspect "mupgrade-$site" >/dev/null 2>&1 || docker network create --label "mupgrade.site=$site" "mupgrade-$site" >/dev/null
@@ -232,6 +249,10 @@ start_set_containers() {
         -e POSTGRES_PASSWORD_FILE=/run/secrets/db_password -e POSTGRES_DB=moodle \
         --stop-signal SIGINT --stop-timeout 60 -p 127.0.0.1::5432 mupgrade/postgres:15 >/dev/null ;;
   esac
+  if [ -n "$cache_image" ]; then
+    docker run -d --name "mupgrade-$site-$set_id-cache" --network "$net" --network-alias cache "${labels[@]}" \
+      --label mupgrade.role=cache -v "$setdir/cache:/data" --stop-timeout 30 "$cache_image" >/dev/null
+  fi
   docker create --name "$web" --network "$net" "${labels[@]}" --label mupgrade.role=web \
     -v "$setdir/code:/var/www/moodle:ro" -v "$setdir/moodledata:/var/www/moodledata" \
     -e MUPGRADE_SET="$set_id" -e MOODLE_HTTP_PORT="$port" -e MOODLE_WEBROOT=/var/www/moodle \
@@ -265,5 +286,6 @@ start_proxy() {
 start_live() {
   local live
   live=$(jq -r .live_set "$2/site.json")
+  if docker container inspect "mupgrade-$1-$live-cache" >/dev/null 2>&1; then docker start "mupgrade-$1-$live-cache" >/dev/null; fi
   for c in "mupgrade-$1-$live-db" "mupgrade-$1-$live-web" "mupgrade-$1-proxy"; do docker start "$c" >/dev/null; done
 }

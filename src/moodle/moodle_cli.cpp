@@ -159,6 +159,79 @@ UpgradeResult MoodleCli::upgrade(const std::function<void(const UpgradeProgress&
   return result;
 }
 
+namespace {
+// PHP run in the web container by carry_redis_sessions (argv[1]: the set's Redis alias). Shapes
+// from 4.3's and 4.5.6's lib/classes/session/redis.php: phpredis' serializer (PHP unless
+// igbinary is configured) applies to every value, so the old data is read and written back
+// through the same one, compressed or not as it was stored.
+constexpr const char* kCarrySessionsPhp = R"php(// mupgrade-carry-sessions
+define('CLI_SCRIPT', true);
+define('ABORT_AFTER_CONFIG', true);
+require 'config.php';
+$alias = $argv[1] ?? 'cache';
+if (ltrim((string)($CFG->session_handler_class ?? ''), '\\') !== 'core\\session\\redis') {
+    echo "skipped: sessions are not in Redis\n"; exit(0);
+}
+if (trim((string)($CFG->session_redis_host ?? '')) !== $alias || !empty($CFG->session_redis_encrypt)) {
+    echo "skipped: sessions are in the Redis at '" . ($CFG->session_redis_host ?? '') . "', not the set's own ('$alias')\n"; exit(0);
+}
+$vf = is_file('public/version.php') ? 'public/version.php' : 'version.php';
+if (!preg_match('/^\s*\$version\s*=\s*([0-9]+)/m', (string)file_get_contents($vf), $m) || (int)$m[1] < 2024100700) {
+    echo "skipped: this code (before 4.5) reads sessions in Redis as they are\n"; exit(0);
+}
+$port = (int)($CFG->dboptions['dbport'] ?? 0);
+if ($CFG->dbtype === 'pgsql') {
+    $dsn = "pgsql:host={$CFG->dbhost};dbname={$CFG->dbname}" . ($port ? ";port=$port" : '');
+} else if (in_array($CFG->dbtype, ['mariadb', 'mysqli', 'auroramysql'], true)) {
+    $dsn = "mysql:host={$CFG->dbhost};dbname={$CFG->dbname};charset=utf8mb4" . ($port ? ";port=$port" : '');
+} else {
+    echo "skipped: DB type {$CFG->dbtype}\n"; exit(0);
+}
+$db = new PDO($dsn, $CFG->dbuser, $CFG->dbpass, [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION, PDO::ATTR_TIMEOUT => 10]);
+$rows = $db->query("SELECT sid, userid, state, timecreated, timemodified, firstip, lastip FROM {$CFG->prefix}sessions WHERE userid <> 0")
+    ->fetchAll(PDO::FETCH_ASSOC);
+$r = new Redis();
+if (!$r->connect($alias, (int)($CFG->session_redis_port ?? 6379), 5)) {
+    fwrite(STDERR, "cannot connect to Redis at $alias\n"); exit(1);
+}
+if ((string)($CFG->session_redis_auth ?? '') !== '') $r->auth($CFG->session_redis_auth);
+$igbinary = !empty($CFG->session_redis_serializer_use_igbinary) && defined('Redis::SERIALIZER_IGBINARY');
+$r->setOption(Redis::OPT_SERIALIZER, $igbinary ? Redis::SERIALIZER_IGBINARY : Redis::SERIALIZER_PHP);
+if ((string)($CFG->session_redis_prefix ?? '') !== '') $r->setOption(Redis::OPT_PREFIX, $CFG->session_redis_prefix);
+if ((int)($CFG->session_redis_database ?? 0) !== 0) $r->select((int)$CFG->session_redis_database);
+$carried = 0;
+foreach ($rows as $row) {
+    $sid = $row['sid'];
+    $ttl = $r->ttl($sid);
+    if ($ttl <= 0 || $r->exists('session_' . $sid)) continue;
+    $data = $r->get($sid);
+    if (!is_string($data)) continue;
+    $r->hMSet('session_' . $sid, ['id' => $sid, 'state' => (string)$row['state'], 'sid' => $sid, 'userid' => (int)$row['userid'],
+        'sessdata' => $data, 'timecreated' => (int)$row['timecreated'], 'timemodified' => (int)$row['timemodified'],
+        'firstip' => (string)$row['firstip'], 'lastip' => (string)$row['lastip']]);
+    $r->expire('session_' . $sid, $ttl);
+    $user = 'user_' . $row['userid'];
+    $r->hSet($user, $sid, (int)$row['timecreated']);
+    if ($r->ttl($user) < $ttl) $r->expire($user, $ttl);
+    $carried++;
+}
+echo "carried $carried session(s) of " . count($rows) . " in {$CFG->prefix}sessions from Redis' shape before Moodle 4.5 (<prefix><sid>) to 4.5's (<prefix>session_<sid>)\n";
+)php";
+}  // namespace
+
+std::string MoodleCli::carry_redis_sessions(const std::string& redis_host) {
+  ports::ExecOptions opts;
+  opts.cmd = {"php", "-r", kCarrySessionsPhp, "--", redis_host};
+  opts.user = user_;
+  opts.workdir = layout_.code_root;
+  opts.timeout = kCliTimeout;
+  auto e = engine_.exec(container_, opts);
+  CliRun r{e.exit_code, strip_ansi(e.out), strip_ansi(e.err), e.timed_out, e.duration};
+  if (r.exit_code != 0 || r.timed_out) fail("carry-sessions", r);
+  std::string line = r.out.substr(0, r.out.find('\n'));
+  return line;
+}
+
 void MoodleCli::purge_caches() { run_expect("purge_caches", {}, {0}); }
 
 std::optional<std::string> MoodleCli::cfg_get(const std::string& name, const std::string& component) {

@@ -1,7 +1,9 @@
 // A site with a Redis per set (config `cache`) on the real components: a user logged in on blue
 // (session in blue's Redis) is still logged in on green after a cutover, green's upgrade purged
 // green's MUC store and never blue's, a rollback serves blue's sessions again, and prune
-// removes green's Redis with green.
+// removes green's Redis with green. The cutover crosses Moodle 4.5 (4.4.1 -> 4.5.0), whose
+// code reads Redis sessions in another shape than 4.4 wrote (real 4.3 -> 4.5.6 logged every
+// user out): mupgrade carries them over in green's Redis.
 
 #include "site_fixture.hpp"
 
@@ -61,7 +63,8 @@ TEST(CacheService, SessionsInRedisSurviveACutoverAndGreensPurgeNeverTouchesBlues
 
   std::string sid = login(*s);
   ASSERT_EQ(whoami(*s, sid), "user: admin on " + s->blue);
-  ASSERT_EQ(redis(blue_redis, {"EXISTS", "sess_session_" + sid}), "1\n") << "the session is in blue's Redis";
+  ASSERT_EQ(redis(blue_redis, {"TYPE", "sess_" + sid}), "string\n") << "4.4 keeps the session's data in blue's Redis as a string";
+  ASSERT_EQ(redis(blue_redis, {"EXISTS", "sess_session_" + sid}), "0\n") << "not in 4.5's shape";
   // A cached value the upgrade's purge must drop on green, and leave alone on blue.
   ASSERT_EQ(sh(fmt::format("curl -sf -o /dev/null -H 'Host: {}' {}/login/index.php", s->cfg.public_host, s->cfg.proxy.url)), 0);
   std::string hash = redis(blue_redis, {"KEYS", "muc_*"});
@@ -70,14 +73,17 @@ TEST(CacheService, SessionsInRedisSurviveACutoverAndGreensPurgeNeverTouchesBlues
   redis(blue_redis, {"HSET", hash, "marker", "cached-before-the-cutover"});
 
   std::string out;
-  ASSERT_EQ(run_binary("cutover --config " + s->config_file, &out), 0) << out;
+  ASSERT_EQ(run_binary("cutover --target " + s->release("4.5.0") + " --config " + s->config_file, &out), 0) << out;
+  EXPECT_NE(out.find("carried 1 session(s)"), std::string::npos) << out;
   std::string green = s->site->state()->live_set;
   ASSERT_NE(green, s->blue);
   std::string green_redis = s->site->cache_container(green);
   EXPECT_EQ(whoami(*s, sid), "user: admin on " + green) << "the same cookie is logged in on green";
+  EXPECT_EQ(redis(green_redis, {"TYPE", "sess_session_" + sid}), "hash\n") << "carried to 4.5's shape in green's Redis";
+  EXPECT_EQ(redis(blue_redis, {"EXISTS", "sess_session_" + sid}), "0\n") << "never written to blue's";
   EXPECT_EQ(redis(green_redis, {"HGET", hash, "marker"}), "\n") << "green's upgrade.php purged green's MUC store";
   EXPECT_EQ(redis(blue_redis, {"HGET", hash, "marker"}), "cached-before-the-cutover\n") << "blue's Redis untouched by green's purge";
-  EXPECT_EQ(redis(blue_redis, {"EXISTS", "sess_session_" + sid}), "1\n");
+  EXPECT_EQ(redis(blue_redis, {"EXISTS", "sess_" + sid}), "1\n");
 
   // A session made on green lives in green's Redis only: after a rollback it is gone.
   std::string on_green = login(*s);

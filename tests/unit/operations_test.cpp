@@ -46,7 +46,8 @@ struct RecordingProgress : ops::Progress {
     if (s.name == crash_after && t.outcome == "ok") throw Crash{"after " + s.name};
   }
   void upgrade_component(double, const std::string&) override {}
-  void note(const std::string&) override {}
+  std::vector<std::string> notes;
+  void note(const std::string& n) override { notes.push_back(n); }
 };
 
 /// Which site the tests run on: each DB kind, and MariaDB with a Redis per set (config `cache`).
@@ -1107,6 +1108,56 @@ TEST(CacheService, GreenGetsItsOwnRedisStartedFromBluesDumpSavedAtTheFreezePoint
   for (size_t i = snap_cache; i < log.size(); ++i)
     if (log[i].find(blue_redis) != std::string::npos && log[i].find("redis-cli INFO") == std::string::npos) ADD_FAILURE() << "blue's Redis touched: " << log[i];
   EXPECT_TRUE(w.host.containers.containers.at(blue_redis).info.running) << "blue's Redis keeps its sessions for a rollback";
+}
+
+// Moodle 4.5 reads Redis sessions in another shape than 4.4 and earlier wrote, and its upgrade
+// converts none (scripts/real-moodle --cache redis, 4.3 -> 4.5.6: logged out on green). So
+// once upgrade.php succeeded, green's own Redis gets the new shape of blue's sessions, in
+// green's web container, before green is checked and switched to; never with blue's Redis.
+TEST(CacheService, SessionsAreCarriedToTheUpgradedShapeInGreensRedisBeforeTheSwitch) {
+  World w(ports::DbKind::mariadb, true);
+  w.host.containers.carry_out = "carried 2 session(s) of 3 in mdl_sessions from Redis' shape before Moodle 4.5\n";
+  RecordingProgress p;
+  auto o = w.cutover(&p);
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  std::string green = w.green();
+  const auto& log = w.host.faults.log;
+  size_t upgrade = index_of(log, "exec " + w.site->web_container(green) + ": php admin/cli/upgrade.php --non-interactive");
+  size_t carry = index_of(log, "exec " + w.site->web_container(green) + ": php -r // mupgrade-carry-sessions");
+  size_t health = index_of(log, "http.get " + w.site->web_url(green) + "/login/index.php");
+  size_t switched = index_of(log, "proxy.switch_to");
+  ASSERT_NE(upgrade, std::string::npos);
+  ASSERT_NE(carry, std::string::npos) << "the carry ran in green's web container";
+  EXPECT_LT(upgrade, carry) << "with the upgraded code";
+  EXPECT_LT(carry, health) << "before green's first page";
+  EXPECT_LT(carry, switched);
+  EXPECT_NE(log[carry].find("-- cache"), std::string::npos) << "only the set's own Redis: " << log[carry];
+  for (const auto& line : log) EXPECT_EQ(line.find(w.site->web_container(kBlue) + ": php -r // mupgrade-carry"), std::string::npos) << line;
+  bool noted = false;
+  for (const auto& n : p.notes) noted = noted || n.find("carried 2 session(s)") != std::string::npos;
+  EXPECT_TRUE(noted) << "the count is shown";
+}
+
+// Without the carry users log in again, as Moodle's own upgrade would leave them: a warning,
+// never a failed window.
+TEST(CacheService, ASessionCarryThatFailsIsAWarningNotAFailedCutover) {
+  World w(ports::DbKind::mariadb, true);
+  w.host.containers.carry_exit = 1;
+  RecordingProgress p;
+  auto o = w.cutover(&p);
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_TRUE(w.host.faults.seen("mupgrade-carry-sessions")) << "the fault happened where it was meant to";
+  bool warned = false;
+  for (const auto& n : p.notes) warned = warned || (n.find("warning: upgrade: the sessions in Redis were not carried") != std::string::npos &&
+                                                    n.find("cannot connect to Redis at cache") != std::string::npos);
+  EXPECT_TRUE(warned);
+  EXPECT_EQ(w.serving(), w.green());
+}
+
+TEST(CacheService, NoSessionCarryWithoutACacheService) {
+  World w(ports::DbKind::mariadb, false);
+  ASSERT_TRUE(w.cutover().ok);
+  EXPECT_FALSE(w.host.faults.seen("mupgrade-carry-sessions"));
 }
 
 TEST(CacheService, RollbackServesBlueWithItsRedisAndStopsGreens) {

@@ -115,6 +115,16 @@ public:
   /// Nullopt when the schema matches; otherwise the differences Moodle listed.
   std::optional<std::string> schema_differences();
 
+  /// Moodle 4.5 (MDL-66151) keeps a Redis session as a hash `<prefix>session_<sid>` (user id,
+  /// data, times) and `<prefix>user_<userid>`; before 4.5 Redis held only the data, a string
+  /// `<prefix><sid>`, and the record was a row of {sessions}. Moodle's upgrade converts none, so
+  /// an upgrade across 4.5 logs every user out. Run with the upgraded code (only code of 4.5 or
+  /// later changes anything), this writes the new shape of every old session that Redis still
+  /// holds, with its remaining lifetime, in the Redis config.php names, and only when that is
+  /// `redis_host` (the set's own). Reads config.php only (no Moodle bootstrap): milliseconds.
+  /// Returns the program's one line ("carried N session(s) ..." or "skipped: why").
+  std::string carry_redis_sessions(const std::string& redis_host);
+
   /// Disables cron and waits for running tasks; false when they did not stop in time.
   bool cron_disable_wait(std::chrono::seconds wait);
   void cron_enable();

@@ -81,7 +81,20 @@ json upgrade(Site& s, StepContext& c) {
                 c.rehearsal() ? "fix the cause (a plugin, the image, a setting) before the real cutover"
                               : "green is kept as it stopped: inspect it, fix the cause, and run cutover again");
   }
-  return {{"upgrade_s", c.facts["upgrade_s"]}, {"log", log}, {"to", result.summary.to_release}};
+  json out = {{"upgrade_s", c.facts["upgrade_s"]}, {"log", log}, {"to", result.summary.to_release}};
+  // Sessions in the set's Redis, in the shape before Moodle 4.5, would all be unknown to 4.5's
+  // code: carried to the new shape in green's own Redis (a no-op unless the upgrade crossed 4.5).
+  if (s.config().cache.enabled()) {
+    try {
+      std::string said = s.cli(c.green).carry_redis_sessions(core::kCacheAlias);
+      out["sessions"] = said;
+      if (c.progress && said.rfind("carried", 0) == 0) c.progress->note("upgrade: " + said);
+    } catch (const moodle::MoodleCliError& e) {  // the program failed; a failed Docker call fails the step
+      c.warn(fmt::format("upgrade: the sessions in Redis were not carried to Moodle 4.5's shape, so users logged in before "
+                         "the cutover must log in again ({})", e.what()));
+    }
+  }
+  return out;
 }
 
 json checks(Site& s, StepContext& c) {

@@ -300,6 +300,11 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   r.exit_code = 0;
   auto has = [&](const std::string& s) { return cmd.find(s) != std::string::npos; };
   if (cmd.rfind("redis-cli ", 0) == 0) return redis(it->second, cmd.substr(10));
+  if (has("mupgrade-carry-sessions")) {
+    r.exit_code = carry_exit;
+    (carry_exit ? r.err : r.out) = carry_exit ? "cannot connect to Redis at cache\n" : carry_out;
+    return r;
+  }
   if (has("echo n | exec php") && has("upgrade.php")) {
     // upgrade.php's checks before its question, answered "n".
     r.exit_code = 1;

@@ -165,6 +165,8 @@ public:
   /// dump's name, as CONFIG GET answers them; SAVE writes the dump into the mount holding it.
   std::map<std::string, std::pair<std::string, std::string>> redis_config;
   std::set<std::string> redis_noauth;  // Redis containers that ask for a password (NOAUTH)
+  int carry_exit = 0;    // what mupgrade's session carry (php -r in a web container) answers
+  std::string carry_out = "skipped: this code (before 4.5) reads sessions in Redis as they are\n";  // 4.4.1 -> 4.4.3
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
   int upgrade_exit = 0;                      // what upgrade.php answers
   std::string upgrade_err = "Default exception handler: upgrade failed in mod_quiz\n";  // its stderr when it fails

@@ -3,10 +3,13 @@
 // lib/classes/session/redis.php and cache/stores/redis/lib.php).
 //
 // Sessions: PHP's files handler under dataroot/sessions (Moodle's default), or Redis when
-// config.php sets $CFG->session_handler_class = '\core\session\redis': a hash
-// <session_redis_prefix>session_<sid> (userid, sessdata, timecreated, timemodified) and a set
-// <prefix>user_<userid>, both expiring after $CFG->sessiontimeout, in database
-// session_redis_database of session_redis_host:session_redis_port.
+// config.php sets $CFG->session_handler_class = '\core\session\redis', in database
+// session_redis_database of session_redis_host:session_redis_port, every value through
+// phpredis' PHP serializer. From 4.5 (MDL-66151): a hash <session_redis_prefix>session_<sid>
+// (id, state, sid, userid, sessdata, timecreated, timemodified, firstip, lastip) and a hash
+// <prefix>user_<userid> (sid => timecreated), expiring after $CFG->sessiontimeout. Before 4.5
+// (4.3's redis.php): Redis held only the data, a string <prefix><sid> (SETEX), and the record
+// was a row of {sessions}; 4.5's code does not read that shape, and its upgrade converts none.
 // MUC: a store of plugin 'redis' in dataroot/muc/config.php keeps each definition in one hash
 // named md5("<mode> <component> <area>") under the store's prefix; a purge DELetes those hashes
 // (never FLUSHDB), so sessions in the same Redis survive every cache purge.
@@ -30,6 +33,7 @@ function standin_session_redis() {
     if (!empty($CFG->session_redis_auth)) {
         $redis->auth($CFG->session_redis_auth);
     }
+    $redis->setOption(Redis::OPT_SERIALIZER, Redis::SERIALIZER_PHP);
     if (($CFG->session_redis_prefix ?? '') !== '') {
         $redis->setOption(Redis::OPT_PREFIX, $CFG->session_redis_prefix);
     }
@@ -49,16 +53,28 @@ function standin_session_timeout() {
     return (int)($CFG->sessiontimeout ?? 28800);
 }
 
+/** True when the code keeps Redis sessions in 4.5's shape (a hash per session). */
+function standin_session_redis_hashes() {
+    return (float)standin_disk_core()->version >= 2024100700;
+}
+
 /** Starts a session for $userid; sends its cookie; returns the sid. */
 function standin_session_start($userid) {
     $sid = bin2hex(random_bytes(16));
     $now = time();
-    if (standin_session_is_redis()) {
+    $ip = $_SERVER['REMOTE_ADDR'] ?? '0.0.0.0';
+    $data = 'USER|' . serialize((object)['id' => $userid]);
+    if (standin_session_is_redis() && standin_session_redis_hashes()) {
         $redis = standin_session_redis();
-        $redis->hMSet('session_' . $sid, ['userid' => $userid, 'sessdata' => '', 'timecreated' => $now, 'timemodified' => $now]);
+        $redis->hMSet('session_' . $sid, ['id' => $sid, 'state' => '0', 'sid' => $sid, 'userid' => $userid, 'sessdata' => $data,
+            'timecreated' => $now, 'timemodified' => $now, 'firstip' => $ip, 'lastip' => $ip]);
         $redis->expire('session_' . $sid, standin_session_timeout());
-        $redis->sAdd('user_' . $userid, $sid);
+        $redis->hSet('user_' . $userid, $sid, $now);
         $redis->expire('user_' . $userid, standin_session_timeout());
+    } else if (standin_session_is_redis()) {
+        db_exec("INSERT INTO " . t('sessions') . " (state, sid, userid, timecreated, timemodified, firstip, lastip) VALUES (0, ?, ?, ?, ?, ?, ?)",
+            [$sid, $userid, $now, $now, $ip, $ip]);
+        standin_session_redis()->setex($sid, standin_session_timeout(), $data);
     } else {
         @mkdir(dirname(standin_session_file($sid)), 02777, true);
         file_put_contents(standin_session_file($sid), json_encode(['userid' => $userid, 'timecreated' => $now]));
@@ -73,8 +89,17 @@ function standin_session_user() {
     if (!preg_match('/^[0-9a-f]{32}$/', $sid)) {
         return 0;
     }
+    if (standin_session_is_redis() && standin_session_redis_hashes()) {
+        // 4.5 reads the record and the data from the hash: without its data, no user.
+        $keys = standin_session_redis()->hMGet('session_' . $sid, ['userid', 'sessdata']);
+        return is_string($keys['sessdata']) && $keys['sessdata'] !== '' ? (int)$keys['userid'] : 0;
+    }
     if (standin_session_is_redis()) {
-        return (int)standin_session_redis()->hGet('session_' . $sid, 'userid');
+        // Before 4.5: the record in {sessions}, the data in Redis; both or no user.
+        if (!is_string(standin_session_redis()->get($sid))) {
+            return 0;
+        }
+        return (int)db_value("SELECT userid FROM " . t('sessions') . " WHERE sid = ?", [$sid]);
     }
     $file = standin_session_file($sid);
     if (!is_file($file) || filemtime($file) < time() - standin_session_timeout()) {

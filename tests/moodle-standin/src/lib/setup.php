@@ -23,6 +23,12 @@ if (empty($CFG->dataroot) || !is_dir($CFG->dataroot) || !is_writable($CFG->datar
     exit(1);
 }
 
+// As real Moodle: a script that defines ABORT_AFTER_CONFIG gets $CFG from config.php and
+// nothing else (no DB connection, no settings, no bootstrap cost).
+if (defined('ABORT_AFTER_CONFIG') && !defined('ABORT_AFTER_CONFIG_CANCEL')) {
+    return;
+}
+
 // Real Moodle's bootstrap costs every CLI run 1-2.5 s (about 460 plugins, caches, the DB):
 // knob cli_bootstrap_ms. Each run's start and end (Unix seconds) and script go to
 // <dataroot>/standin-cli-runs.log, so a test can see runs that overlapped.
