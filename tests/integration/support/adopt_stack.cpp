@@ -84,11 +84,11 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
     // way down); its exit code is the container's.
     if (fam.db_stop_delay_s > 0)
       run = fmt::format("bash /tmp/ep & p=$!; trap 'trap \"\" TERM; sleep {}; kill -TERM $p' TERM; wait $p; s=$?; "
-                        "while kill -0 $p 2>/dev/null; do wait $p; s=$?; done; exit $s",
+                        "if [ $s -gt 128 ]; then wait $p; s=$?; fi; exit $s",  // the trap cut the first wait short
                         fam.db_stop_delay_s);
     db.entrypoint = {"/bin/bash", "-c",
                      "mkdir -p /bitnami/mariadb/data && chown mysql:mysql /bitnami/mariadb/data && "
-                     "sed 's#^datadir=/var/lib/mysql#datadir=/bitnami/mariadb/data#' /usr/local/bin/mariadb-entrypoint >/tmp/ep && " + run};
+                     "sed 's#^datadir=/var/lib/mysql#datadir=/bitnami/mariadb/data#' /usr/local/bin/mariadb-entrypoint >/tmp/ep || exit 1; " + run};
     db.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/root"}, {"MARIADB_DATABASE", "bitnami_moodle"}, {"MARIADB_USER", "bn_moodle"},
               {"MARIADB_PASSWORD_FILE", "/run/secrets/user"}};
   } else {
