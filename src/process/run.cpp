@@ -1,7 +1,10 @@
 #include "mupgrade/process/run.hpp"
 
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 
+#include <csignal>
+#include <sys/prctl.h>
 #include <thread>
 #include <unistd.h>
 
@@ -17,7 +20,15 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
     e[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   std::vector<std::string> args(argv.begin() + 1, argv.end());
-  bp::child child(argv[0], bp::args(args), e, (bp::std_out & bp::std_err) > out, bp::std_in < bp::null);
+  // The child dies with us: after a kill -9 of mupgrade no rsync or git goes on writing into
+  // a set that the recovery removes or makes again.
+  pid_t parent = ::getpid();
+  auto die_with_parent = [parent](auto&) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+  };
+  bp::child child(argv[0], bp::args(args), e, (bp::std_out & bp::std_err) > out, bp::std_in < bp::null,
+                  bp::extend::on_exec_setup = die_with_parent);
   RunResult r;
   std::string line;
   std::thread reader([&] {

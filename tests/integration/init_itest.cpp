@@ -244,6 +244,60 @@ TEST(InitITestCache, WithCacheRedisALoginSessionLivesInTheSetsRedis) {
   EXPECT_FALSE(fs::exists(cleanup.pool + "/sets/" + state->live_set + "/moodledata/sessions/sess_" + sid)) << "not in files";
 }
 
+// --image IMAGE --image-path PATH: an image this host builds, with the code at a path of its
+// own, is extracted into the first set, which serves through the proxy; a path the image does
+// not hold is refused first, with nothing made (no throwaway container either).
+TEST(InitITestImage, AnImagesCodeBecomesTheFirstSetAndAMissingPathIsRefused) {
+  SiteCleanup cleanup;
+  std::string site = unique_name("initimg");
+  cleanup.site = site;
+  cleanup.pool = test_pool() + "/" + site;
+  cleanup.state = scratch_dir() + "/" + site;
+  std::string ctx = scratch_dir() + "/" + site + "-image", image = site + ":4.4.1";
+  std::string config = cleanup.state + "-site.yml", pwfile = cleanup.state + "-adminpw";
+  struct Cleanup {
+    std::string ctx, image, a, b;
+    ~Cleanup() {
+      sh("docker rmi -f '" + image + "' >/dev/null; rm -rf -- '" + ctx + "'");
+      std::remove(a.c_str()), std::remove(b.c_str());
+    }
+  } files_cleanup{ctx, image, config, pwfile};
+  make_release("4.4.1", ctx + "/code");
+  std::ofstream(ctx + "/Dockerfile") << "FROM mupgrade/web:php8.2\nCOPY code/ /opt/moodle-code/\n";
+  std::string out;
+  ASSERT_EQ(sh("docker build -q -t '" + image + "' '" + ctx + "'", &out), 0) << out;
+  {
+    std::ofstream(pwfile) << "Init-admin-1\n";
+    ::chmod(pwfile.c_str(), 0600);
+  }
+  auto init = [&](const std::string& path) {
+    return run_binary(fmt::format("init --site {} --image {} --image-path {} --db mariadb --url http://moodle.test:18841 --pool {} "
+                                  "--state-dir {} --config {} --admin-password-file {} 2>&1",
+                                  site, image, path, cleanup.pool, cleanup.state, config, pwfile),
+                      &out);
+  };
+
+  EXPECT_EQ(init("/opt/elsewhere"), 2) << out;
+  EXPECT_NE(out.find("mupgrade: error: image " + image + " holds no Moodle code at /opt/elsewhere"), std::string::npos) << out;
+  EXPECT_NE(out.find("mupgrade: hint:"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(cleanup.pool)) << out;
+  EXPECT_FALSE(fs::exists(cleanup.state)) << out;
+  EXPECT_FALSE(fs::exists(config)) << out;
+  EXPECT_TRUE(engine().list_containers({{"mupgrade.site", site}}, true).empty());
+  EXPECT_TRUE(engine().list_networks({{"mupgrade.site", site}}).empty());
+
+  ASSERT_EQ(init("/opt/moodle-code"), 0) << out;
+  auto state = core::load_site_state(cleanup.state);
+  ASSERT_TRUE(state);
+  EXPECT_NE(state->live_set.find("4.4.1"), std::string::npos) << state->live_set;
+  auto r = http::get("http://127.0.0.1:18841/login/index.php", "moodle.test:18841", std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.headers["x-mupgrade-set"], state->live_set);
+  EXPECT_NE(r.body.find("4.4.1"), std::string::npos) << r.body.substr(0, 300);
+  // The set's code is the image's, extracted (not the image's filesystem mounted).
+  EXPECT_TRUE(fs::exists(cleanup.pool + "/sets/" + state->live_set + "/code/version.php"));
+}
+
 INSTANTIATE_TEST_SUITE_P(BothDbs, InitITest, ::testing::Values(Case{"mariadb", 18640}, Case{"postgresql", 18641}),
                          [](const auto& p) { return std::string(p.param.db); });
 

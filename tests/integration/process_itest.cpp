@@ -1,7 +1,16 @@
-// The local-command adapter on real processes: output, exit code, environment, time limit.
+// The local-command adapter on real processes: output, exit code, environment, time limit, and
+// a child that dies with a killed parent.
 #include "mupgrade/process/run.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
 
 using mupgrade::process::run;
 using namespace std::chrono_literals;
@@ -25,4 +34,36 @@ TEST(ProcessTest, StoppedAtTheTimeLimit) {
   auto r = run({"/bin/sleep", "30"}, {}, 1s);
   EXPECT_TRUE(r.timed_out);
   EXPECT_NE(r.exit_code, 0);
+}
+
+TEST(ProcessTest, AChildDiesWhenItsParentIsKilled) {
+  // A process running a long command through run() (as adopt runs rsync) is killed with -9:
+  // the command must not go on alone.
+  std::string pidfile = "/tmp/mupgrade-process-itest-" + std::to_string(::getpid()) + ".pid";
+  std::remove(pidfile.c_str());
+  pid_t parent = ::fork();
+  ASSERT_GE(parent, 0);
+  if (parent == 0) {
+    run({"/bin/sh", "-c", "echo $$ >" + pidfile + ".tmp && mv " + pidfile + ".tmp " + pidfile + " && exec sleep 60"}, {}, 120s);
+    ::_exit(0);
+  }
+  pid_t child = 0;
+  for (int i = 0; i < 500 && child == 0; ++i) {
+    std::ifstream(pidfile) >> child;
+    if (child == 0) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(child, 0) << "the command did not start";
+  ::kill(parent, SIGKILL);
+  ::waitpid(parent, nullptr, 0);
+  // The kernel kills it at once; it is reaped by init a moment later.
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string pid, comm, state;
+    gone = !(stat >> pid >> comm >> state) || state == "Z";
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(gone) << "the command outlived its killed parent (pid " << child << ")";
+  if (!gone) ::kill(child, SIGKILL);  // ours: the sleep this test started
+  std::remove(pidfile.c_str());
 }

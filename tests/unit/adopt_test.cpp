@@ -624,4 +624,21 @@ TEST(Adopt, AKillAtEveryCallLeavesTheStackRecoverableByUndoOrByAdoptAgain) {
     }
   }
 }
+
+// kill -9 while Docker stops the stack's DB (or web): the stop goes on in the daemon after the
+// undo looked, so a container that still showed running must be waited out and started again.
+TEST(Adopt, AKillWhileTheStackStopsIsUndoneWithTheStackRunningAfterTheStopEnds) {
+  for (const char* which : {"bn-moodle-1", "bn-db-1"}) {
+    AdoptWorld w(AdoptWorld::Family::bitnami);
+    std::string ctx = std::string("kill while stopping ") + which;
+    w.host.faults.add(std::string("containers.stop ") + which, 1, FaultPlan::Kind::crash);
+    w.host.faults.on_fire = [&] { w.host.containers.stopping.insert(which); };  // the request reached the daemon
+    EXPECT_THROW(w.adopt(), Crash) << ctx;
+    ASSERT_EQ(w.host.faults.fired, std::string("containers.stop ") + which) << ctx;
+    w.host.faults.clear();
+    w.host.faults.on_fire = nullptr;
+    ASSERT_TRUE(w.undo().ok) << ctx << ": " << w.out.str();
+    w.host.containers.settle_stops();  // whatever the daemon was still stopping has stopped
+    w.expect_stack_as_before(ctx);
+  }
 }

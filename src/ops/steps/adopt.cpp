@@ -135,11 +135,18 @@ json stop_old_stack(Site& s, StepContext& c, core::StepRun& r) {
   return json::object();
 }
 
+// A stop adopt asked for before it was killed goes on in the daemon: the container still shows
+// running and exits a moment later. So each is stopped first (that waits out a stop in flight,
+// and is nothing for a stopped one), then started. Only the window runs this: the stack is in
+// maintenance already.
 void start_old_stack(Site& s, StepContext&, const json& data) {
   auto& containers = s.ports().containers;
   for (const char* key : {"db", "redis", "web"})
     if (auto name = data.value(key, ""); !name.empty())
-      if (auto info = containers.inspect_container(name); info && !info->running) containers.start_container(name);
+      if (auto info = containers.inspect_container(name)) {
+        if (info->running) containers.stop_container(name, kOldStopGrace);
+        containers.start_container(name);
+      }
 }
 
 const StepDef& init_def(const std::vector<StepDef>& t, const std::string& name) {

@@ -190,6 +190,7 @@ std::string FakeContainers::create_container(const ports::ContainerSpec& spec) {
 void FakeContainers::start_container(const std::string& id) {
   f_.hit("containers.start " + id);
   auto& c = containers.at(id);
+  if (stopping.count(id)) return;  // Docker: 304, it is running (and exits a moment later)
   for (const auto& [net, ip] : c.info.network_ips)
     if (!networks.count(net) && net != "mupgrade-t" && net != "none") throw Error("start: network " + net + " not found");
   c.info.running = true;
@@ -199,9 +200,19 @@ void FakeContainers::start_container(const std::string& id) {
 void FakeContainers::stop_container(const std::string& id, std::chrono::seconds) {
   f_.hit("containers.stop " + id);
   auto& c = containers.at(id);
+  stopping.erase(id);
   c.info.running = false;
   c.info.status = "exited";
   c.info.host_ports.clear();
+}
+void FakeContainers::settle_stops() {
+  for (const auto& id : stopping) {
+    auto& c = containers.at(id);
+    c.info.running = false;
+    c.info.status = "exited";
+    c.info.host_ports.clear();
+  }
+  stopping.clear();
 }
 void FakeContainers::kill_container(const std::string& id, const std::string& signal) { f_.hit("containers.kill " + id + " " + signal); }
 void FakeContainers::remove_container(const std::string& id, bool) {

@@ -158,6 +158,10 @@ public:
     ports::ContainerInfo info;
   };
   std::map<std::string, Container> containers;
+  /// Containers a killed process asked to stop: they still run (inspect says so) until a stop
+  /// waits them out or settle_stops() lets the daemon finish; a start is a no-op meanwhile.
+  std::set<std::string> stopping;
+  void settle_stops();
   std::map<std::string, ports::NetworkInfo> networks;
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
   int redis_saves = 0;  // BGSAVEs answered, by any set's Redis

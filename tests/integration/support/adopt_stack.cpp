@@ -1,0 +1,236 @@
+#include "adopt_stack.hpp"
+
+#include "mupgrade/http/http_client.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace mupgrade::itest {
+
+namespace fs = std::filesystem;
+
+StackVolumes::~StackVolumes() {
+  for (const auto& n : names)
+    if (is_own_test_name(n)) sh("docker volume rm -f '" + n + "' >/dev/null 2>&1");
+}
+
+std::string StackVolumes::make(const std::string& prefix) {
+  std::string n = unique_name(prefix);
+  names.push_back(n);
+  std::string out;
+  EXPECT_EQ(sh("docker volume create --label mupgrade.test=1 '" + n + "' >/dev/null && docker volume inspect -f '{{.Mountpoint}}' '" + n + "'", &out), 0) << out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+namespace {
+
+void write_secret(const std::string& dir, const std::string& name, const std::string& value) {
+  std::string p = dir + "/" + name;
+  std::ofstream(p) << value;
+  ::chmod(p.c_str(), 0644);  // read by the DB image's own user
+}
+
+docker::ExecResult exec_until_ok(const std::string& container, const docker::ExecOptions& opts) {
+  docker::ExecResult r;
+  for (int i = 0; i < 60; ++i) {
+    r = engine().exec(container, opts);
+    if (r.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return r;
+}
+
+}  // namespace
+
+Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam, const std::string& data_dir) {
+  Stack s;
+  s.project = unique_name("proj");
+  s.host = fmt::format("moodle.test:{}", fam.port);
+  std::string net = unique_name("net");
+  cleanup.network(engine().create_network(net, {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}}));
+  std::string secrets = data_dir + "/secrets";
+  fs::create_directories(secrets);
+  write_secret(secrets, "root", "Root-pw-1");
+  write_secret(secrets, "user", "Moodle-pw-1");
+  std::string dataroot, dbhost = fam.bitnami ? "mariadb" : "postgres";
+  docker::ContainerSpec db;
+  db.name = s.db = unique_name("db");
+  db.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", dbhost}};
+  db.network = net;
+  db.network_aliases = {dbhost};
+  std::string code_volume, data_volume;
+  if (fam.bitnami) {
+    s.code_host = volumes.make("code");
+    code_volume = volumes.names.back();
+    s.moodledata_host = volumes.make("data");
+    data_volume = volumes.names.back();
+    volumes.make("mariadb");
+    s.code_in = "/bitnami/moodle";
+    dataroot = "/bitnami/moodledata";
+    db.image = "mupgrade/mariadb:10.11";
+    db.mounts = {{volumes.names.back(), "/bitnami/mariadb", false}, {secrets, "/run/secrets", true}};
+    // Bitnami's layout: the data dir under the volume's data/.
+    std::string run = "exec bash /tmp/ep";
+    // The first SIGTERM reaches MariaDB that much later (later ones are ignored: it is on its
+    // way down); its exit code is the container's.
+    if (fam.db_stop_delay_s > 0)
+      run = fmt::format("bash /tmp/ep & p=$!; trap 'trap \"\" TERM; sleep {}; kill -TERM $p' TERM; wait $p; s=$?; "
+                        "if [ $s -gt 128 ]; then wait $p; s=$?; fi; exit $s",  // the trap cut the first wait short
+                        fam.db_stop_delay_s);
+    db.entrypoint = {"/bin/bash", "-c",
+                     "mkdir -p /bitnami/mariadb/data && chown mysql:mysql /bitnami/mariadb/data && "
+                     "sed 's#^datadir=/var/lib/mysql#datadir=/bitnami/mariadb/data#' /usr/local/bin/mariadb-entrypoint >/tmp/ep || exit 1; " + run};
+    db.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/root"}, {"MARIADB_DATABASE", "bitnami_moodle"}, {"MARIADB_USER", "bn_moodle"},
+              {"MARIADB_PASSWORD_FILE", "/run/secrets/user"}};
+  } else {
+    s.code_host = data_dir + "/html";
+    s.moodledata_host = data_dir + "/moodledata";
+    fs::create_directories(s.moodledata_host);
+    fs::create_directories(data_dir + "/pgdata");
+    s.code_in = "/var/www/html";
+    dataroot = "/var/www/moodledata";
+    db.image = "mupgrade/postgres:15";
+    db.mounts = {{data_dir + "/pgdata", "/var/lib/postgresql/data", false}, {secrets, "/run/secrets", true}};
+    // Moodle's own role and DB are made below (the image's POSTGRES_USER path fails on psql's -c).
+    db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}};
+  }
+  s.uid = fam.bitnami ? 1001 : 33;
+  make_release("4.4.1", s.code_host);
+  ::chown(s.moodledata_host.c_str(), s.uid, s.uid);
+  std::ofstream(s.code_host + "/config.php") << fmt::format(
+      "<?php  // Moodle configuration file\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n"
+      "$CFG->dblibrary = 'native';\n$CFG->dbhost = '{}';\n$CFG->dbname = '{}';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'Moodle-pw-1';\n"
+      "$CFG->prefix = 'mdl_';\n$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = 'http://{}';\n"
+      "$CFG->dataroot = '{}';\n$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
+      fam.bitnami ? "mariadb" : "pgsql", dbhost, fam.bitnami ? "bitnami_moodle" : "moodle", fam.bitnami ? "bn_moodle" : "moodleuser", s.host,
+      dataroot);
+  cleanup.container(engine().create_container(db));
+  engine().start_container(db.name);
+  if (!fam.bitnami) {
+    docker::ExecOptions role;
+    role.cmd = {"psql", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE moodleuser LOGIN PASSWORD 'Moodle-pw-1'", "-c",
+                "CREATE DATABASE moodle OWNER moodleuser"};
+    role.user = "postgres";
+    role.timeout = std::chrono::seconds(20);
+    auto rr = exec_until_ok(db.name, role);
+    EXPECT_EQ(rr.exit_code, 0) << rr.out << rr.err;
+  }
+
+  docker::ContainerSpec web;
+  web.name = s.web = unique_name("web");
+  web.image = "mupgrade/web:php8.2";
+  web.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", "moodle"}};
+  web.network = net;
+  web.network_aliases = {"moodle"};
+  web.env = {{"MOODLE_CODE", s.code_in}, {"MOODLE_WEBROOT", s.code_in}, {"MOODLE_HTTP_PORT", std::to_string(fam.port)}};
+  web.ports = {{fam.port, fam.port, "127.0.0.1"}};
+  web.stop_timeout_s = 10;
+  if (fam.bitnami) {
+    web.mounts = {{code_volume, s.code_in, false}, {data_volume, dataroot, false}};
+    web.cmd = {"/bin/sh", "-c", "export APACHE_RUN_USER='#1001' APACHE_RUN_GROUP='#1001'; rm -f \"$APACHE_PID_FILE\"; exec apache2 -DFOREGROUND"};
+  } else {
+    web.mounts = {{s.code_host, s.code_in, false}, {s.moodledata_host, dataroot, false}};
+  }
+  cleanup.container(engine().create_container(web));
+  engine().start_container(web.name);
+  // The DB takes a few seconds to initialise: the install retries until it connects.
+  docker::ExecOptions install;
+  install.cmd = {"php", "admin/cli/install_database.php", "--agree-license", "--adminpass=Admin-1234"};
+  install.user = std::to_string(s.uid);
+  install.workdir = s.code_in;
+  install.timeout = std::chrono::seconds(60);
+  auto r = exec_until_ok(web.name, install);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // A user's file in moodledata: it must come through adopt and undo.
+  std::ofstream(s.moodledata_host + "/users-file.txt") << "kept";
+  ::chown((s.moodledata_host + "/users-file.txt").c_str(), s.uid, s.uid);
+  EXPECT_TRUE(wait_200(fam.port, s.host)) << "the stack does not serve";
+  return s;
+}
+
+ports::HttpResponse login_page(int port, const std::string& host) {
+  return http::get(fmt::format("http://127.0.0.1:{}/login/index.php", port), host, std::chrono::seconds(10));
+}
+
+bool wait_200(int port, const std::string& host) {
+  for (int i = 0; i < 300; ++i) {
+    if (login_page(port, host).status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+namespace {
+
+// Writes `size` bytes of cheap pseudo-random content (no run of zeros a filesystem could skip).
+void write_blob(const std::string& path, std::uint64_t size, std::mt19937_64& rng, unsigned uid) {
+  static thread_local std::vector<std::uint64_t> buf(1 << 16);
+  std::ofstream f(path, std::ios::binary);
+  for (std::uint64_t left = size; left > 0;) {
+    for (auto& w : buf) w = rng();
+    auto n = std::min<std::uint64_t>(left, buf.size() * sizeof(std::uint64_t));
+    f.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(n));
+    left -= n;
+  }
+  f.close();
+  ::chown(path.c_str(), uid, uid);
+}
+
+void make_owned_dirs(const fs::path& dir, const fs::path& root, unsigned uid) {
+  fs::create_directories(dir);
+  for (fs::path p = dir; p != root && p.has_relative_path(); p = p.parent_path()) ::chown(p.c_str(), uid, uid);
+}
+
+}  // namespace
+
+size_t fill_moodledata(const std::string& dir, std::uint64_t bytes, unsigned uid, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> log_size(std::log(1024.0), std::log(4.0 * 1024 * 1024));
+  std::uniform_int_distribution<int> small(512, 8192);
+  size_t files = 0;
+  std::uint64_t written = 0, cache_bytes = bytes / 50;
+  // Caches and sessions: many small files.
+  for (std::uint64_t n = 0; written < cache_bytes; ++n) {
+    const char* area = n % 10 == 0 ? "sessions" : n % 3 == 0 ? "localcache/mustache" : "cache/cachestore_file/default_application";
+    fs::path d = fs::path(dir) / area / fmt::format("{:02x}", n % 64);
+    make_owned_dirs(d, dir, uid);
+    std::uint64_t size = static_cast<std::uint64_t>(small(rng));
+    write_blob((d / fmt::format("{:016x}.cache", rng())).string(), size, rng, uid);
+    written += size, ++files;
+  }
+  // The file pool: filedir/ab/cd/abcd... (Moodle names a file by its content's SHA-1).
+  while (written < bytes) {
+    std::string hash = fmt::format("{:016x}{:016x}{:08x}", rng(), rng(), static_cast<unsigned>(rng()));
+    fs::path d = fs::path(dir) / "filedir" / hash.substr(0, 2) / hash.substr(2, 2);
+    make_owned_dirs(d, dir, uid);
+    auto size = std::min<std::uint64_t>(static_cast<std::uint64_t>(std::exp(log_size(rng))), bytes - written);
+    write_blob((d / hash).string(), size, rng, uid);
+    written += size, ++files;
+  }
+  return files;
+}
+
+int posts_tagged(const std::string& web_container, const std::string& code_in, unsigned uid, const std::string& tag) {
+  docker::ExecOptions q;
+  q.cmd = {"php", "-r",
+           fmt::format("define('CLI_SCRIPT', true); require 'config.php'; "
+                       "echo db_value('SELECT COUNT(*) FROM ' . t('forum_posts') . ' WHERE subject = ?', ['{}']);",
+                       tag)};
+  q.user = std::to_string(uid);
+  q.workdir = code_in;
+  q.timeout = std::chrono::seconds(30);
+  auto r = engine().exec(web_container, q);
+  if (r.exit_code != 0 || r.out.empty()) return -1;
+  return std::atoi(r.out.c_str());
+}
+
+}  // namespace mupgrade::itest
