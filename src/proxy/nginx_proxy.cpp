@@ -79,6 +79,8 @@ std::string render_hold(const Backend& be) {
       "server {{\n"
       "    listen 80 default_server;\n"
       "    location / {{\n"
+      // No types: a request for /x.html would get nginx's built-in "text/html" otherwise.
+      "        types {{ }}\n"
       "        default_type \"text/html; charset=utf-8\";\n"
       "        add_header Retry-After {1} always;\n"
       "        add_header Cache-Control no-store always;\n"

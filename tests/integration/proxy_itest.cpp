@@ -30,6 +30,7 @@ struct Stack {
 proxy::Backend static_backend(Cleanup& cleanup, const std::string& network, const std::string& set, std::string* dir = nullptr) {
   std::string code = make_subvolume(cleanup, "static");
   if (dir) *dir = code;
+  fs::permissions(code, fs::perms::all);  // the web server's user writes slow.php's marks
   std::ofstream(code + "/index.html") << "served by " << set << "\n";
   // Marks (in the set's writable mount) when it started and when it finished its work.
   std::ofstream(code + "/slow.php") << "<?php touch('/var/www/moodledata/slow.started'); usleep(1500000);"
