@@ -77,13 +77,11 @@ std::string render_sets_map(const SlotState& st) {
 
 // The 503 users get while the proxy holds traffic: what Moodle's CLI maintenance sends.
 std::string maintenance_response() {
-  std::string body =
-      "<!DOCTYPE html><html><head><title>Maintenance</title></head><body>"
-      "<h1>This site is being upgraded and will be back in a moment.</h1></body></html>\n";
+  std::string body = maintenance_body();
   return fmt::format(
-      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 300\r\nCache-Control: no-store\r\n"
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {}\r\nCache-Control: no-store\r\n"
       "Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-      body.size(), body);
+      kMaintenanceRetryAfterS, body.size(), body);
 }
 
 class HaproxyProxy : public Proxy {

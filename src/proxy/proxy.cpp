@@ -16,6 +16,11 @@ std::unique_ptr<Proxy> DockerProxies::open(const ProxySite& site) {
   return site.kind == core::ProxyKind::nginx ? make_nginx(engine_, site) : make_haproxy(engine_, site);
 }
 
+std::string maintenance_body() {
+  return "<!DOCTYPE html><html><head><title>Maintenance</title></head><body>"
+         "<h1>This site is being upgraded and will be back in a moment.</h1></body></html>\n";
+}
+
 void require_running(docker::DockerEngine& engine, const ProxySite& site) {
   auto info = engine.inspect_container(site.container);
   if (!info) throw ProxyError(fmt::format("the proxy container {} does not exist", site.container), "create and start it (README, 'proxy init')");

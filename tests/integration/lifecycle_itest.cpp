@@ -8,6 +8,7 @@
 #include "mupgrade/btrfs/btrfs.hpp"
 #include "mupgrade/core/site_lock.hpp"
 #include "mupgrade/http/http_client.hpp"
+#include "mupgrade/proxy/proxy.hpp"
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/plans.hpp"
 #include "mupgrade/db/durability.hpp"
@@ -16,10 +17,12 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -203,6 +206,56 @@ TEST(LifecycleCrashTest, KillNineAtEveryStepBoundaryIsRecovered) {
       EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)") << step;
     }
   }
+}
+
+// nginx in front: during the window the proxy answers Moodle's 503 itself (blue's PHP gets
+// nothing), the hold reports blue's requests drained, and a hold left by a cutover killed
+// right after it is released by the rollback that recovers.
+TEST(LifecycleNginxTest, TheWindowIsHeldAtTheProxyAndAKilledHoldIsRecovered) {
+  SiteCleanup cleanup;
+  SiteOptions opts;
+  opts.proxy = core::ProxyKind::nginx;
+  auto ls = make_site(cleanup, db::Kind::mariadb, 18860, "", opts);
+  ASSERT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)");
+  std::string out;
+  EXPECT_TRUE(crashes_after_step(ls->cfg.state_dir, "hold-traffic", "cutover --config " + ls->config_file, &out));
+  auto held = http::get(ls->cfg.proxy.url + "/login/index.php", ls->cfg.public_host);
+  EXPECT_EQ(held.status, 503);
+  EXPECT_EQ(held.headers["retry-after"], "300");
+  EXPECT_EQ(held.body, proxy::maintenance_body()) << "the answer came from blue, not the proxy";
+  EXPECT_EQ(run_binary("rollback --config " + ls->config_file, &out), 0) << out;
+  EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)") << "the hold was not released: " << out;
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids have one-second resolution
+  std::atomic<bool> stop{false};
+  std::atomic<int> from_proxy{0}, failed{0};
+  std::thread client([&] {
+    while (!stop) {
+      auto r = http::get(ls->cfg.proxy.url + "/login/index.php", ls->cfg.public_host, std::chrono::seconds(10));
+      if (r.status == 0) ++failed;
+      if (r.status == 503 && r.body == proxy::maintenance_body()) ++from_proxy;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  int rc = run_binary("cutover --config " + ls->config_file, &out);
+  stop = true;
+  client.join();
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(ls->served_release(), "4.4.3 (Build: 20240902)");
+  EXPECT_GT(from_proxy.load(), 0) << "no request got the proxy's own maintenance page during the window";
+  EXPECT_EQ(failed.load(), 0);
+  // The journal: the hold held and waited for blue's requests in flight.
+  bool drained = false;
+  for (const auto& e : fs::directory_iterator(ls->cfg.state_dir + "/journal")) {
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);)
+      if (line.find("\"hold-traffic\"") != std::string::npos && line.find("\"drained\":true") != std::string::npos &&
+          line.find("\"held\":true") != std::string::npos) {
+        drained = true;
+        std::cout << "nginx hold: " << line << "\n";
+      }
+  }
+  EXPECT_TRUE(drained) << "no journal line says the hold held and drained";
 }
 
 // kill -9 right after each step of a rollback; running `rollback` again must finish the job:

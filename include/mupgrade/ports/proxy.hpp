@@ -60,11 +60,13 @@ public:
   virtual SwitchReport switch_to(const Backend& target) = 0;
   /// The window's hold: the proxy stops sending requests to any set and answers 503 with
   /// Retry-After itself (as Moodle's maintenance page does); requests already running on the
-  /// current backend finish. False when the driver cannot hold (nginx).
+  /// current backend finish. A switch ends it; it survives the process that made it (recovery
+  /// releases it). False when the driver cannot hold.
   virtual bool hold() = 0;
   /// Ends a hold: traffic to the current backend again. Idempotent.
   virtual void release_hold() = 0;
-  /// Requests running on the current backend now; nullopt when the driver cannot tell.
+  /// Requests running on the current backend now, 0 once none does (nginx, during a hold: its
+  /// old workers still finishing requests); nullopt when the driver cannot tell.
   virtual std::optional<int> in_flight() = 0;
   virtual std::string kind() const = 0;
 };

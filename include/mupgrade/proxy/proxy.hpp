@@ -38,6 +38,11 @@ private:
   docker::DockerEngine& engine_;
 };
 
+/// What users get while a proxy holds traffic (the window), from either driver: the 503 with
+/// `Retry-After: 300` that Moodle's CLI maintenance sends, and this page.
+inline constexpr int kMaintenanceRetryAfterS = 300;
+std::string maintenance_body();
+
 /// Throws when the proxy container is not running.
 void require_running(docker::DockerEngine& engine, const ProxySite& site);
 

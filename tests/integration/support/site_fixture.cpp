@@ -110,7 +110,7 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   c.db.user = kind == db::Kind::mariadb ? "root" : "postgres";
   c.web_image = c.target_image = "mupgrade/web:php8.2";
   c.web_port = port;
-  c.proxy = {core::ProxyKind::haproxy, "mupgrade-" + name + "-proxy", c.state_dir + "/proxy", ""};
+  c.proxy = {opts.proxy, "mupgrade-" + name + "-proxy", c.state_dir + "/proxy", ""};
   c.cron_drain_timeout_s = 10;
   if (opts.redis) c.cache = {"redis", core::kDefaultRedisImage};
   fs::create_directories(c.state_dir + "/proxy");
@@ -160,10 +160,11 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   ls->site->proxy()->install({ls->blue, ls->site->web_container(ls->blue), "", port});
   docker::ContainerSpec proxy;
   proxy.name = c.proxy.container;
-  proxy.image = "mupgrade/haproxy:2.6";
+  bool nginx = opts.proxy == core::ProxyKind::nginx;
+  proxy.image = nginx ? "mupgrade/nginx-proxy:1.22" : "mupgrade/haproxy:2.6";
   proxy.labels = {{"mupgrade.site", name}, {"mupgrade.role", "proxy"}};
   proxy.network = c.network;
-  proxy.mounts = {{c.proxy.config_dir, "/usr/local/etc/haproxy", false}};
+  proxy.mounts = {{c.proxy.config_dir, nginx ? "/etc/nginx/mupgrade" : "/usr/local/etc/haproxy", false}};
   proxy.ports = {{80, port, "127.0.0.1"}};  // fixed, as a site's is: a restarted proxy keeps its URL
   engine().create_container(proxy);
   engine().start_container(proxy.name);
@@ -175,9 +176,9 @@ std::unique_ptr<LifecycleSite> make_site(SiteCleanup& cleanup, db::Kind kind, in
   ls->config_file = c.state_dir + "/site.yml";
   std::ofstream(ls->config_file) << fmt::format(
       "site: {}\npublic_url: {}\npool: {}\nstate_dir: {}\nnetwork: {}\ndb:\n  kind: {}\n  password_file: {}\n"
-      "web:\n  port: {}\nproxy:\n  container: {}\n  config_dir: {}\n  url: {}\ntarget:\n  code: {}\nupgrade:\n  cron_drain_timeout_s: 10\n",
+      "web:\n  port: {}\nproxy:\n  container: {}\n  config_dir: {}\n  url: {}\n{}target:\n  code: {}\nupgrade:\n  cron_drain_timeout_s: 10\n",
       name, c.public_url, c.pool, c.state_dir, c.network, core::to_string(c.db.kind), c.db.password_file, port, c.proxy.container,
-      c.proxy.config_dir, c.proxy.url, c.target_code) << (opts.redis ? "cache:\n  kind: redis\n" : "") << extra_yaml;
+      c.proxy.config_dir, c.proxy.url, nginx ? "  kind: nginx\n" : "", c.target_code) << (opts.redis ? "cache:\n  kind: redis\n" : "") << extra_yaml;
   std::ostringstream out;
   EXPECT_EQ(ops::adopt(*ls->site, ls->blue, out), 0) << out.str();
   return ls;

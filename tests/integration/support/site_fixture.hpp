@@ -1,6 +1,6 @@
 #pragma once
 // A whole site for operation tests: a blue set on the stand-in (4.4.1) with its DB installed,
-// an HAProxy in front, the same config as a YAML file for the binary, adopted as live.
+// an HAProxy (or nginx) in front, the same config as a YAML file for the binary, adopted as live.
 
 #include "fixtures.hpp"
 
@@ -42,6 +42,7 @@ struct SiteOptions {
   /// A Redis per set (config `cache`), with config.php's sessions in it and a Redis MUC store
   /// in moodledata/muc/config.php, as Moodle's docs configure them.
   bool redis = false;
+  core::ProxyKind proxy = core::ProxyKind::haproxy;  // the proxy in front (config `proxy.kind`)
 };
 
 /// `extra_yaml` is appended to the site's YAML config file (for the binary).
