@@ -623,6 +623,7 @@ TEST(Adopt, AKillAtEveryCallLeavesTheStackRecoverableByUndoOrByAdoptAgain) {
       }
     }
   }
+  }
 }
 
 // kill -9 while Docker stops the stack's DB (or web): the stop goes on in the daemon after the
