@@ -43,14 +43,21 @@ CliRun MoodleCli::install_database(const std::string& password_file, const std::
       "$_SERVER['argv'] = $argv; $argc = count($argv); $_SERVER['argc'] = $argc; unset($pw, $f);"
       "require '{0}';",
       script);
+  return run_program("install_database", prelude,
+                     {password_file, "--agree-license", "--lang=en", "--fullname=" + fullname, "--shortname=" + shortname}, timeout);
+}
+
+CliRun MoodleCli::run_program(const std::string& what, const std::string& program, const std::vector<std::string>& args,
+                              std::chrono::milliseconds timeout) {
   ports::ExecOptions opts;
-  opts.cmd = {"php", "-r", prelude, "--", password_file, "--agree-license", "--lang=en", "--fullname=" + fullname, "--shortname=" + shortname};
+  opts.cmd = {"php", "-r", program, "--"};
+  opts.cmd.insert(opts.cmd.end(), args.begin(), args.end());
   opts.user = user_;
   opts.workdir = layout_.code_root;
   opts.timeout = timeout;
   auto e = engine_.exec(container_, opts);
   CliRun r{e.exit_code, strip_ansi(e.out), strip_ansi(e.err), e.timed_out, e.duration};
-  if (r.exit_code != 0 || r.timed_out) fail("install_database", r);
+  if (r.exit_code != 0 || r.timed_out) fail(what, r);
   return r;
 }
 
@@ -220,14 +227,7 @@ echo "carried $carried session(s) of " . count($rows) . " in {$CFG->prefix}sessi
 }  // namespace
 
 std::string MoodleCli::carry_redis_sessions(const std::string& redis_host) {
-  ports::ExecOptions opts;
-  opts.cmd = {"php", "-r", kCarrySessionsPhp, "--", redis_host};
-  opts.user = user_;
-  opts.workdir = layout_.code_root;
-  opts.timeout = kCliTimeout;
-  auto e = engine_.exec(container_, opts);
-  CliRun r{e.exit_code, strip_ansi(e.out), strip_ansi(e.err), e.timed_out, e.duration};
-  if (r.exit_code != 0 || r.timed_out) fail("carry-sessions", r);
+  CliRun r = run_program("carry-sessions", kCarrySessionsPhp, {redis_host}, kCliTimeout);
   std::string line = r.out.substr(0, r.out.find('\n'));
   return line;
 }

@@ -134,6 +134,9 @@ public:
 private:
   [[noreturn]] void fail(const std::string& script, const CliRun& r);
   CliRun run_expect(const std::string& script, const std::vector<std::string>& args, std::initializer_list<int> ok);
+  /// `php -r program -- args...` in the code root as the web user; fails as `what` unless it exits 0.
+  CliRun run_program(const std::string& what, const std::string& program, const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout);
 
   ports::Containers& engine_;
   std::string container_;
