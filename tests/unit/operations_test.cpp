@@ -555,6 +555,30 @@ TEST_P(OperationsTest, ChecksTheRehearsalPassedOnTheSameCodeAreNotRunAgainInTheW
   EXPECT_NE(w.host.faults.find("checks.php", from), std::string::npos) << "the rehearsal ran before the last cutover";
 }
 
+// With the checks proven by the rehearsal, nothing warmed green's first page before the health
+// check (2-2.5 s of the window on real Moodle): it is rendered while green's DB checkpoints, and
+// green's web is known to be up from a static file, not from a PHP page waiting on the DB.
+TEST_P(OperationsTest, GreensColdFirstPageRendersWhileItsDbCheckpoints) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  size_t from = w.host.faults.log.size();
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  const auto& log = w.host.faults.log;
+  std::string page = "http.get " + w.site->web_url(green) + "/login/index.php";
+  size_t first_page = w.host.faults.find(page, from);
+  size_t restore = w.host.faults.find("db.restore_durability", from);
+  size_t sync = w.host.faults.find("storage.sync " + w.site->paths(green).db, restore == std::string::npos ? from : restore);
+  ASSERT_NE(first_page, std::string::npos);
+  ASSERT_NE(restore, std::string::npos);
+  ASSERT_NE(sync, std::string::npos);
+  EXPECT_LT(first_page, sync) << "rendered before restore-durability ended (its sync covers what the page wrote)";
+  EXPECT_GT(first_page, w.host.faults.find("exec " + w.site->web_container(green) + ": php admin/cli/upgrade.php", from)) << "with the upgraded code";
+  for (size_t i = from; i < log.size(); ++i)
+    EXPECT_NE(log[i], "http.get " + w.site->web_url(green) + "/") << "readiness asks a static file, not Moodle's front page";
+  EXPECT_NE(w.host.faults.find("http.get " + w.site->web_url(green) + core::kSwitchProbePath, from), std::string::npos);
+}
+
 TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
   World w(GetParam());
   ASSERT_TRUE(w.cutover().ok);
