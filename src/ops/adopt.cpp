@@ -292,7 +292,6 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
   if (req.site.empty()) req.site = req.from;
   AdoptRequest named = given;  // the flags as given: what a recovery names again
   named.site = req.site;
-  named.yes = true;
   if (!plain(req.site))
     throw UsageError(fmt::format("--site '{}' is not a site name (letters, digits, - and _; at most 40)", req.site), "pass --site NAME");
   if (req.pool.empty()) req.pool = "/srv/mupgrade-pool/" + req.site;
