@@ -118,6 +118,8 @@ int run(int argc, char** argv) {
   auto* status_cmd = app.add_subcommand("status", "Live set, sets, last operation and where it stopped");
   site_opts(status_cmd);
   status_cmd->add_flag("--json", so.json, "print JSON");
+  status_cmd->add_option("--state-dir", so.state_dir,
+                         "without a site config: where an adoption killed before writing it left its journal (default /var/lib/mupgrade/SITE)");
   auto* up_cmd = app.add_subcommand("up", "Bring the site back after a reboot, a daemon restart or removed containers");
   site_opts(up_cmd);
   up_cmd->add_flag("--json", so.json, "print the result as JSON on stdout (progress goes to stderr)");

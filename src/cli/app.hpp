@@ -64,6 +64,7 @@ struct ProxyInitOptions {
 struct SiteOptions {
   std::string config;
   std::string site;
+  std::string state_dir;  // status: where an adoption that wrote no config yet is looked for
   std::string docker_socket = "/var/run/docker.sock";
   std::string target;
   bool target_given = false;  // --target was passed (an empty value is refused, not ignored)

@@ -8,6 +8,7 @@
 
 #include "mupgrade/config/load.hpp"
 #include "mupgrade/config/playbook_load.hpp"
+#include "mupgrade/ops/adopt.hpp"
 #include "mupgrade/ops/operations.hpp"
 #include "mupgrade/ops/up.hpp"
 
@@ -92,6 +93,27 @@ int render_up(const ops::UpOutcome& o, std::ostream& out, bool json) {
   return kFailed;
 }
 
+std::string normal_path(const std::string& p) {
+  std::string n = std::filesystem::absolute(p).lexically_normal().string();
+  while (n.size() > 1 && n.back() == '/') n.pop_back();
+  return n;
+}
+
+// `status` of a site with no config yet: an adoption killed before it wrote the config left
+// its journal (or its lock) in the state dir. nullopt when the config exists or nothing is there.
+std::optional<ops::StatusReport> unconfigured_status(const SiteOptions& o) {
+  if (!o.config.empty() && !o.site.empty()) return std::nullopt;  // refused by load_site_config
+  std::string config = !o.config.empty() ? o.config : o.site.empty() ? "" : config::default_path(o.site);
+  std::error_code ec;
+  if (config.empty() || std::filesystem::exists(config, ec)) return std::nullopt;
+  std::string state_dir = !o.state_dir.empty() ? normal_path(o.state_dir) : o.site.empty() ? "" : "/var/lib/mupgrade/" + o.site;
+  if (state_dir.empty()) return std::nullopt;
+  auto r = ops::unconfigured_status(state_dir, o.site);
+  if (r && !o.site.empty() && r->site != o.site)
+    throw UsageError(fmt::format("{} holds the adoption of site {}, not of {}", state_dir, r->site, o.site), "give the site's own --state-dir");
+  return r;
+}
+
 }  // namespace
 
 core::SiteConfig load_site_config(const std::string& config, const std::string& site) {
@@ -107,9 +129,15 @@ core::SiteConfig load_site_config(const std::string& config, const std::string& 
 int site_command(const std::string& command, const SiteOptions& opts) {
   refuse_bad_arguments(command, opts);
   SiteOptions o = opts;
+  if (command == "status")
+    if (auto r = unconfigured_status(o)) return render_status(*r, o.json, std::cout);
   // The journal records the target: a relative one would mean another dir to a later resume.
   if (!o.target.empty()) o.target = std::filesystem::absolute(o.target).lexically_normal().string();
   core::SiteConfig cfg = load_site_config(o.config, o.site);
+  if (!o.state_dir.empty() && normal_path(o.state_dir) != normal_path(cfg.state_dir))
+    throw UsageError(fmt::format("--state-dir {} is not the site's state dir ({} says {})", o.state_dir, o.config.empty() ? config::default_path(o.site) : o.config,
+                                 cfg.state_dir),
+                     "leave --state-dir out: a site with a config has its state dir there");
   HostAdapters host(o.docker_socket);
   ops::Site site(cfg, host.ports());
   // With --json, stdout holds the JSON result only: progress and text go to stderr.

@@ -17,13 +17,21 @@ void render_steps(const std::vector<ops::PlanReport::PlannedStep>& steps, std::o
     out << fmt::format("  {:>2}. {:<7} {:<22} {}{}\n", ++i, s.phase, s.name, s.what, s.undo.empty() ? "" : "  [undo: " + s.undo + "]");
 }
 
-void render_operation(const ops::OperationStatus& op, std::ostream& out) {
-  out << fmt::format("last operation   {} {} ({})\n", op.operation, op.outcome, op.journal);
+// `label` is padded to the status table's first column.
+void render_operation(const std::string& label, const ops::OperationStatus& op, std::ostream& out) {
+  out << fmt::format("{:<17}{} {} ({})\n", label, op.operation, op.outcome, op.journal.empty() ? "no journal yet" : op.journal);
+  // The operation's own recovery when it names one (adopt), else a cutover's.
+  std::string run = op.recovery.empty() ? "'mupgrade cutover --resume' or 'mupgrade rollback'" : fmt::format("'{}'", fmt::join(op.recovery, "' or '"));
   if (!op.interrupted_step.empty())
-    out << fmt::format("  INTERRUPTED at step '{}': run 'mupgrade cutover --resume' or 'mupgrade rollback'\n", op.interrupted_step);
+    out << fmt::format("  INTERRUPTED at step '{}': run {}\n", op.interrupted_step, run);
   else if (!op.interrupted_after.empty())
-    out << fmt::format("  INTERRUPTED after step '{}': run 'mupgrade cutover --resume' or 'mupgrade rollback'\n", op.interrupted_after);
-  if (!op.left_to_undo.empty()) out << fmt::format("  left to undo: {}: run 'mupgrade cutover --resume'\n", fmt::join(op.left_to_undo, ", "));
+    out << fmt::format("  INTERRUPTED after step '{}': run {}\n", op.interrupted_after, run);
+  else if (!op.recovery.empty() && op.steps.empty())
+    out << fmt::format("  INTERRUPTED before its first step (nothing was made): run {}\n", run);
+  else if (!op.recovery.empty() && op.left_to_undo.empty())
+    out << fmt::format("  NOT FINISHED ({}): run {}\n", op.outcome, run);
+  if (!op.left_to_undo.empty())
+    out << fmt::format("  left to undo: {}: run {}\n", fmt::join(op.left_to_undo, ", "), op.recovery.empty() ? "'mupgrade cutover --resume'" : run);
   for (const auto& s : op.steps)
     out << fmt::format("  {:<24} {:>9.3f} s  {}{}\n", s.name, s.seconds, s.outcome,
                        std::find(op.undone.begin(), op.undone.end(), s.name) != op.undone.end() ? " (undone)" : "");
@@ -62,6 +70,13 @@ int render_status(const ops::StatusReport& r, bool json, std::ostream& out) {
     return 0;
   }
   out << fmt::format("site {}  ({})\n", r.site, r.public_url);
+  if (!r.configured) {
+    // Only what an adoption left before it wrote the config: the lock and its journal.
+    out << fmt::format("site config      none yet ({} is written at the end of 'mupgrade adopt')\n", r.config_file);
+    out << fmt::format("lock             {}\n", r.lock ? fmt::format("held by '{}' (pid {}) since {}", r.lock->command, r.lock->pid, r.lock->since) : "free");
+    if (r.adoption) render_operation("adoption", *r.adoption, out);
+    return 0;
+  }
   out << fmt::format("live set         {}  {}  since {}\n", r.live_set.empty() ? "(none)" : r.live_set, r.live_release, r.since);
   out << fmt::format("rollback target  {}\n", r.rollback_set.empty() ? "(none)" : r.rollback_set);
   out << fmt::format("proxy            {} -> {} (public URL served by {})\n", r.proxy_kind, r.proxy_backend.empty() ? "(not set up)" : r.proxy_backend,
@@ -74,7 +89,8 @@ int render_status(const ops::StatusReport& r, bool json, std::ostream& out) {
   out << "sets:\n";
   for (const auto& s : r.sets)
     out << fmt::format("  {:<32} {:<26} {:<16} web {:<8} db {:<8}{}\n", s.id, s.release, s.role, s.web, s.db, s.maintenance ? "  (maintenance)" : "");
-  if (r.last_operation) render_operation(*r.last_operation, out);
+  if (r.last_operation) render_operation("last operation", *r.last_operation, out);
+  if (r.adoption) render_operation("adoption", *r.adoption, out);
   if (const auto& rh = r.last_rehearsal)
     out << fmt::format("last rehearsal   {} -> {} at {}: {}\n", rh->ok ? "ok" : "failed", rh->target_release, rh->started_at,
                        rh->ok ? fmt::format("upgrade {:.1f} s, window {:.1f} s", rh->upgrade_s, rh->window_estimate_s) : "failed at '" + rh->failed_step + "'");

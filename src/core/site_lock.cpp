@@ -76,4 +76,16 @@ std::optional<LockHolder> SiteLock::probe(const std::string& path) {
   return out;
 }
 
+std::optional<LockHolder> SiteLock::left_by_killed(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<LockHolder> out;
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    if (auto h = read_holder(fd); h.pid != 0) out = h;
+    ::flock(fd, LOCK_UN);
+  }
+  ::close(fd);
+  return out;
+}
+
 }  // namespace mupgrade::core

@@ -24,7 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kJournalPointer = "adopt";  // its own: a later cutover never hides it
 constexpr const char* kDefaultWebImage = "mupgrade/web:php8.2";
 const std::chrono::seconds kOldStackServeTimeout{60};
 /// What the final pass reads per second when it compares the DB dir by content (an estimate
@@ -205,16 +204,6 @@ std::vector<core::Step> planned_steps() {
   return steps;
 }
 
-// The last adoption of a site as its journal recorded it; nullopt when there is none.
-std::optional<std::pair<std::string, core::JournalSummary>> last_adoption(const std::string& state_dir) {
-  std::string path = core::read_state_file(state_dir + "/journal/" + kJournalPointer).value_or("");
-  while (!path.empty() && path.back() == '\n') path.pop_back();
-  if (path.empty() || !core::read_state_file(path)) return std::nullopt;
-  auto j = core::read_journal(path);
-  if (j.operation != "adopt" || !j.args.contains("config")) return std::nullopt;
-  return std::pair{path, j};
-}
-
 // What cutovers and rehearsals made since the adoption (sets, clones, extracted targets,
 // probes): the adoption's own undo then finds the pool as it left it.
 void remove_later_sets(Site& site, const std::string& adopted) {
@@ -287,7 +276,7 @@ AdoptOutcome adopt_undo(ports::Ports p, const std::string& site_name, const std:
   o.undo_failures = undo_adoption(p, path, j, progress, out, o.timings);
   if (!o.undo_failures.empty()) {
     o.error = "undoing the adoption failed at " + o.undo_failures.front();
-    o.hint = fmt::format("fix the cause and run 'mupgrade adopt --undo --site {}' again (journal {})", cfg.site, path);
+    o.hint = fmt::format("fix the cause and run '{}' again (journal {})", adopt_undo_command(cfg.site, cfg.state_dir), path);
     return o;
   }
   wait_old_stack_serving(p, facts);
@@ -301,6 +290,8 @@ AdoptOutcome adopt_undo(ports::Ports p, const std::string& site_name, const std:
 AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& progress, std::ostream& out) {
   AdoptRequest req = given;
   if (req.site.empty()) req.site = req.from;
+  AdoptRequest named = given;  // the flags as given: what a recovery names again
+  named.site = req.site;
   if (!plain(req.site))
     throw UsageError(fmt::format("--site '{}' is not a site name (letters, digits, - and _; at most 40)", req.site), "pass --site NAME");
   if (req.pool.empty()) req.pool = "/srv/mupgrade-pool/" + req.site;
@@ -328,7 +319,9 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
       throw UsageError(fmt::format("site {} exists already ({} holds its state)", req.site, req.state_dir),
                        fmt::format("'mupgrade status --site {}' shows it; 'mupgrade adopt --undo --site {}' undoes an adoption", req.site, req.site));
     else if (o.dry_run)
-      throw UsageError(fmt::format("an adoption of {} was interrupted", req.site), "run it again with --yes (it is undone first) or 'mupgrade adopt --undo'");
+      throw UsageError(fmt::format("an adoption of {} was interrupted", req.site),
+                       fmt::format("run '{}' (the stack back) or '{}' (undone first, then adopted again)",
+                                   adopt_undo_command(req.site, req.state_dir), adopt_command(named)));
     else if (auto r = adopt_undo(p, req.site, req.state_dir, progress, out); !r.ok)
       return r;
   }
@@ -356,7 +349,8 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
   in.config_file = req.config_file;
   in.config_text = core::render_site_yaml(cfg);
   Site site(cfg, p);
-  core::SiteLock lock(cfg.lock_path(), cfg.site, "mupgrade adopt");
+  // The lock holds the command itself: killed before its journal, `status` names it again.
+  core::SiteLock lock(cfg.lock_path(), cfg.site, adopt_command(named));
   StepContext ctx;
   ctx.operation = "adopt";
   ctx.green = set;
@@ -366,9 +360,10 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
   auto steps = steps_by_name(site, ctx, adopt_step_names());
   core::RunResult result;
   {
-    core::JournalWriter journal(site.new_journal_path("adopt", kJournalPointer));
+    core::JournalWriter journal(site.new_journal_path("adopt", kAdoptJournalPointer));
     o.journal = journal.path();
-    result = run_steps(journal, ctx, steps, progress, {{"config", site_config_to_json(cfg)}, {"stack", d.facts.to_json()}});
+    result = run_steps(journal, ctx, steps, progress,
+                       {{"config", site_config_to_json(cfg)}, {"stack", d.facts.to_json()}, {"request", named.to_json()}});
   }
   o.take(result);
   o.downtime_s = result.window_seconds;
@@ -376,7 +371,7 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
     core::remove_state_dir(cfg.state_dir);  // every step undone: the stack serves as before
     o.hint = o.hint.empty() ? "every step was undone: the stack runs as before" : o.hint;
   } else if (!o.ok) {
-    o.hint = fmt::format("some undos failed; fix the cause and run 'mupgrade adopt --undo --site {}' (journal {})", cfg.site, o.journal);
+    o.hint = fmt::format("some undos failed; fix the cause and run '{}' (journal {})", adopt_undo_command(cfg.site, cfg.state_dir), o.journal);
   }
   return o;
 }

@@ -1,7 +1,8 @@
-// `mupgrade status` and `mupgrade adopt`.
+// `mupgrade status` and `mupgrade adopt --set`.
 
 #include "mupgrade/core/atomic_file.hpp"
 #include "mupgrade/core/site_lock.hpp"
+#include "mupgrade/ops/adopt.hpp"
 #include "mupgrade/ops/operations.hpp"
 
 #include <fmt/chrono.h>
@@ -43,7 +44,26 @@ std::vector<SetStatus> describe_sets(Site& site, const core::SiteState& st) {
 std::optional<OperationStatus> last_operation(Site& site, const std::string& pointer) {
   std::string path = site.last_journal_path(pointer);
   if (path.empty() || !core::read_state_file(path)) return std::nullopt;
-  auto j = core::read_journal(path);
+  return operation_status(path, core::read_journal(path));
+}
+
+json operation_json(const std::optional<OperationStatus>& o) {
+  if (!o) return nullptr;
+  json steps = json::array();
+  for (const auto& s : o->steps)
+    steps.push_back({{"step", s.name}, {"seconds", s.seconds}, {"outcome", s.outcome},
+                     {"undone", std::find(o->undone.begin(), o->undone.end(), s.name) != o->undone.end()}});
+  json j = {{"operation", o->operation}, {"started", o->started}, {"journal", o->journal}, {"finished", o->finished}, {"outcome", o->outcome}, {"steps", steps}};
+  if (!o->interrupted_step.empty()) j["interrupted_step"] = o->interrupted_step;
+  if (!o->interrupted_after.empty()) j["interrupted_after"] = o->interrupted_after;
+  if (!o->left_to_undo.empty()) j["left_to_undo"] = o->left_to_undo;
+  if (!o->recovery.empty()) j["recovery"] = o->recovery;
+  return j;
+}
+
+}  // namespace
+
+OperationStatus operation_status(const std::string& path, const core::JournalSummary& j) {
   OperationStatus o;
   o.operation = j.operation;
   o.started = j.started_at;
@@ -59,21 +79,6 @@ std::optional<OperationStatus> last_operation(Site& site, const std::string& poi
   else if (!j.finished && !j.steps.empty()) o.interrupted_after = j.steps.back().name;
   return o;
 }
-
-json operation_json(const std::optional<OperationStatus>& o) {
-  if (!o) return nullptr;
-  json steps = json::array();
-  for (const auto& s : o->steps)
-    steps.push_back({{"step", s.name}, {"seconds", s.seconds}, {"outcome", s.outcome},
-                     {"undone", std::find(o->undone.begin(), o->undone.end(), s.name) != o->undone.end()}});
-  json j = {{"operation", o->operation}, {"started", o->started}, {"journal", o->journal}, {"finished", o->finished}, {"outcome", o->outcome}, {"steps", steps}};
-  if (!o->interrupted_step.empty()) j["interrupted_step"] = o->interrupted_step;
-  if (!o->interrupted_after.empty()) j["interrupted_after"] = o->interrupted_after;
-  if (!o->left_to_undo.empty()) j["left_to_undo"] = o->left_to_undo;
-  return j;
-}
-
-}  // namespace
 
 StatusReport status(Site& site) {
   const auto& cfg = site.config();
@@ -93,6 +98,8 @@ StatusReport status(Site& site) {
   r.sets = describe_sets(site, st);
   r.last_operation = last_operation(site, "last");
   r.last_rehearsal_run = last_operation(site, "last-rehearse");
+  // adopt journals apart ("adopt"): one killed in its last step, after the config, shows here.
+  r.adoption = unfinished_adoption(cfg.state_dir);
   r.last_rehearsal = last_rehearsal(cfg);
   r.lock = core::SiteLock::probe(cfg.lock_path());
   return r;
@@ -106,11 +113,13 @@ json StatusReport::to_json() const {
   if (last_rehearsal)
     rh = {{"at", last_rehearsal->started_at}, {"verdict", last_rehearsal->ok ? "ok" : "failed"}, {"target_release", last_rehearsal->target_release},
           {"upgrade_s", last_rehearsal->upgrade_s}, {"window_estimate_s", last_rehearsal->window_estimate_s}, {"failed_step", last_rehearsal->failed_step}};
-  return {{"site", site}, {"live_set", live_set}, {"live_release", live_release}, {"rollback_set", rollback_set}, {"since", since},
+  json j = {{"site", site}, {"configured", configured}, {"live_set", live_set}, {"live_release", live_release}, {"rollback_set", rollback_set}, {"since", since},
           {"proxy", {{"kind", proxy_kind}, {"backend", proxy_backend}, {"serving", serving}, {"public_answer", public_answer}}},
           {"sets", sets_json}, {"last_operation", operation_json(last_operation)}, {"last_rehearsal_run", operation_json(last_rehearsal_run)},
-          {"last_rehearsal", rh},
+          {"last_rehearsal", rh}, {"adoption", operation_json(adoption)},
           {"lock", lock ? json{{"pid", lock->pid}, {"command", lock->command}, {"since", lock->since}} : json(nullptr)}};
+  if (!configured) j["config_file"] = config_file;
+  return j;
 }
 
 int adopt(Site& site, const std::string& set, std::ostream& out) {

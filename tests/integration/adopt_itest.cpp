@@ -1,19 +1,12 @@
 // `mupgrade adopt --from` through the binary on real Docker, btrfs, MariaDB, PostgreSQL, PHP and
-// HAProxy: stacks made here with Compose labels (no compose binary), laid out like the families
-// adopt knows, with the stand-in Moodle installed:
-//  - Bitnami-like: code, moodledata and the DB in named volumes under /bitnami/..., Apache and
-//    PHP as uid 1001, MariaDB keeping its data at /bitnami/mariadb/data;
-//  - moodlehq-like: code bind-mounted at /var/www/html, moodledata bind-mounted, www-data,
-//    PostgreSQL with its data dir bind-mounted;
-//  - Alpine-like: code bind-mounted at /srv/moodle, moodledata in a named volume at
-//    /var/lib/moodledata, Apache as uid 82 (Alpine's www-data), PostgreSQL as uid 70 (Alpine's
-//    postgres) with PGDATA a subdir of its volume, and a Redis (uid 999, dump moodle.rdb in a bind
-//    mount at /var/lib/redis, no save points) holding the sessions and a MUC store: a user
-//    logged in on the stack is still logged in on the adopted set, and again after the undo.
+// HAProxy: stacks made with Compose labels (no compose binary) by support/adopt_stack, laid out
+// like the families adopt knows, with the stand-in Moodle installed (Bitnami-like, moodlehq-like,
+// Alpine-like with a Redis holding the sessions and a MUC store: a user logged in on the stack is
+// still logged in on the adopted set, and again after the undo).
 // Each is adopted (dry run, then --yes), a cutover and a rollback run on it, then `adopt
 // --undo` brings the original stack back, serving with its data.
 
-#include "fixtures.hpp"
+#include "adopt_stack.hpp"
 #include "site_fixture.hpp"
 
 #include "mupgrade/core/site_state.hpp"
@@ -36,235 +29,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Family {
-  const char* name;
-  bool bitnami;  // else moodlehq-like or Alpine-like on PostgreSQL
-  int port;
-  bool alpine = false;
-};
-
-/// Named volumes this test made (docker volume rm at the end, own names only).
-struct Volumes {
-  std::vector<std::string> names;
-  ~Volumes() {
-    for (const auto& n : names)
-      if (is_own_test_name(n)) sh("docker volume rm -f '" + n + "' >/dev/null 2>&1");
-  }
-  std::string make(const std::string& prefix) {
-    std::string n = unique_name(prefix);
-    names.push_back(n);
-    std::string out;
-    EXPECT_EQ(sh("docker volume create --label mupgrade.test=1 '" + n + "' >/dev/null && docker volume inspect -f '{{.Mountpoint}}' '" + n + "'", &out), 0) << out;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-  }
-};
-
-struct Stack {
-  std::string project, web, db, redis, moodledata_host;
-  std::string host;  // public Host header
-};
-
-// The Alpine-like stack's Redis: mupgrade's image as uid 999, its dump elsewhere, no save points
-// (only the SAVE adopt asks for writes the dump).
-docker::ContainerSpec alpine_redis(const std::string& project, const std::string& net, const std::string& dir) {
-  docker::ContainerSpec r;
-  r.name = unique_name("redis");
-  r.image = core::kDefaultRedisImage;
-  r.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", project}, {"com.docker.compose.service", "redis"}};
-  r.network = net;
-  r.network_aliases = {"redis"};
-  r.mounts = {{dir, "/var/lib/redis", false}};
-  r.entrypoint = {"/bin/bash", "-c",
-                  "usermod -u 999 redis && groupmod -g 999 redis && chown -R redis:redis /var/lib/redis && exec setpriv --reuid=redis "
-                  "--regid=redis --init-groups redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --daemonize no --logfile '' "
-                  "--dir /var/lib/redis --dbfilename moodle.rdb --appendonly no --save ''"};
-  r.stop_timeout_s = 10;
-  return r;
-}
-
-// Sessions and a MUC store in the stack's Redis, as config-dist.php and the admin UI write them.
-const char* kAlpineRedisConfig =
-    "$CFG->session_handler_class = '\\core\\session\\redis';\n$CFG->session_redis_host = 'redis';\n"
-    "$CFG->session_redis_port = 6379;\n$CFG->session_redis_prefix = 'sess_';\n";
-const char* kAlpineMuc =
-    "<?php defined('MOODLE_INTERNAL') || die();\n $configuration = array('stores' => array('redis1' => array('name' => 'redis1', "
-    "'plugin' => 'redis', 'configuration' => array('server' => 'redis:6379', 'prefix' => 'muc_'), 'class' => 'cachestore_redis')));\n";
-
-// A logged-in session's cookie value, from the stand-in's login.
-std::string login(int port, const std::string& host) {
-  std::string out;
-  EXPECT_EQ(sh(fmt::format("curl -s -D - -o /dev/null -H 'Host: {}' --data username=admin http://127.0.0.1:{}/login/index.php", host, port), &out), 0);
-  std::smatch m;
-  if (!std::regex_search(out, m, std::regex("MoodleSession=([0-9a-f]{32})"))) ADD_FAILURE() << "no session cookie in:\n" << out;
-  return m.size() > 1 ? m[1].str() : "";
-}
-
-// "user: admin" or "user: guest", as the stand-in sees the cookie.
-std::string whoami(int port, const std::string& host, const std::string& sid) {
-  std::string out;
-  sh(fmt::format("curl -s -H 'Host: {}' -H 'Cookie: MoodleSession={}' http://127.0.0.1:{}/local/standin/whoami.php", host, sid, port), &out);
-  std::smatch user;
-  return std::regex_search(out, user, std::regex("user: [a-z]+")) ? user[0].str() : "no answer: " + out.substr(0, 200);
-}
-
-std::string write_secret(const std::string& dir, const std::string& name, const std::string& value) {
-  std::string p = dir + "/" + name;
-  std::ofstream(p) << value;
-  ::chmod(p.c_str(), 0644);  // read by the DB image's own user
-  return p;
-}
-
-ports::HttpResponse login_page(int port, const std::string& host) {
-  return http::get(fmt::format("http://127.0.0.1:{}/login/index.php", port), host, std::chrono::seconds(10));
-}
-
-bool wait_200(int port, const std::string& host) {
-  for (int i = 0; i < 300; ++i) {
-    if (login_page(port, host).status == 200) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const std::string& data_dir) {
-  Stack s;
-  s.project = unique_name("proj");
-  s.host = fmt::format("moodle.test:{}", fam.port);
-  std::string net = unique_name("net");
-  cleanup.network(engine().create_network(net, {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}}));
-  std::string secrets = data_dir + "/secrets";
-  fs::create_directories(secrets);
-  write_secret(secrets, "root", "Root-pw-1");
-  write_secret(secrets, "user", "Moodle-pw-1");
-  std::string code, dataroot, code_in, dbhost = fam.bitnami ? "mariadb" : "postgres";
-  docker::ContainerSpec db;
-  db.name = s.db = unique_name("db");
-  db.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", dbhost}};
-  db.network = net;
-  db.network_aliases = {dbhost};
-  if (fam.bitnami) {
-    code = volumes.make("code");
-    s.moodledata_host = volumes.make("data");
-    std::string dbvol = volumes.make("mariadb");
-    (void)dbvol;
-    code_in = "/bitnami/moodle";
-    dataroot = "/bitnami/moodledata";
-    db.image = "mupgrade/mariadb:10.11";
-    db.mounts = {{volumes.names.back(), "/bitnami/mariadb", false}, {secrets, "/run/secrets", true}};
-    // Bitnami's layout: the data dir under the volume's data/.
-    db.entrypoint = {"/bin/bash", "-c",
-                     "mkdir -p /bitnami/mariadb/data && chown mysql:mysql /bitnami/mariadb/data && "
-                     "sed 's#^datadir=/var/lib/mysql#datadir=/bitnami/mariadb/data#' /usr/local/bin/mariadb-entrypoint >/tmp/ep && exec bash /tmp/ep"};
-    db.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/root"}, {"MARIADB_DATABASE", "bitnami_moodle"}, {"MARIADB_USER", "bn_moodle"},
-              {"MARIADB_PASSWORD_FILE", "/run/secrets/user"}};
-  } else if (fam.alpine) {
-    code = data_dir + "/moodle-code";
-    s.moodledata_host = volumes.make("moodledata");
-    std::string pgvol = volumes.make("pg");
-    (void)pgvol;
-    code_in = "/srv/moodle";
-    dataroot = "/var/lib/moodledata";
-    db.image = "mupgrade/postgres:15";
-    // Alpine's postgres is uid 70, its PGDATA a subdir of the volume.
-    db.mounts = {{volumes.names.back(), "/var/lib/postgresql/data", false}, {secrets, "/run/secrets", true}};
-    db.entrypoint = {"/bin/bash", "-c",
-                     "usermod -u 70 postgres && groupmod -g 70 postgres && chown -R postgres:postgres /var/run/postgresql /var/lib/postgresql && "
-                     "exec /usr/local/bin/postgres-entrypoint"};
-    db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}, {"PGDATA", "/var/lib/postgresql/data/pgdata"}};
-    fs::create_directories(data_dir + "/redis");
-    auto redis = alpine_redis(s.project, net, data_dir + "/redis");
-    s.redis = redis.name;
-    cleanup.container(engine().create_container(redis));
-    engine().start_container(redis.name);
-  } else {
-    code = data_dir + "/html";
-    s.moodledata_host = data_dir + "/moodledata";
-    fs::create_directories(s.moodledata_host);
-    fs::create_directories(data_dir + "/pgdata");
-    code_in = "/var/www/html";
-    dataroot = "/var/www/moodledata";
-    db.image = "mupgrade/postgres:15";
-    db.mounts = {{data_dir + "/pgdata", "/var/lib/postgresql/data", false}, {secrets, "/run/secrets", true}};
-    // Moodle's own role and DB are made below (the image's POSTGRES_USER path fails on psql's -c).
-    db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}};
-  }
-  unsigned uid = fam.bitnami ? 1001 : fam.alpine ? 82 : 33;
-  make_release("4.4.1", code);
-  ::chown(s.moodledata_host.c_str(), uid, uid);
-  std::ofstream(code + "/config.php") << fmt::format(
-      "<?php  // Moodle configuration file\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n"
-      "$CFG->dblibrary = 'native';\n$CFG->dbhost = '{}';\n$CFG->dbname = '{}';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'Moodle-pw-1';\n"
-      "$CFG->prefix = 'mdl_';\n$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = 'http://{}';\n"
-      "$CFG->dataroot = '{}';\n$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\n{}require_once(__DIR__ . '/lib/setup.php');\n",
-      fam.bitnami ? "mariadb" : "pgsql", dbhost, fam.bitnami ? "bitnami_moodle" : "moodle", fam.bitnami ? "bn_moodle" : "moodleuser", s.host,
-      dataroot, fam.alpine ? kAlpineRedisConfig : "");
-  if (fam.alpine) {
-    fs::create_directories(s.moodledata_host + "/muc");
-    std::ofstream(s.moodledata_host + "/muc/config.php") << kAlpineMuc;
-    ::chown((s.moodledata_host + "/muc").c_str(), uid, uid);
-    ::chown((s.moodledata_host + "/muc/config.php").c_str(), uid, uid);
-  }
-  cleanup.container(engine().create_container(db));
-  engine().start_container(db.name);
-  if (!fam.bitnami) {
-    docker::ExecOptions role;
-    role.cmd = {"psql", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE moodleuser LOGIN PASSWORD 'Moodle-pw-1'", "-c",
-                "CREATE DATABASE moodle OWNER moodleuser"};
-    role.user = "postgres";
-    role.timeout = std::chrono::seconds(20);
-    docker::ExecResult rr;
-    for (int i = 0; i < 60; ++i) {
-      rr = engine().exec(db.name, role);
-      if (rr.exit_code == 0) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    EXPECT_EQ(rr.exit_code, 0) << rr.out << rr.err;
-  }
-
-  docker::ContainerSpec web;
-  web.name = s.web = unique_name("web");
-  web.image = "mupgrade/web:php8.2";
-  web.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", "moodle"}};
-  web.network = net;
-  web.network_aliases = {"moodle"};
-  web.env = {{"MOODLE_CODE", code_in}, {"MOODLE_WEBROOT", code_in}, {"MOODLE_HTTP_PORT", std::to_string(fam.port)}};
-  web.ports = {{fam.port, fam.port, "127.0.0.1"}};
-  web.stop_timeout_s = 10;
-  if (fam.bitnami || fam.alpine) {
-    web.mounts = {{fam.bitnami ? volumes.names[0] : code, code_in, false}, {fam.bitnami ? volumes.names[1] : volumes.names[0], dataroot, false}};
-    web.cmd = {"/bin/sh", "-c",
-               fmt::format("export APACHE_RUN_USER='#{0}' APACHE_RUN_GROUP='#{0}'; rm -f \"$APACHE_PID_FILE\"; exec apache2 -DFOREGROUND", uid)};
-  } else {
-    web.mounts = {{code, code_in, false}, {s.moodledata_host, dataroot, false}};
-  }
-  cleanup.container(engine().create_container(web));
-  engine().start_container(web.name);
-  // The DB takes a few seconds to initialise: the install retries until it connects.
-  docker::ExecOptions install;
-  install.cmd = {"php", "admin/cli/install_database.php", "--agree-license", "--adminpass=Admin-1234"};
-  install.user = std::to_string(uid);
-  install.workdir = code_in;
-  install.timeout = std::chrono::seconds(60);
-  docker::ExecResult r;
-  for (int i = 0; i < 60; ++i) {
-    r = engine().exec(web.name, install);
-    if (r.exit_code == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  // A user's file in moodledata: it must come through adopt and undo.
-  std::ofstream(s.moodledata_host + "/users-file.txt") << "kept";
-  ::chown((s.moodledata_host + "/users-file.txt").c_str(), uid, uid);
-  EXPECT_TRUE(wait_200(fam.port, s.host)) << "the stack does not serve";
-  return s;
-}
-
-class AdoptITest : public ::testing::TestWithParam<Family> {};
+class AdoptITest : public ::testing::TestWithParam<StackFamily> {};
 
 TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   const auto& fam = GetParam();
-  Volumes volumes;  // destroyed last: a volume goes once the containers using it are gone
+  bool alpine = fam.kind == StackKind::alpine;
+  StackVolumes volumes;  // destroyed last: a volume goes once the containers using it are gone
   Cleanup cleanup;
   SiteCleanup site_cleanup;
   std::string site = unique_name("adopt");
@@ -280,8 +50,8 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   auto stack = make_stack(cleanup, volumes, fam, data);
 
   // A user logged in on the stack (the Alpine-like one keeps the session in its Redis).
-  std::string sid = fam.alpine ? login(fam.port, stack.host) : "";
-  if (fam.alpine) {
+  std::string sid = alpine ? login(fam.port, stack.host) : "";
+  if (alpine) {
     ASSERT_EQ(whoami(fam.port, stack.host, sid), "user: admin");
   }
   std::string out;
@@ -312,7 +82,7 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   EXPECT_FALSE(engine().inspect_container(stack.web)->running);
   EXPECT_FALSE(engine().inspect_container(stack.db)->running);
   EXPECT_EQ(read_file(config).find("Moodle-pw-1"), std::string::npos);
-  if (fam.alpine) {
+  if (alpine) {
     // Still logged in: the session came over in the stack's Redis dump, saved in the window.
     EXPECT_EQ(whoami(fam.port, stack.host, sid), "user: admin") << out;
     EXPECT_FALSE(engine().inspect_container(stack.redis)->running);
@@ -341,7 +111,7 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   EXPECT_NE(r.body.find("4.4.1"), std::string::npos) << r.body.substr(0, 300);
   EXPECT_EQ(read_file(stack.moodledata_host + "/users-file.txt"), "kept");
   EXPECT_FALSE(fs::exists(stack.moodledata_host + "/climaintenance.html"));
-  if (fam.alpine) {
+  if (alpine) {
     EXPECT_TRUE(engine().inspect_container(stack.redis)->running);
     EXPECT_EQ(whoami(fam.port, stack.host, sid), "user: admin") << "the stack's Redis is back with its sessions";
     EXPECT_EQ(read_file(stack.moodledata_host + "/muc/config.php"), kAlpineMuc) << "the stack's MUC config untouched";
@@ -352,8 +122,9 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, AdoptITest,
-                         ::testing::Values(Family{"bitnami_mariadb_volumes", true, 18720}, Family{"moodlehq_postgres_binds", false, 18721},
-                                           Family{"alpine_postgres_redis", false, 18822, true}),
+                         ::testing::Values(StackFamily{"bitnami_mariadb_volumes", StackKind::bitnami, 18720},
+                                           StackFamily{"moodlehq_postgres_binds", StackKind::moodlehq, 18721},
+                                           StackFamily{"alpine_postgres_redis", StackKind::alpine, 18822}),
                          [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace

@@ -141,7 +141,7 @@ TEST(AdoptPerf, DowntimeWithABigMoodledata) {
   int runs = env_int("MUPGRADE_BENCH_RUNS", 3);
   std::string which = std::getenv("MUPGRADE_BENCH_FAMILY") ? std::getenv("MUPGRADE_BENCH_FAMILY") : "both";
   json all = json::array();
-  for (const auto& fam : {StackFamily{"bitnami_mariadb_volumes", true, 18850}, StackFamily{"moodlehq_postgres_binds", false, 18851}}) {
+  for (const auto& fam : {StackFamily{"bitnami_mariadb_volumes", StackKind::bitnami, 18850}, StackFamily{"moodlehq_postgres_binds", StackKind::moodlehq, 18851}}) {
     if (which != "both" && std::string(fam.name).rfind(which, 0) != 0) continue;
     all.push_back(bench_family(fam, mb << 20, runs));
   }

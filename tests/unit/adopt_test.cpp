@@ -7,11 +7,14 @@
 #include "fakes/fakes.hpp"
 
 #include "mupgrade/config/load.hpp"
+#include "mupgrade/core/site_lock.hpp"
 #include "mupgrade/core/site_state.hpp"
 #include "mupgrade/ops/adopt.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -642,4 +645,141 @@ TEST(Adopt, AKillWhileTheStackStopsIsUndoneWithTheStackRunningAfterTheStopEnds) 
     w.host.containers.settle_stops();  // whatever the daemon was still stopping has stopped
     w.expect_stack_as_before(ctx);
   }
+}
+
+// `status` of a site whose adoption was killed: before it wrote the site config (no config to
+// read) it finds the adoption in the state dir; after, in the site's status beside the last
+// operation. Either way it names the commands that recover it, exactly; each named command
+// then brings the stack back (or adopts it anew).
+TEST(AdoptStatus, NamesTheRecoveryOfAnAdoptionKilledAtEveryCall) {
+  size_t calls = 0;
+  {
+    AdoptWorld w(AdoptWorld::Family::bitnami);
+    ASSERT_TRUE(w.adopt().ok);
+    calls = w.host.faults.log.size();
+  }
+  size_t named = 0, configured = 0;
+  for (size_t i = 0; i < calls; ++i) {
+    AdoptWorld w(AdoptWorld::Family::bitnami);
+    w.host.faults.at_call(i, FaultPlan::Kind::crash);
+    EXPECT_THROW(w.adopt(), Crash);
+    std::string ctx = fmt::format("kill at call {} ({})", i, w.host.faults.fired);
+    w.host.faults.clear();
+    auto r = ops::unconfigured_status(w.state_dir, "bn");
+    if (!fs::exists(w.state_dir + "/journal/adopt")) {
+      EXPECT_FALSE(r) << ctx << ": nothing was made, nothing to recover";
+      continue;
+    }
+    if (auto yaml = w.host.storage.read_file("/etc/mupgrade/bn.yml")) {
+      // Killed in the last step: the site has its config (and so `status` takes that path).
+      ops::Site site(config::parse_site_config(*yaml, "bn.yml"), w.host.ports());
+      r = ops::status(site);
+      ++configured;
+    } else {
+      ASSERT_TRUE(r) << ctx;
+      EXPECT_FALSE(r->configured);
+      EXPECT_EQ(r->site, "bn");
+      EXPECT_EQ(r->config_file, "/etc/mupgrade/bn.yml");
+      EXPECT_EQ(r->public_url, "http://moodle.test:18090");
+    }
+    ++named;
+    ASSERT_TRUE(r->adoption) << ctx;
+    EXPECT_EQ(r->adoption->outcome, "interrupted") << ctx;
+    EXPECT_FALSE(r->adoption->interrupted_step.empty() && r->adoption->interrupted_after.empty()) << ctx;
+    std::string undo = "mupgrade adopt --undo --site bn --state-dir " + w.state_dir;
+    std::string again = "mupgrade adopt --from bn --site bn --pool /pool/bn --state-dir " + w.state_dir + " --config /etc/mupgrade/bn.yml --yes";
+    ASSERT_EQ(r->adoption->recovery, (std::vector<std::string>{undo, again})) << ctx;
+    EXPECT_NE(r->to_json().dump().find(again), std::string::npos) << ctx;
+    // Run what it named (each in turn): the stack back, or adopted anew and then undone.
+    if (i % 2 == 0) {
+      ASSERT_TRUE(w.undo().ok) << ctx << ": " << w.out.str();
+    } else {
+      auto o = w.adopt();
+      ASSERT_TRUE(o.ok) << ctx << ": " << o.failed_step << " " << o.error;
+      EXPECT_FALSE(ops::unfinished_adoption(w.state_dir)) << ctx << ": adopted, nothing to recover";
+      ASSERT_TRUE(w.undo().ok) << ctx;
+    }
+    w.expect_stack_as_before(ctx);
+    EXPECT_FALSE(ops::unconfigured_status(w.state_dir, "bn")) << ctx;
+  }
+  EXPECT_GT(named - configured, calls / 2) << "most kill points lie after the journal opened, before the config";
+  EXPECT_GT(configured, 0u) << "a kill point in the last step, after the config";
+}
+
+// Killed between taking the site lock and opening its journal: nothing was made, and the lock
+// file still names the command, which status gives back to run again. While an adoption runs,
+// status says so and names no recovery.
+TEST(AdoptStatus, NamesTheCommandAKillBeforeTheJournalLeftInTheLockAndNothingWhileItRuns) {
+  AdoptWorld w(AdoptWorld::Family::bitnami);
+  std::string command = ops::adopt_command(w.req);
+  EXPECT_EQ(command, "mupgrade adopt --from bn --site bn --pool /pool/bn --state-dir " + w.state_dir + " --config /etc/mupgrade/bn.yml --yes");
+  // While it runs: the lock holds that very command; status says running, no recovery.
+  struct Watch : Quiet {
+    std::string state_dir;
+    std::vector<std::string> seen;
+    void step_started(const core::Step& s, size_t, size_t) override {
+      auto u = ops::unfinished_adoption(state_dir);
+      auto lock = core::SiteLock::probe(state_dir + "/lock");
+      seen.push_back(fmt::format("{}: {} {} {}", s.name, u ? u->outcome : "none", u ? u->recovery.size() : 99, lock ? lock->command : "free"));
+    }
+  } watch;
+  watch.state_dir = w.state_dir;
+  auto o = ops::adopt_from(w.host.ports(), w.req, watch, w.out);
+  ASSERT_TRUE(o.ok) << o.error;
+  ASSERT_FALSE(watch.seen.empty());
+  for (const auto& s : watch.seen) EXPECT_NE(s.find(": running 0 " + command), std::string::npos) << s;
+  ASSERT_TRUE(w.undo().ok);
+
+  fs::create_directories(w.state_dir);
+  pid_t child = ::fork();
+  if (child == 0) {
+    core::SiteLock l(w.state_dir + "/lock", "bn", command);
+    ::pause();
+    ::_exit(0);
+  }
+  for (int i = 0; i < 200 && !core::SiteLock::probe(w.state_dir + "/lock"); ++i) ::usleep(10000);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  auto r = ops::unconfigured_status(w.state_dir, "bn");
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->adoption);
+  EXPECT_EQ(r->adoption->recovery, std::vector<std::string>{command});
+  EXPECT_TRUE(r->adoption->steps.empty());
+  EXPECT_FALSE(r->lock) << "the killed holder holds nothing";
+  // The named command starts over: it clears the state dir the kill left.
+  auto again = w.adopt();
+  ASSERT_TRUE(again.ok) << again.error;
+  ASSERT_TRUE(w.undo().ok);
+  w.expect_stack_as_before("after the kill before the journal");
+}
+
+// Killed in its last step, after the site config was written and before the site is live:
+// `status` with the config shows the adoption beside the last operation, with its recovery.
+TEST(AdoptStatus, AnAdoptionKilledAfterItsConfigShowsInTheSitesStatus) {
+  AdoptWorld w(AdoptWorld::Family::bitnami);
+  auto o = w.adopt();
+  ASSERT_TRUE(o.ok) << o.error;
+  // The journal as a kill inside register-live-set leaves it: that step begun, nothing after;
+  // the site not live yet.
+  std::string text = file_text(o.journal), cut;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    cut += line + "\n";
+    if (line.find("\"event\":\"begin\"") != std::string::npos && line.find("\"step\":\"register-live-set\"") != std::string::npos) break;
+  }
+  ASSERT_NE(cut, text);
+  std::ofstream(o.journal, std::ios::trunc) << cut;
+  fs::remove(w.state_dir + "/site.json");
+  auto yaml = w.host.storage.read_file("/etc/mupgrade/bn.yml");
+  ASSERT_TRUE(yaml);
+  ops::Site site(config::parse_site_config(*yaml, "bn.yml"), w.host.ports());
+  auto r = ops::status(site);
+  EXPECT_TRUE(r.configured);
+  ASSERT_TRUE(r.adoption);
+  EXPECT_EQ(r.adoption->interrupted_step, "register-live-set");
+  ASSERT_EQ(r.adoption->recovery.size(), 2u);
+  EXPECT_EQ(r.adoption->recovery[0], "mupgrade adopt --undo --site bn --state-dir " + w.state_dir);
+  EXPECT_EQ(r.to_json()["adoption"]["recovery"][0], r.adoption->recovery[0]);
+  ASSERT_TRUE(w.undo().ok) << w.out.str();
+  w.expect_stack_as_before("after the undo status named");
 }

@@ -52,8 +52,15 @@ TEST(SiteLockTest, AKilledHolderDoesNotBlockTheNextOperation) {
   }
   for (int i = 0; i < 200 && !SiteLock::probe(path); ++i) ::usleep(10000);
   ASSERT_TRUE(SiteLock::probe(path));
+  EXPECT_FALSE(SiteLock::left_by_killed(path)) << "held: not left by a killed holder";
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
+  // What was running when the kill landed stays readable (status names its recovery from it).
+  auto left = SiteLock::left_by_killed(path);
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->command, "doomed");
+  EXPECT_EQ(left->pid, child);
   EXPECT_NO_THROW(SiteLock(path, "demo", "recovery"));
+  EXPECT_FALSE(SiteLock::left_by_killed(path)) << "a holder that ends cleanly leaves nothing";
   fs::remove(path);
 }

@@ -37,6 +37,9 @@ public:
 
   /// Reads the holder without taking the lock (for `status`); nullopt when free.
   static std::optional<LockHolder> probe(const std::string& path);
+  /// The holder a killed process left in the file (one that ends cleanly empties it): what was
+  /// running when a crash stopped it; nullopt when the lock is held, or the file empty or absent.
+  static std::optional<LockHolder> left_by_killed(const std::string& path);
 
 private:
   int fd_ = -1;

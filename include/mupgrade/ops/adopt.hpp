@@ -29,7 +29,13 @@ struct AdoptRequest {
   std::string web_image, db_image, proxy_image;  // default: the stack's where they fit, else the project's
   std::string proxy_kind = "haproxy";
   bool yes = false;  // without it: the dry run, nothing changed
+
+  nlohmann::json to_json() const;  // the flags, journaled: a recovery names them again
+  static AdoptRequest from_json(const nlohmann::json& j);
 };
+
+/// Where adopt's journal pointer is: <state_dir>/journal/<this> (its own: a later cutover never hides it).
+inline constexpr const char* kAdoptJournalPointer = "adopt";
 
 /// One place of the stack's data: where it is in its container and on this host.
 struct StackData {
@@ -110,6 +116,27 @@ struct AdoptOutcome : Outcome {
 
 /// The dry run (default) or the adoption (`req.yes`). `out` gets the plan and progress.
 AdoptOutcome adopt_from(ports::Ports ports, const AdoptRequest& req, Progress& progress, std::ostream& out);
+
+/// The command that adopts again with the flags `req` holds (`--yes`; a flag left empty is
+/// left out, so its default applies again), shell-quoted where needed.
+std::string adopt_command(const AdoptRequest& req);
+/// The command that undoes the adoption of `site` whose state is in `state_dir`.
+std::string adopt_undo_command(const std::string& site, const std::string& state_dir);
+
+/// The last adoption a state dir's journal recorded (its path and summary); nullopt when none.
+std::optional<std::pair<std::string, core::JournalSummary>> last_adoption(const std::string& state_dir);
+
+/// An adoption in `state_dir` that did not finish, read from what adopt writes before the site
+/// config: its journal, or (killed before the journal) the lock it held. Outcome "running"
+/// while its lock is held; else `recovery` names the commands that recover it (the undo, and
+/// adopt again, which undoes it first). nullopt when there is none (none begun, or the adopted
+/// site is live).
+std::optional<OperationStatus> unfinished_adoption(const std::string& state_dir);
+
+/// `status` of a site that has no config yet: an adoption killed before it wrote the config,
+/// found in `state_dir` (site, public URL and config path from its journal; `site` when killed
+/// before the journal). nullopt when `state_dir` holds no unfinished adoption.
+std::optional<StatusReport> unconfigured_status(const std::string& state_dir, const std::string& site);
 
 /// Stops the adopted set and brings the old stack back, serving with its data; removes what
 /// adopt made (set, proxy, site config, state). `state_dir` holds the adoption's journal.

@@ -123,15 +123,25 @@ struct OperationStatus {
   std::vector<std::string> undone;      // steps whose undo ran
   std::string interrupted_step, interrupted_after;
   std::vector<std::string> left_to_undo;
+  /// The commands that recover it, exactly as to type, when the operation names its own
+  /// (adopt); empty: a cutover's ('mupgrade cutover --resume' or 'mupgrade rollback').
+  std::vector<std::string> recovery;
 };
+/// The operation the journal at `path` records (`j`, as read from it).
+OperationStatus operation_status(const std::string& path, const core::JournalSummary& j);
 /// What `status` found; the CLI renders it as text or JSON.
 struct StatusReport {
+  /// false: the site has no config yet, only what an adoption left in its state dir before it
+  /// wrote the config (`adoption`, `lock`; config_file is where adopt writes it).
+  bool configured = true;
+  std::string config_file;
   std::string site, public_url, live_set, live_release, rollback_set, since;
   std::string proxy_kind, proxy_backend;  // what the proxy's saved state names
   std::string serving;                    // the set the public URL answers from ("" = neither)
   std::string public_answer;              // what the public URL answered
   std::vector<SetStatus> sets;
   std::optional<OperationStatus> last_operation, last_rehearsal_run;
+  std::optional<OperationStatus> adoption;  // an adoption that did not finish (its own journal)
   std::optional<core::RehearsalReport> last_rehearsal;
   std::optional<core::LockHolder> lock;
   nlohmann::json to_json() const;

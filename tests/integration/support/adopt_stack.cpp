@@ -1,5 +1,6 @@
 #include "adopt_stack.hpp"
 
+#include "mupgrade/core/site_config.hpp"
 #include "mupgrade/http/http_client.hpp"
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <thread>
 
 namespace mupgrade::itest {
@@ -39,6 +41,39 @@ void write_secret(const std::string& dir, const std::string& name, const std::st
   ::chmod(p.c_str(), 0644);  // read by the DB image's own user
 }
 
+// The Alpine-like stack's Redis: mupgrade's image as uid 999, its dump elsewhere, no save points
+// (only the SAVE adopt asks for writes the dump).
+docker::ContainerSpec alpine_redis(const std::string& project, const std::string& net, const std::string& dir) {
+  docker::ContainerSpec r;
+  r.name = unique_name("redis");
+  r.image = core::kDefaultRedisImage;
+  r.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", project}, {"com.docker.compose.service", "redis"}};
+  r.network = net;
+  r.network_aliases = {"redis"};
+  r.mounts = {{dir, "/var/lib/redis", false}};
+  r.entrypoint = {"/bin/bash", "-c",
+                  "usermod -u 999 redis && groupmod -g 999 redis && chown -R redis:redis /var/lib/redis && exec setpriv --reuid=redis "
+                  "--regid=redis --init-groups redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --daemonize no --logfile '' "
+                  "--dir /var/lib/redis --dbfilename moodle.rdb --appendonly no --save ''"};
+  r.stop_timeout_s = 10;
+  return r;
+}
+
+// Sessions and a MUC store in the stack's Redis, as config-dist.php and the admin UI write them.
+const char* kAlpineRedisConfig =
+    "$CFG->session_handler_class = '\\core\\session\\redis';\n$CFG->session_redis_host = 'redis';\n"
+    "$CFG->session_redis_port = 6379;\n$CFG->session_redis_prefix = 'sess_';\n";
+
+// The DB container's main process `cmd`. With a delay, the first stop signal (TERM, or INT:
+// PostgreSQL's fast shutdown) reaches the DB that much later (later ones are ignored: it is on
+// its way down); its exit code is the container's.
+std::string db_main(const std::string& cmd, int delay_s) {
+  if (delay_s <= 0) return "exec " + cmd;
+  return fmt::format("{} & p=$!; late() {{ trap '' TERM INT; sleep {}; kill -$1 $p; }}; trap 'late TERM' TERM; trap 'late INT' INT; "
+                     "wait $p; s=$?; if [ $s -gt 128 ]; then wait $p; s=$?; fi; exit $s",  // the trap cut the first wait short
+                     cmd, delay_s);
+}
+
 docker::ExecResult exec_until_ok(const std::string& container, const docker::ExecOptions& opts) {
   docker::ExecResult r;
   for (int i = 0; i < 60; ++i) {
@@ -51,6 +86,10 @@ docker::ExecResult exec_until_ok(const std::string& container, const docker::Exe
 
 }  // namespace
 
+const char* const kAlpineMuc =
+    "<?php defined('MOODLE_INTERNAL') || die();\n $configuration = array('stores' => array('redis1' => array('name' => 'redis1', "
+    "'plugin' => 'redis', 'configuration' => array('server' => 'redis:6379', 'prefix' => 'muc_'), 'class' => 'cachestore_redis')));\n";
+
 Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam, const std::string& data_dir) {
   Stack s;
   s.project = unique_name("proj");
@@ -61,14 +100,15 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
   fs::create_directories(secrets);
   write_secret(secrets, "root", "Root-pw-1");
   write_secret(secrets, "user", "Moodle-pw-1");
-  std::string dataroot, dbhost = fam.bitnami ? "mariadb" : "postgres";
+  bool bitnami = fam.kind == StackKind::bitnami, alpine = fam.kind == StackKind::alpine;
+  std::string dataroot, dbhost = bitnami ? "mariadb" : "postgres";
   docker::ContainerSpec db;
   db.name = s.db = unique_name("db");
   db.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", dbhost}};
   db.network = net;
   db.network_aliases = {dbhost};
   std::string code_volume, data_volume;
-  if (fam.bitnami) {
+  if (bitnami) {
     s.code_host = volumes.make("code");
     code_volume = volumes.names.back();
     s.moodledata_host = volumes.make("data");
@@ -79,18 +119,31 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
     db.image = "mupgrade/mariadb:10.11";
     db.mounts = {{volumes.names.back(), "/bitnami/mariadb", false}, {secrets, "/run/secrets", true}};
     // Bitnami's layout: the data dir under the volume's data/.
-    std::string run = "exec bash /tmp/ep";
-    // The first SIGTERM reaches MariaDB that much later (later ones are ignored: it is on its
-    // way down); its exit code is the container's.
-    if (fam.db_stop_delay_s > 0)
-      run = fmt::format("bash /tmp/ep & p=$!; trap 'trap \"\" TERM; sleep {}; kill -TERM $p' TERM; wait $p; s=$?; "
-                        "if [ $s -gt 128 ]; then wait $p; s=$?; fi; exit $s",  // the trap cut the first wait short
-                        fam.db_stop_delay_s);
     db.entrypoint = {"/bin/bash", "-c",
                      "mkdir -p /bitnami/mariadb/data && chown mysql:mysql /bitnami/mariadb/data && "
-                     "sed 's#^datadir=/var/lib/mysql#datadir=/bitnami/mariadb/data#' /usr/local/bin/mariadb-entrypoint >/tmp/ep || exit 1; " + run};
+                     "sed 's#^datadir=/var/lib/mysql#datadir=/bitnami/mariadb/data#' /usr/local/bin/mariadb-entrypoint >/tmp/ep || exit 1; " +
+                         db_main("bash /tmp/ep", fam.db_stop_delay_s)};
     db.env = {{"MARIADB_ROOT_PASSWORD_FILE", "/run/secrets/root"}, {"MARIADB_DATABASE", "bitnami_moodle"}, {"MARIADB_USER", "bn_moodle"},
               {"MARIADB_PASSWORD_FILE", "/run/secrets/user"}};
+  } else if (alpine) {
+    s.code_host = data_dir + "/moodle-code";
+    s.moodledata_host = volumes.make("moodledata");
+    data_volume = volumes.names.back();
+    volumes.make("pg");
+    s.code_in = "/srv/moodle";
+    dataroot = "/var/lib/moodledata";
+    db.image = "mupgrade/postgres:15";
+    // Alpine's postgres is uid 70, its PGDATA a subdir of the volume.
+    db.mounts = {{volumes.names.back(), "/var/lib/postgresql/data", false}, {secrets, "/run/secrets", true}};
+    db.entrypoint = {"/bin/bash", "-c",
+                     "usermod -u 70 postgres && groupmod -g 70 postgres && chown -R postgres:postgres /var/run/postgresql /var/lib/postgresql || exit 1; " +
+                         db_main("/usr/local/bin/postgres-entrypoint", fam.db_stop_delay_s)};
+    db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}, {"PGDATA", "/var/lib/postgresql/data/pgdata"}};
+    fs::create_directories(data_dir + "/redis");
+    auto redis = alpine_redis(s.project, net, data_dir + "/redis");
+    s.redis = redis.name;
+    cleanup.container(engine().create_container(redis));
+    engine().start_container(redis.name);
   } else {
     s.code_host = data_dir + "/html";
     s.moodledata_host = data_dir + "/moodledata";
@@ -103,19 +156,25 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
     // Moodle's own role and DB are made below (the image's POSTGRES_USER path fails on psql's -c).
     db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}};
   }
-  s.uid = fam.bitnami ? 1001 : 33;
+  s.uid = bitnami ? 1001 : alpine ? 82 : 33;
   make_release("4.4.1", s.code_host);
   ::chown(s.moodledata_host.c_str(), s.uid, s.uid);
   std::ofstream(s.code_host + "/config.php") << fmt::format(
       "<?php  // Moodle configuration file\nunset($CFG);\nglobal $CFG;\n$CFG = new stdClass();\n$CFG->dbtype = '{}';\n"
       "$CFG->dblibrary = 'native';\n$CFG->dbhost = '{}';\n$CFG->dbname = '{}';\n$CFG->dbuser = '{}';\n$CFG->dbpass = 'Moodle-pw-1';\n"
       "$CFG->prefix = 'mdl_';\n$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');\n$CFG->wwwroot = 'http://{}';\n"
-      "$CFG->dataroot = '{}';\n$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\nrequire_once(__DIR__ . '/lib/setup.php');\n",
-      fam.bitnami ? "mariadb" : "pgsql", dbhost, fam.bitnami ? "bitnami_moodle" : "moodle", fam.bitnami ? "bn_moodle" : "moodleuser", s.host,
-      dataroot);
+      "$CFG->dataroot = '{}';\n$CFG->admin = 'admin';\n$CFG->directorypermissions = 02777;\n{}require_once(__DIR__ . '/lib/setup.php');\n",
+      bitnami ? "mariadb" : "pgsql", dbhost, bitnami ? "bitnami_moodle" : "moodle", bitnami ? "bn_moodle" : "moodleuser", s.host,
+      dataroot, alpine ? kAlpineRedisConfig : "");
+  if (alpine) {
+    fs::create_directories(s.moodledata_host + "/muc");
+    std::ofstream(s.moodledata_host + "/muc/config.php") << kAlpineMuc;
+    ::chown((s.moodledata_host + "/muc").c_str(), s.uid, s.uid);
+    ::chown((s.moodledata_host + "/muc/config.php").c_str(), s.uid, s.uid);
+  }
   cleanup.container(engine().create_container(db));
   engine().start_container(db.name);
-  if (!fam.bitnami) {
+  if (!bitnami) {
     docker::ExecOptions role;
     role.cmd = {"psql", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE moodleuser LOGIN PASSWORD 'Moodle-pw-1'", "-c",
                 "CREATE DATABASE moodle OWNER moodleuser"};
@@ -134,9 +193,10 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
   web.env = {{"MOODLE_CODE", s.code_in}, {"MOODLE_WEBROOT", s.code_in}, {"MOODLE_HTTP_PORT", std::to_string(fam.port)}};
   web.ports = {{fam.port, fam.port, "127.0.0.1"}};
   web.stop_timeout_s = 10;
-  if (fam.bitnami) {
-    web.mounts = {{code_volume, s.code_in, false}, {data_volume, dataroot, false}};
-    web.cmd = {"/bin/sh", "-c", "export APACHE_RUN_USER='#1001' APACHE_RUN_GROUP='#1001'; rm -f \"$APACHE_PID_FILE\"; exec apache2 -DFOREGROUND"};
+  if (bitnami || alpine) {
+    web.mounts = {{bitnami ? code_volume : s.code_host, s.code_in, false}, {data_volume, dataroot, false}};
+    web.cmd = {"/bin/sh", "-c",
+               fmt::format("export APACHE_RUN_USER='#{0}' APACHE_RUN_GROUP='#{0}'; rm -f \"$APACHE_PID_FILE\"; exec apache2 -DFOREGROUND", s.uid)};
   } else {
     web.mounts = {{s.code_host, s.code_in, false}, {s.moodledata_host, dataroot, false}};
   }
@@ -167,6 +227,21 @@ bool wait_200(int port, const std::string& host) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+std::string login(int port, const std::string& host) {
+  std::string out;
+  EXPECT_EQ(sh(fmt::format("curl -s -D - -o /dev/null -H 'Host: {}' --data username=admin http://127.0.0.1:{}/login/index.php", host, port), &out), 0);
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex("MoodleSession=([0-9a-f]{32})"))) ADD_FAILURE() << "no session cookie in:\n" << out;
+  return m.size() > 1 ? m[1].str() : "";
+}
+
+std::string whoami(int port, const std::string& host, const std::string& sid) {
+  std::string out;
+  sh(fmt::format("curl -s -H 'Host: {}' -H 'Cookie: MoodleSession={}' http://127.0.0.1:{}/local/standin/whoami.php", host, sid, port), &out);
+  std::smatch user;
+  return std::regex_search(out, user, std::regex("user: [a-z]+")) ? user[0].str() : "no answer: " + out.substr(0, 200);
 }
 
 namespace {
