@@ -1,5 +1,6 @@
 // adopt's discovery: from a Compose project (containers labelled com.docker.compose.project)
-// or a web container, the web container (the one whose mounts hold Moodle's code), the DB
+// or a web container, the web container (the one whose mounts hold Moodle's code, else whose
+// own files do: code built into its image), the DB
 // container its config.php names, where code, moodledata and the DB data dir are on this host,
 // and the checks that make adopt refuse. Reads only: containers, files, the DB's config table.
 
@@ -11,6 +12,7 @@
 #include "mupgrade/ops/site.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -94,6 +96,70 @@ const ports::ContainerInfo* find_web(ports::Storage& st, const std::vector<ports
   return web;
 }
 
+// Where images keep Moodle's code (moodlehq's, Bitnami's volume and image, Alpine-style ones).
+constexpr const char* kImageCodeDirs[] = {"/var/www/html", "/var/www/moodle", "/srv/moodle", "/bitnami/moodle", "/opt/bitnami/moodle", "/opt/moodle"};
+// Apache's default site where Debian's and Alpine's packages keep it: its DocumentRoot.
+constexpr const char* kApacheSites[] = {"/etc/apache2/sites-enabled/000-default.conf", "/etc/apache2/httpd.conf"};
+
+// `text` with the ${NAME}s Apache expands from its environment.
+std::string expand_env(std::string text, const ports::ContainerInfo& c) {
+  for (size_t at; (at = text.find("${")) != std::string::npos;) {
+    auto end = text.find('}', at);
+    if (end == std::string::npos) break;
+    auto v = c.env.find(text.substr(at + 2, end - at - 2));
+    text.replace(at, end - at + 1, v == c.env.end() ? "" : v->second);
+  }
+  return text;
+}
+
+// The dirs the container's Moodle code may be in: its Apache DocumentRoots (the dir above a
+// 5.1 public/ first), then where images keep it.
+std::vector<std::string> image_code_dirs(ports::Containers& containers, const ports::ContainerInfo& c) {
+  std::vector<std::string> dirs;
+  auto add = [&](std::string d) {
+    while (d.size() > 1 && d.back() == '/') d.pop_back();
+    if (!d.empty() && d[0] == '/' && std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  };
+  for (const char* conf : kApacheSites) {
+    std::string text = containers.read_container_file(c.name, conf).value_or("");
+    for (size_t pos = 0; pos < text.size();) {
+      auto nl = std::min(text.find('\n', pos), text.size());
+      std::string line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      auto k = line.find_first_not_of(" \t");
+      if (k == std::string::npos || line.compare(k, 12, "DocumentRoot") != 0) continue;
+      auto v = line.find_first_not_of(" \t\"", k + 12);
+      if (v == std::string::npos) continue;
+      std::string root = expand_env(line.substr(v, line.find_first_of(" \t\"\r", v) - v), c);
+      if (root.size() > 7 && root.ends_with("/public")) add(root.substr(0, root.size() - 7));
+      add(root);
+    }
+  }
+  for (const char* d : kImageCodeDirs) add(d);
+  return dirs;
+}
+
+// No mount holds the code: the container that has it in its own files (built into its image;
+// its writable layer too), the serving one first. Fills `code` and the config.php read.
+const ports::ContainerInfo* find_web_in_containers(ports::Containers& containers, const std::vector<ports::ContainerInfo>& all, StackData& code,
+                                                    std::string& config_php, std::vector<std::string>& looked) {
+  std::vector<const ports::ContainerInfo*> order;
+  for (const auto& c : all) order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    return std::pair{a->running, !a->any_host_ports.empty()} > std::pair{b->running, !b->any_host_ports.empty()};
+  });
+  for (const auto* c : order)
+    for (const auto& dir : image_code_dirs(containers, *c)) {
+      if (std::find(looked.begin(), looked.end(), dir) == looked.end()) looked.push_back(dir);
+      auto php = containers.read_container_file(c->name, dir + "/config.php");
+      if (!php || !(containers.read_container_file(c->name, dir + "/version.php") || containers.read_container_file(c->name, dir + "/public/version.php")))
+        continue;
+      code = {dir, "", StackData::kInImage, 0};
+      config_php = *php;
+      return c;
+    }
+  return nullptr;
+}
 
 std::string setting(const std::string& php, const char* name, bool required) {
   auto v = core::config_php_setting(php, name);
@@ -277,14 +343,26 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
   f.from = from;
   auto all = stack_containers(p.containers, from, f.project);
   const auto* web = find_web(p.storage, all, f.code);
-  if (!web)
-    throw Error(fmt::format("no container of '{}' has Moodle's code (config.php and version.php) in a volume or bind mount", from),
-                "adopt copies the code from its volume; code built into the image is not supported yet (README, Adopting)");
+  std::optional<std::string> php;
+  if (web) {
+    php = p.storage.read_file(f.code.host_path + "/config.php");
+    if (!php) throw Error(fmt::format("cannot read {}/config.php", f.code.host_path), "run adopt as root");
+  } else {
+    std::vector<std::string> looked;
+    web = find_web_in_containers(p.containers, all, f.code, d.config_php, looked);
+    if (!web)
+      throw Error(fmt::format("no container of '{}' has Moodle's code (config.php and version.php): none in a volume or bind mount, "
+                              "none in its own files at {}", from, fmt::join(looked, ", ")),
+                  "give --from the Compose project or the container that serves this Moodle (docker ps); adopt looks at Apache's "
+                  "DocumentRoot and where images keep the code");
+    php = d.config_php;
+    f.notes.push_back(fmt::format("the code is built into {}'s image ({}): adopt copies it out of the running container (its own layer too, "
+                                  "where plugins installed through Moodle's admin pages live) once, before the window; install or update "
+                                  "no plugin until adopt has finished (it would be missing from the set)", web->name, web->image));
+  }
   f.web = web->name;
   f.web_image = web->image;
   f.web_image_fits = web->env.count("MOODLE_WEBROOT") && web->env.count("MOODLE_HTTP_PORT");
-  auto php = p.storage.read_file(f.code.host_path + "/config.php");
-  if (!php) throw Error(fmt::format("cannot read {}/config.php", f.code.host_path), "run adopt as root");
   d.config_php = *php;
   f.dbtype = setting(*php, "dbtype", true);
   f.dbhost = setting(*php, "dbhost", true);
@@ -331,8 +409,14 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
   if (auto mode = p.storage.file_mode(f.moodledata.host_path)) f.web_uid = mode->uid;
 
   // Mid-upgrade: the code is newer than the DB, or Moodle's upgrade is running.
-  std::string vfile = f.code.host_path + "/" + (p.storage.exists(f.code.host_path + "/public/version.php") ? "public/" : "") + "version.php";
-  auto vf = parse_checked_version(p.storage.read_file(vfile).value_or(""), vfile);
+  auto code_file = [&](const std::string& rel) {
+    return f.code.in_image() ? p.containers.read_container_file(f.web, f.code.container_path + "/" + rel)
+                             : p.storage.read_file(f.code.host_path + "/" + rel);
+  };
+  auto version_php = code_file("public/version.php");
+  std::string vfile = (f.code.in_image() ? f.web + ":" + f.code.container_path : f.code.host_path) + (version_php ? "/public" : "") + "/version.php";
+  if (!version_php) version_php = code_file("version.php");
+  auto vf = parse_checked_version(version_php.value_or(""), vfile);
   f.code_version = vf.version->str();
   f.release = vf.release;
   f.db_version = p.db.config_value(moodle_ep, "version").value_or("");
@@ -348,7 +432,9 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
   for (const auto& [cport, hport] : web->any_host_ports)
     if (hport) f.public_port = hport;
   choose_mupgrade_user(p, *db, d, moodle_ep);
-  for (auto* area : {&f.code, &f.moodledata, &f.db_data}) area->bytes = p.storage.tree_bytes(area->host_path);
+  for (auto* area : {&f.moodledata, &f.db_data}) area->bytes = p.storage.tree_bytes(area->host_path);
+  f.code.bytes = f.code.in_image() ? p.containers.copy_from_container(f.web, f.code.container_path, "").value_or(0)
+                                   : p.storage.tree_bytes(f.code.host_path);
   if (!f.redis.empty()) f.cache_data.bytes = p.storage.tree_bytes(f.cache_data.host_path);
   return d;
 }
