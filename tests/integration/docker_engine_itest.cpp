@@ -3,6 +3,7 @@
 #include "fixtures.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -264,4 +265,69 @@ TEST(DockerEngineTest, AnUnreachableDaemonIsOneClearError) {
     EXPECT_NE(std::string(e.what()).find("cannot reach the Docker daemon at /nonexistent/docker.sock"), std::string::npos);
     EXPECT_FALSE(e.hint().empty());
   }
+}
+
+// The archive API (what `docker cp` uses): a tree in the container's own layer, with a mount
+// inside it, comes out with its owners, modes, symlinks and hard links, its top dir's own mode
+// and owner on the host dir; a lone file is read (through a symlink too); the container is not
+// changed, and a stopped one reads the same.
+TEST(DockerEngineTest, CopiesATreeAndReadsAFileOutOfAContainersOwnLayer) {
+  Cleanup cleanup;
+  std::string mnt = make_subvolume(cleanup, "archmnt");
+  std::ofstream(mnt + "/mounted.txt") << "from a mount\n";
+  docker::ContainerSpec spec;
+  spec.mounts = {{mnt, "/srv/tree/mnt", true}};
+  std::string id = sleeper(cleanup, spec);
+  docker::ExecOptions make;
+  make.cmd = {"sh", "-c",
+              "set -e; cd /srv/tree; echo 'a file' > a.txt; chown 1001:1002 a.txt; chmod 0640 a.txt; mkdir -p sub/deeper; "
+              "chown 33:33 sub; chmod 0755 sub; ln -s ../a.txt sub/link; ln a.txt hard.txt; chown 1001:1001 /srv/tree; chmod 0750 /srv/tree"};
+  ASSERT_EQ(engine().exec(id, make).exit_code, 0);
+
+  std::string dest = make_subvolume(cleanup, "archout");
+  auto bytes = engine().copy_from_container(id, "/srv/tree", dest);
+  ASSERT_TRUE(bytes);
+  EXPECT_GT(*bytes, 0u);
+  namespace fs = std::filesystem;
+  EXPECT_EQ(read_file(dest + "/a.txt"), "a file\n");
+  EXPECT_EQ(read_file(dest + "/mnt/mounted.txt"), "from a mount\n");
+  EXPECT_EQ(fs::read_symlink(dest + "/sub/link"), "../a.txt");
+  EXPECT_EQ(read_file(dest + "/sub/link"), "a file\n");
+  EXPECT_EQ(read_file(dest + "/hard.txt"), "a file\n");
+  EXPECT_TRUE(fs::is_directory(dest + "/sub/deeper"));
+  struct stat a{}, sub{}, top{};
+  ASSERT_EQ(::stat((dest + "/a.txt").c_str(), &a), 0);
+  ASSERT_EQ(::stat((dest + "/sub").c_str(), &sub), 0);
+  ASSERT_EQ(::stat(dest.c_str(), &top), 0);
+  EXPECT_EQ(a.st_uid, 1001u);
+  EXPECT_EQ(a.st_gid, 1002u);
+  EXPECT_EQ(a.st_mode & 07777, 0640u);
+  EXPECT_EQ(sub.st_uid, 33u);
+  EXPECT_EQ(top.st_uid, 1001u) << "the host dir takes the tree's own owner and mode";
+  EXPECT_EQ(top.st_mode & 07777, 0750u);
+
+  // The size alone: nothing extracted.
+  EXPECT_EQ(engine().copy_from_container(id, "/srv/tree", ""), bytes);
+  EXPECT_FALSE(engine().copy_from_container(id, "/srv/no-such-tree", dest + "/sub"));
+  EXPECT_TRUE(fs::is_empty(dest + "/sub/deeper"));
+
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/a.txt"), "a file\n");
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/sub/link"), "a file\n");  // the symlink followed
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/mnt/mounted.txt"), "from a mount\n");
+  EXPECT_FALSE(engine().read_container_file(id, "/srv/tree/sub"));  // a dir
+  EXPECT_FALSE(engine().read_container_file(id, "/srv/tree/nope.php"));
+
+  // Extracting where it cannot: one error naming tar and the target, the container as it was.
+  try {
+    engine().copy_from_container(id, "/srv/tree", dest + "/no-such-dir");
+    ADD_FAILURE() << "extracted into a missing dir";
+  } catch (const docker::DockerError& e) {
+    EXPECT_NE(std::string(e.what()).find("extracting /srv/tree of " + id + " into " + dest + "/no-such-dir failed (/bin/tar"), std::string::npos)
+        << e.what();
+  }
+  docker::ExecOptions ls;
+  ls.cmd = {"sh", "-c", "cat /srv/tree/a.txt; stat -c '%u:%g %a' /srv/tree/a.txt /srv/tree"};
+  EXPECT_EQ(engine().exec(id, ls).out, "a file\n1001:1002 640\n1001:1001 750\n");
+  engine().stop_container(id, std::chrono::seconds(1));
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/a.txt"), "a file\n") << "a stopped container reads the same";
 }
