@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -41,14 +42,17 @@ struct Family {
   bool bitnami;  // else moodlehq-like or Alpine-like on PostgreSQL
   int port;
   bool alpine = false;
+  bool image_code = false;  // moodlehq-like, its code built into its web image (no mount holds it)
 };
 
-/// Named volumes this test made (docker volume rm at the end, own names only).
+/// Named volumes and images this test made (removed at the end, own names only).
 struct Volumes {
-  std::vector<std::string> names;
+  std::vector<std::string> names, images;
   ~Volumes() {
     for (const auto& n : names)
       if (is_own_test_name(n)) sh("docker volume rm -f '" + n + "' >/dev/null 2>&1");
+    for (const auto& i : images)
+      if (is_own_test_name(i.substr(0, i.find(':')))) sh("docker rmi -f '" + i + "' >/dev/null 2>&1");
   }
   std::string make(const std::string& prefix) {
     std::string n = unique_name(prefix);
@@ -178,7 +182,7 @@ Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const st
     cleanup.container(engine().create_container(redis));
     engine().start_container(redis.name);
   } else {
-    code = data_dir + "/html";
+    code = data_dir + (fam.image_code ? "/image/code" : "/html");
     s.moodledata_host = data_dir + "/moodledata";
     fs::create_directories(s.moodledata_host);
     fs::create_directories(data_dir + "/pgdata");
@@ -205,6 +209,15 @@ Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const st
     ::chown((s.moodledata_host + "/muc").c_str(), uid, uid);
     ::chown((s.moodledata_host + "/muc/config.php").c_str(), uid, uid);
   }
+  std::string web_image = "mupgrade/web:php8.2";
+  if (fam.image_code) {
+    // The stand-in's code and config.php built into an image of the stand-in's web image.
+    web_image = unique_name("webimg") + ":4.4.1";
+    volumes.images.push_back(web_image);
+    std::ofstream(data_dir + "/image/Dockerfile") << "FROM mupgrade/web:php8.2\nCOPY code/ /var/www/html/\n";
+    std::string out;
+    EXPECT_EQ(sh("docker build -q -t '" + web_image + "' '" + data_dir + "/image'", &out), 0) << out;
+  }
   cleanup.container(engine().create_container(db));
   engine().start_container(db.name);
   if (!fam.bitnami) {
@@ -224,7 +237,7 @@ Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const st
 
   docker::ContainerSpec web;
   web.name = s.web = unique_name("web");
-  web.image = "mupgrade/web:php8.2";
+  web.image = web_image;
   web.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", "moodle"}};
   web.network = net;
   web.network_aliases = {"moodle"};
@@ -235,6 +248,8 @@ Stack make_stack(Cleanup& cleanup, Volumes& volumes, const Family& fam, const st
     web.mounts = {{fam.bitnami ? volumes.names[0] : code, code_in, false}, {fam.bitnami ? volumes.names[1] : volumes.names[0], dataroot, false}};
     web.cmd = {"/bin/sh", "-c",
                fmt::format("export APACHE_RUN_USER='#{0}' APACHE_RUN_GROUP='#{0}'; rm -f \"$APACHE_PID_FILE\"; exec apache2 -DFOREGROUND", uid)};
+  } else if (fam.image_code) {
+    web.mounts = {{s.moodledata_host, dataroot, false}};
   } else {
     web.mounts = {{code, code_in, false}, {s.moodledata_host, dataroot, false}};
   }
@@ -355,5 +370,85 @@ INSTANTIATE_TEST_SUITE_P(Families, AdoptITest,
                          ::testing::Values(Family{"bitnami_mariadb_volumes", true, 18720}, Family{"moodlehq_postgres_binds", false, 18721},
                                            Family{"alpine_postgres_redis", false, 18822, true}),
                          [](const auto& p) { return std::string(p.param.name); });
+
+// Code built into the stack's web image (the stand-in COPY'd into an image of the stand-in's web
+// image), plus a plugin an admin installed through the web UI, which lives in the running
+// container's own layer: adopt finds the code in the container, copies it out (the plugin
+// too) into the set, which serves through the proxy; `adopt --undo` brings the stack back with
+// its layer as it was.
+const char* kWebPlugin = "<?php\n$plugin->component = 'local_webplugin';\n$plugin->version = 2024100100;\n$plugin->requires = 2024042200;\n";
+
+TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContainerThenUndone) {
+  Family fam{"moodlehq_image_code", false, 18920, false, true};
+  Volumes volumes;  // destroyed last: the image and volumes go once the containers are gone
+  Cleanup cleanup;
+  SiteCleanup site_cleanup;
+  std::string site = unique_name("adoptimg");
+  site_cleanup.site = site;
+  site_cleanup.pool = test_pool() + "/" + site;
+  site_cleanup.state = scratch_dir() + "/" + site;
+  std::string data = make_subvolume(cleanup, "stack");
+  std::string config = site_cleanup.state + "-site.yml";
+  struct FilesCleanup {
+    std::string f;
+    ~FilesCleanup() { std::remove(f.c_str()); }
+  } files{config};
+  auto stack = make_stack(cleanup, volumes, fam, data);
+  ASSERT_TRUE(engine().inspect_container(stack.web)->mounts.size() == 1) << "only moodledata is mounted";
+  // The plugin's code written into the container, then installed in the DB, as the admin pages do.
+  docker::ExecOptions plugin;
+  plugin.cmd = {"sh", "-c", "mkdir -p /var/www/html/local/webplugin && printf '%s' \"$PLUGIN\" > /var/www/html/local/webplugin/version.php && "
+                            "chown -R 33:33 /var/www/html/local/webplugin"};
+  plugin.env = {std::string("PLUGIN=") + kWebPlugin};
+  ASSERT_EQ(engine().exec(stack.web, plugin).exit_code, 0);
+  docker::ExecOptions install;
+  install.cmd = {"php", "admin/cli/upgrade.php", "--non-interactive"};
+  install.user = "33";
+  install.workdir = "/var/www/html";
+  install.timeout = std::chrono::seconds(60);
+  auto installed = engine().exec(stack.web, install);
+  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+  ASSERT_EQ(login_page(fam.port, stack.host).status, 200) << "the stack serves with its plugin installed";
+
+  std::string out, common = fmt::format("--site {} --pool {} --state-dir {} --config {}", site, site_cleanup.pool, site_cleanup.state, config);
+  ASSERT_EQ(run_binary(fmt::format("adopt --from {} {} 2>&1", stack.project, common), &out), 0) << out;
+  EXPECT_NE(out.find("code       from the image of container " + stack.web + " at /var/www/html ("), std::string::npos) << out;
+  EXPECT_NE(out.find("install or update no plugin until adopt has finished"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(site_cleanup.pool));
+
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = run_binary(fmt::format("adopt --from {} {} --yes 2>&1", stack.project, common), &out);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("downtime ([0-9.]+) s"))) << out;
+  std::printf("adopt --yes (%s): %.1f s, downtime %s s\n%s", fam.name, secs, m[1].str().c_str(), out.c_str());
+  auto state = core::load_site_state(site_cleanup.state);
+  ASSERT_TRUE(state);
+  std::string set_code = site_cleanup.pool + "/sets/" + state->live_set + "/code";
+  auto r = login_page(fam.port, stack.host);
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.headers["x-mupgrade-set"], state->live_set);
+  EXPECT_NE(r.body.find("4.4.1"), std::string::npos) << r.body.substr(0, 300);
+  EXPECT_TRUE(fs::exists(set_code + "/version.php"));
+  EXPECT_EQ(read_file(set_code + "/local/webplugin/version.php"), kWebPlugin) << "the container's layer came along";
+  struct stat st{};
+  EXPECT_EQ(::stat((set_code + "/local/webplugin/version.php").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 33u);
+  EXPECT_NE(read_file(set_code + "/config.php").find("$CFG->dbhost = 'db';"), std::string::npos);
+  EXPECT_FALSE(engine().inspect_container(stack.web)->running);
+
+  ASSERT_EQ(run_binary(fmt::format("adopt --undo --site {} --config {} 2>&1", site, config), &out), 0) << out;
+  EXPECT_TRUE(engine().inspect_container(stack.web)->running);
+  r = login_page(fam.port, stack.host);
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_NE(r.headers["x-mupgrade-set"], state->live_set) << "the stack's own web, not the set";
+  EXPECT_NE(r.body.find("4.4.1"), std::string::npos);
+  EXPECT_EQ(engine().read_container_file(stack.web, "/var/www/html/local/webplugin/version.php"), kWebPlugin);
+  EXPECT_EQ(engine().read_container_file(stack.web, "/var/www/html/config.php").value_or("").find("'db'"), std::string::npos);
+  EXPECT_FALSE(fs::exists(stack.moodledata_host + "/climaintenance.html"));
+  EXPECT_FALSE(fs::exists(site_cleanup.pool + "/sets"));
+  EXPECT_TRUE(engine().list_containers({{"mupgrade.site", site}}, true).empty());
+}
 
 }  // namespace
