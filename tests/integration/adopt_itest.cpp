@@ -374,8 +374,8 @@ INSTANTIATE_TEST_SUITE_P(Families, AdoptITest,
 // Code built into the stack's web image (the stand-in COPY'd into an image of the stand-in's web
 // image), plus a plugin an admin installed through the web UI, which lives in the running
 // container's own layer: adopt finds the code in the container, copies it out (the plugin
-// too) into the set, which serves through the proxy; `adopt --undo` brings the stack back with
-// its layer as it was.
+// too) into the set, which serves through the proxy; a cutover and a rollback run on it; `adopt
+// --undo` brings the stack back with its layer as it was.
 const char* kWebPlugin = "<?php\n$plugin->component = 'local_webplugin';\n$plugin->version = 2024100100;\n$plugin->requires = 2024042200;\n";
 
 TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContainerThenUndone) {
@@ -437,6 +437,16 @@ TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContain
   EXPECT_EQ(st.st_uid, 33u);
   EXPECT_NE(read_file(set_code + "/config.php").find("$CFG->dbhost = 'db';"), std::string::npos);
   EXPECT_FALSE(engine().inspect_container(stack.web)->running);
+
+  // Upgraded and rolled back like any adopted site (the next release with the site's plugin).
+  std::string release = data + "/releases/4.4.3";
+  make_release("4.4.3", release);
+  fs::create_directories(release + "/local/webplugin");
+  std::ofstream(release + "/local/webplugin/version.php") << kWebPlugin;
+  ASSERT_EQ(run_binary(fmt::format("cutover --config {} --target {} 2>&1", config, release), &out), 0) << out;
+  EXPECT_NE(core::load_site_state(site_cleanup.state)->live_set, state->live_set);
+  ASSERT_EQ(run_binary(fmt::format("rollback --config {} 2>&1", config), &out), 0) << out;
+  EXPECT_EQ(core::load_site_state(site_cleanup.state)->live_set, state->live_set);
 
   ASSERT_EQ(run_binary(fmt::format("adopt --undo --site {} --config {} 2>&1", site, config), &out), 0) << out;
   EXPECT_TRUE(engine().inspect_container(stack.web)->running);
