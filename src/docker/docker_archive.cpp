@@ -10,9 +10,11 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <fcntl.h>
 #include <cstdio>
 #include <cstring>
-#include <spawn.h>
+#include <csignal>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,7 +85,7 @@ public:
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw Error(fmt::format("socketpair() failed: {}", std::strerror(errno)));
     char name[] = "/tmp/mupgrade-tar-XXXXXX";
-    err_ = ::mkstemp(name);
+    err_ = ::mkostemp(name, O_CLOEXEC);
     if (err_ >= 0) ::unlink(name);
     // The tree's own top entry becomes "." (host_dir gets its mode and owner); link targets stay.
     std::vector<std::string> args = {kTar, "-x", "-f", "-", "-C", dir, "--numeric-owner", "--same-owner", "--same-permissions",
@@ -91,17 +93,26 @@ public:
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
-    if (err_ >= 0) posix_spawn_file_actions_adddup2(&fa, err_, 1), posix_spawn_file_actions_adddup2(&fa, err_, 2);
-    int rc = ::posix_spawn(&pid_, kTar, &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
+    // Like every command mupgrade runs (src/process/run.cpp), tar dies with it: after a kill -9
+    // nothing goes on writing into a set the recovery removes. Only async-signal-safe calls
+    // between fork and exec.
+    pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(sv[1], 0);
+      if (err_ >= 0) ::dup2(err_, 1), ::dup2(err_, 2);
+      ::execve(kTar, argv.data(), environ);
+      ::_exit(127);
+    }
+    int spawn_errno = errno;
     ::close(sv[1]);
     sock_ = sv[0];
-    if (rc != 0) {
+    if (pid_ < 0) {
       ::close(sock_);
-      throw Error(fmt::format("cannot run {} ({})", kTar, std::strerror(rc)), "apt-get install tar");
+      sock_ = -1;
+      throw Error(fmt::format("cannot run {} (fork: {})", kTar, std::strerror(spawn_errno)), "check the host's process limits");
     }
   }
   ~TarProcess() {
@@ -133,6 +144,7 @@ public:
     ssize_t n = err_ >= 0 ? ::pread(err_, said.data(), said.size(), 0) : 0;
     said.resize(n > 0 ? static_cast<size_t>(n) : 0);
     if (auto nl = said.find('\n'); nl != std::string::npos) said.resize(nl);
+    if (said.empty() && WIFEXITED(status) && WEXITSTATUS(status) == 127) return "cannot run it: apt-get install tar";
     return said.empty() ? fmt::format("exit status {}", status) : said;
   }
 

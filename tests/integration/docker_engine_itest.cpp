@@ -3,7 +3,10 @@
 #include "fixtures.hpp"
 
 #include <gtest/gtest.h>
+#include <csignal>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -330,4 +333,48 @@ TEST(DockerEngineTest, CopiesATreeAndReadsAFileOutOfAContainersOwnLayer) {
   EXPECT_EQ(engine().exec(id, ls).out, "a file\n1001:1002 640\n1001:1001 750\n");
   engine().stop_container(id, std::chrono::seconds(1));
   EXPECT_EQ(engine().read_container_file(id, "/srv/tree/a.txt"), "a file\n") << "a stopped container reads the same";
+}
+
+// A kill -9 of mupgrade in the middle of a copy: the tar it runs dies with it (as rsync does),
+// so nothing goes on writing into a set the recovery removes.
+TEST(DockerEngineTest, TheTarOfACopyDiesWithItsKilledCaller) {
+  Cleanup cleanup;
+  std::string id = sleeper(cleanup);
+  docker::ExecOptions big;
+  big.cmd = {"sh", "-c", "mkdir -p /srv/big && head -c 400000000 /dev/zero > /srv/big/blob"};
+  ASSERT_EQ(engine().exec(id, big).exit_code, 0);
+  std::string dest = make_subvolume(cleanup, "archkill");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    try {
+      engine().copy_from_container(id, "/srv/big", dest);
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  // The copy is under way once tar has made the file; then the caller is killed.
+  bool started = false;
+  for (int i = 0; i < 600 && !started; ++i) {
+    started = std::filesystem::exists(dest + "/blob");
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(started) << "tar never began";
+  // No process left with the destination in its command line (tar's -C DEST).
+  auto tar_left = [&] {
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::string cmdline = read_file(e.path().string() + "/cmdline");
+      if (cmdline.find(dest) != std::string::npos) return true;
+    }
+    return false;
+  };
+  bool left = true;
+  for (int i = 0; i < 100 && left; ++i) {
+    left = tar_left();
+    if (left) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(left);
+  EXPECT_LT(std::filesystem::file_size(dest + "/blob"), 400000000u) << "killed mid-copy";
 }
