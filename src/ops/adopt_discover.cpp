@@ -1,8 +1,8 @@
 // adopt's discovery: from a Compose project (containers labelled com.docker.compose.project)
 // or a web container, the web container (the one whose mounts hold Moodle's code, else whose
-// own files do: code built into its image), the DB
-// container its config.php names, where code, moodledata and the DB data dir are on this host,
-// and the checks that make adopt refuse. Reads only: containers, files, the DB's config table.
+// own files do: code built into its image, adopt_image.cpp), the DB container its config.php
+// names, where code, moodledata and the DB data dir are on this host, and the checks that make
+// adopt refuse. Reads only: containers, files, the DB's config table.
 
 #include "adopt_discover.hpp"
 
