@@ -1,6 +1,7 @@
 #include "mupgrade/docker/docker_engine.hpp"
 
 #include "../http/curl_easy.hpp"
+#include "engine_detail.hpp"
 
 #include <fmt/format.h>
 
@@ -80,14 +81,6 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-std::string url_escape(const std::string& s) {
-  http::CurlEasy curl;
-  char* out = curl_easy_escape(curl.get(), s.c_str(), static_cast<int>(s.size()));
-  std::string r = out ? out : "";
-  curl_free(out);
-  return r;
-}
-
 ContainerInfo to_info(const json& j) {
   ContainerInfo c;
   c.id = j.value("Id", "");
@@ -140,6 +133,14 @@ ContainerInfo to_info(const json& j) {
 
 }  // namespace
 
+std::string url_escape(const std::string& s) {
+  http::CurlEasy curl;
+  char* out = curl_easy_escape(curl.get(), s.c_str(), static_cast<int>(s.size()));
+  std::string r = out ? out : "";
+  curl_free(out);
+  return r;
+}
+
 DockerEngine::DockerEngine(std::string socket_path) : socket_(std::move(socket_path)) {}
 
 DockerEngine::Reply DockerEngine::call(const std::string& method, const std::string& path, const json* body,
@@ -160,6 +161,7 @@ DockerEngine::Reply DockerEngine::call(const std::string& method, const std::str
   } else if (method == "POST") {
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, 0L);
   }
+  if (method == "HEAD") curl_easy_setopt(curl.get(), CURLOPT_NOBODY, 1L);  // else curl waits for a body
   curl.apply_headers();
   if (timeout.count() > 0) curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_data);

@@ -171,7 +171,11 @@ void print_plan(const AdoptRequest& req, const core::SiteConfig& cfg, const Stac
                      f.web_image, f.web_uid, f.db, f.db_image, f.mupgrade_db_user);
   out << "copies (rsync while the site serves, then the delta with the stack stopped):\n";
   for (const auto& [what, d, to] : {std::tuple{"code", &f.code, sp.code}, {"moodledata", &f.moodledata, sp.moodledata}, {"db data", &f.db_data, sp.db}})
-    out << fmt::format("  {:<10} {} ({} at {}, {}) -> {}\n", what, d->host_path, d->mount, d->container_path, mb(d->bytes), to);
+    if (d->in_image())
+      out << fmt::format("  {:<10} from the image of container {} at {} ({}) -> {} (its own layer included; copied once, before the window)\n",
+                         what, f.web, d->container_path, mb(d->bytes), to);
+    else
+      out << fmt::format("  {:<10} {} ({} at {}, {}) -> {}\n", what, d->host_path, d->mount, d->container_path, mb(d->bytes), to);
   if (!f.redis.empty())
     out << fmt::format("  {:<10} {}/{} (Redis {} of {}: {}; saved and copied in the window) -> {}/dump.rdb, owned by {}:{}\n", "redis",
                        f.cache_data.host_path, f.redis_dump, f.redis, f.redis_host,

@@ -1,7 +1,8 @@
 // adopt's discovery: from a Compose project (containers labelled com.docker.compose.project)
-// or a web container, the web container (the one whose mounts hold Moodle's code), the DB
-// container its config.php names, where code, moodledata and the DB data dir are on this host,
-// and the checks that make adopt refuse. Reads only: containers, files, the DB's config table.
+// or a web container, the web container (the one whose mounts hold Moodle's code, else whose
+// own files do: code built into its image, adopt_image.cpp), the DB container its config.php
+// names, where code, moodledata and the DB data dir are on this host, and the checks that make
+// adopt refuse. Reads only: containers, files, the DB's config table.
 
 #include "adopt_discover.hpp"
 
@@ -11,6 +12,7 @@
 #include "mupgrade/ops/site.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -93,7 +95,6 @@ const ports::ContainerInfo* find_web(ports::Storage& st, const std::vector<ports
       }
   return web;
 }
-
 
 std::string setting(const std::string& php, const char* name, bool required) {
   auto v = core::config_php_setting(php, name);
@@ -277,14 +278,26 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
   f.from = from;
   auto all = stack_containers(p.containers, from, f.project);
   const auto* web = find_web(p.storage, all, f.code);
-  if (!web)
-    throw Error(fmt::format("no container of '{}' has Moodle's code (config.php and version.php) in a volume or bind mount", from),
-                "adopt copies the code from its volume; code built into the image is not supported yet (README, Adopting)");
+  std::optional<std::string> php;
+  if (web) {
+    php = p.storage.read_file(f.code.host_path + "/config.php");
+    if (!php) throw Error(fmt::format("cannot read {}/config.php", f.code.host_path), "run adopt as root");
+  } else {
+    std::vector<std::string> looked;
+    web = find_web_in_containers(p.containers, all, f.code, d.config_php, looked);
+    if (!web)
+      throw Error(fmt::format("no container of '{}' has Moodle's code (config.php and version.php): none in a volume or bind mount, "
+                              "none in its own files at {}", from, fmt::join(looked, ", ")),
+                  "give --from the Compose project or the container that serves this Moodle (docker ps); adopt looks at Apache's "
+                  "DocumentRoot and where images keep the code");
+    php = d.config_php;
+    f.notes.push_back(fmt::format("the code is built into {}'s image ({}): adopt copies it out of the running container (its own layer too, "
+                                  "where plugins installed through Moodle's admin pages live) once, before the window; install or update "
+                                  "no plugin until adopt has finished (it would be missing from the set)", web->name, web->image));
+  }
   f.web = web->name;
   f.web_image = web->image;
   f.web_image_fits = web->env.count("MOODLE_WEBROOT") && web->env.count("MOODLE_HTTP_PORT");
-  auto php = p.storage.read_file(f.code.host_path + "/config.php");
-  if (!php) throw Error(fmt::format("cannot read {}/config.php", f.code.host_path), "run adopt as root");
   d.config_php = *php;
   f.dbtype = setting(*php, "dbtype", true);
   f.dbhost = setting(*php, "dbhost", true);
@@ -331,8 +344,14 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
   if (auto mode = p.storage.file_mode(f.moodledata.host_path)) f.web_uid = mode->uid;
 
   // Mid-upgrade: the code is newer than the DB, or Moodle's upgrade is running.
-  std::string vfile = f.code.host_path + "/" + (p.storage.exists(f.code.host_path + "/public/version.php") ? "public/" : "") + "version.php";
-  auto vf = parse_checked_version(p.storage.read_file(vfile).value_or(""), vfile);
+  auto code_file = [&](const std::string& rel) {
+    return f.code.in_image() ? p.containers.read_container_file(f.web, f.code.container_path + "/" + rel)
+                             : p.storage.read_file(f.code.host_path + "/" + rel);
+  };
+  auto version_php = code_file("public/version.php");
+  std::string vfile = (f.code.in_image() ? f.web + ":" + f.code.container_path : f.code.host_path) + (version_php ? "/public" : "") + "/version.php";
+  if (!version_php) version_php = code_file("version.php");
+  auto vf = parse_checked_version(version_php.value_or(""), vfile);
   f.code_version = vf.version->str();
   f.release = vf.release;
   f.db_version = p.db.config_value(moodle_ep, "version").value_or("");
@@ -348,7 +367,9 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
   for (const auto& [cport, hport] : web->any_host_ports)
     if (hport) f.public_port = hport;
   choose_mupgrade_user(p, *db, d, moodle_ep);
-  for (auto* area : {&f.code, &f.moodledata, &f.db_data}) area->bytes = p.storage.tree_bytes(area->host_path);
+  for (auto* area : {&f.moodledata, &f.db_data}) area->bytes = p.storage.tree_bytes(area->host_path);
+  f.code.bytes = f.code.in_image() ? p.containers.copy_from_container(f.web, f.code.container_path, "").value_or(0)
+                                   : p.storage.tree_bytes(f.code.host_path);
   if (!f.redis.empty()) f.cache_data.bytes = p.storage.tree_bytes(f.cache_data.host_path);
   return d;
 }

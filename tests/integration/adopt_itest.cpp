@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -126,5 +127,95 @@ INSTANTIATE_TEST_SUITE_P(Families, AdoptITest,
                                            StackFamily{"moodlehq_postgres_binds", StackKind::moodlehq, 18721},
                                            StackFamily{"alpine_postgres_redis", StackKind::alpine, 18822}),
                          [](const auto& p) { return std::string(p.param.name); });
+
+// Code built into the stack's web image (the stand-in COPY'd into an image of the stand-in's web
+// image), plus a plugin an admin installed through the web UI, which lives in the running
+// container's own layer: adopt finds the code in the container, copies it out (the plugin
+// too) into the set, which serves through the proxy; a cutover and a rollback run on it; `adopt
+// --undo` brings the stack back with its layer as it was.
+const char* kWebPlugin = "<?php\n$plugin->component = 'local_webplugin';\n$plugin->version = 2024100100;\n$plugin->requires = 2024042200;\n";
+
+TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContainerThenUndone) {
+  StackFamily fam{"moodlehq_image_code", StackKind::moodlehq, 18920, 0, true};
+  StackVolumes volumes;  // destroyed last: the image and volumes go once the containers are gone
+  Cleanup cleanup;
+  SiteCleanup site_cleanup;
+  std::string site = unique_name("adoptimg");
+  site_cleanup.site = site;
+  site_cleanup.pool = test_pool() + "/" + site;
+  site_cleanup.state = scratch_dir() + "/" + site;
+  std::string data = make_subvolume(cleanup, "stack");
+  std::string config = site_cleanup.state + "-site.yml";
+  struct FilesCleanup {
+    std::string f;
+    ~FilesCleanup() { std::remove(f.c_str()); }
+  } files{config};
+  auto stack = make_stack(cleanup, volumes, fam, data);
+  ASSERT_TRUE(engine().inspect_container(stack.web)->mounts.size() == 1) << "only moodledata is mounted";
+  // The plugin's code written into the container, then installed in the DB, as the admin pages do.
+  docker::ExecOptions plugin;
+  plugin.cmd = {"sh", "-c", "mkdir -p /var/www/html/local/webplugin && printf '%s' \"$PLUGIN\" > /var/www/html/local/webplugin/version.php && "
+                            "chown -R 33:33 /var/www/html/local/webplugin"};
+  plugin.env = {std::string("PLUGIN=") + kWebPlugin};
+  ASSERT_EQ(engine().exec(stack.web, plugin).exit_code, 0);
+  docker::ExecOptions install;
+  install.cmd = {"php", "admin/cli/upgrade.php", "--non-interactive"};
+  install.user = "33";
+  install.workdir = "/var/www/html";
+  install.timeout = std::chrono::seconds(60);
+  auto installed = engine().exec(stack.web, install);
+  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+  ASSERT_EQ(login_page(fam.port, stack.host).status, 200) << "the stack serves with its plugin installed";
+
+  std::string out, common = fmt::format("--site {} --pool {} --state-dir {} --config {}", site, site_cleanup.pool, site_cleanup.state, config);
+  ASSERT_EQ(run_binary(fmt::format("adopt --from {} {} 2>&1", stack.project, common), &out), 0) << out;
+  EXPECT_NE(out.find("code       from the image of container " + stack.web + " at /var/www/html ("), std::string::npos) << out;
+  EXPECT_NE(out.find("install or update no plugin until adopt has finished"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(site_cleanup.pool));
+
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = run_binary(fmt::format("adopt --from {} {} --yes 2>&1", stack.project, common), &out);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("downtime ([0-9.]+) s"))) << out;
+  std::printf("adopt --yes (%s): %.1f s, downtime %s s\n%s", fam.name, secs, m[1].str().c_str(), out.c_str());
+  auto state = core::load_site_state(site_cleanup.state);
+  ASSERT_TRUE(state);
+  std::string set_code = site_cleanup.pool + "/sets/" + state->live_set + "/code";
+  auto r = login_page(fam.port, stack.host);
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.headers["x-mupgrade-set"], state->live_set);
+  EXPECT_NE(r.body.find("4.4.1"), std::string::npos) << r.body.substr(0, 300);
+  EXPECT_TRUE(fs::exists(set_code + "/version.php"));
+  EXPECT_EQ(read_file(set_code + "/local/webplugin/version.php"), kWebPlugin) << "the container's layer came along";
+  struct stat st{};
+  EXPECT_EQ(::stat((set_code + "/local/webplugin/version.php").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 33u);
+  EXPECT_NE(read_file(set_code + "/config.php").find("$CFG->dbhost = 'db';"), std::string::npos);
+  EXPECT_FALSE(engine().inspect_container(stack.web)->running);
+
+  // Upgraded and rolled back like any adopted site (the next release with the site's plugin).
+  std::string release = data + "/releases/4.4.3";
+  make_release("4.4.3", release);
+  fs::create_directories(release + "/local/webplugin");
+  std::ofstream(release + "/local/webplugin/version.php") << kWebPlugin;
+  ASSERT_EQ(run_binary(fmt::format("cutover --config {} --target {} 2>&1", config, release), &out), 0) << out;
+  EXPECT_NE(core::load_site_state(site_cleanup.state)->live_set, state->live_set);
+  ASSERT_EQ(run_binary(fmt::format("rollback --config {} 2>&1", config), &out), 0) << out;
+  EXPECT_EQ(core::load_site_state(site_cleanup.state)->live_set, state->live_set);
+
+  ASSERT_EQ(run_binary(fmt::format("adopt --undo --site {} --config {} 2>&1", site, config), &out), 0) << out;
+  EXPECT_TRUE(engine().inspect_container(stack.web)->running);
+  r = login_page(fam.port, stack.host);
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_NE(r.headers["x-mupgrade-set"], state->live_set) << "the stack's own web, not the set";
+  EXPECT_NE(r.body.find("4.4.1"), std::string::npos);
+  EXPECT_EQ(engine().read_container_file(stack.web, "/var/www/html/local/webplugin/version.php"), kWebPlugin);
+  EXPECT_EQ(engine().read_container_file(stack.web, "/var/www/html/config.php").value_or("").find("'db'"), std::string::npos);
+  EXPECT_FALSE(fs::exists(stack.moodledata_host + "/climaintenance.html"));
+  EXPECT_FALSE(fs::exists(site_cleanup.pool + "/sets"));
+  EXPECT_TRUE(engine().list_containers({{"mupgrade.site", site}}, true).empty());
+}
 
 }  // namespace

@@ -3,6 +3,10 @@
 #include "fixtures.hpp"
 
 #include <gtest/gtest.h>
+#include <csignal>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -264,4 +268,113 @@ TEST(DockerEngineTest, AnUnreachableDaemonIsOneClearError) {
     EXPECT_NE(std::string(e.what()).find("cannot reach the Docker daemon at /nonexistent/docker.sock"), std::string::npos);
     EXPECT_FALSE(e.hint().empty());
   }
+}
+
+// The archive API (what `docker cp` uses): a tree in the container's own layer, with a mount
+// inside it, comes out with its owners, modes, symlinks and hard links, its top dir's own mode
+// and owner on the host dir; a lone file is read (through a symlink too); the container is not
+// changed, and a stopped one reads the same.
+TEST(DockerEngineTest, CopiesATreeAndReadsAFileOutOfAContainersOwnLayer) {
+  Cleanup cleanup;
+  std::string mnt = make_subvolume(cleanup, "archmnt");
+  std::ofstream(mnt + "/mounted.txt") << "from a mount\n";
+  docker::ContainerSpec spec;
+  spec.mounts = {{mnt, "/srv/tree/mnt", true}};
+  std::string id = sleeper(cleanup, spec);
+  docker::ExecOptions make;
+  make.cmd = {"sh", "-c",
+              "set -e; cd /srv/tree; echo 'a file' > a.txt; chown 1001:1002 a.txt; chmod 0640 a.txt; mkdir -p sub/deeper; "
+              "chown 33:33 sub; chmod 0755 sub; ln -s ../a.txt sub/link; ln a.txt hard.txt; chown 1001:1001 /srv/tree; chmod 0750 /srv/tree"};
+  ASSERT_EQ(engine().exec(id, make).exit_code, 0);
+
+  std::string dest = make_subvolume(cleanup, "archout");
+  auto bytes = engine().copy_from_container(id, "/srv/tree", dest);
+  ASSERT_TRUE(bytes);
+  EXPECT_GT(*bytes, 0u);
+  namespace fs = std::filesystem;
+  EXPECT_EQ(read_file(dest + "/a.txt"), "a file\n");
+  EXPECT_EQ(read_file(dest + "/mnt/mounted.txt"), "from a mount\n");
+  EXPECT_EQ(fs::read_symlink(dest + "/sub/link"), "../a.txt");
+  EXPECT_EQ(read_file(dest + "/sub/link"), "a file\n");
+  EXPECT_EQ(read_file(dest + "/hard.txt"), "a file\n");
+  EXPECT_TRUE(fs::is_directory(dest + "/sub/deeper"));
+  struct stat a{}, sub{}, top{};
+  ASSERT_EQ(::stat((dest + "/a.txt").c_str(), &a), 0);
+  ASSERT_EQ(::stat((dest + "/sub").c_str(), &sub), 0);
+  ASSERT_EQ(::stat(dest.c_str(), &top), 0);
+  EXPECT_EQ(a.st_uid, 1001u);
+  EXPECT_EQ(a.st_gid, 1002u);
+  EXPECT_EQ(a.st_mode & 07777, 0640u);
+  EXPECT_EQ(sub.st_uid, 33u);
+  EXPECT_EQ(top.st_uid, 1001u) << "the host dir takes the tree's own owner and mode";
+  EXPECT_EQ(top.st_mode & 07777, 0750u);
+
+  // The size alone: nothing extracted.
+  EXPECT_EQ(engine().copy_from_container(id, "/srv/tree", ""), bytes);
+  EXPECT_FALSE(engine().copy_from_container(id, "/srv/no-such-tree", dest + "/sub"));
+  EXPECT_TRUE(fs::is_empty(dest + "/sub/deeper"));
+
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/a.txt"), "a file\n");
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/sub/link"), "a file\n");  // the symlink followed
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/mnt/mounted.txt"), "from a mount\n");
+  EXPECT_FALSE(engine().read_container_file(id, "/srv/tree/sub"));  // a dir
+  EXPECT_FALSE(engine().read_container_file(id, "/srv/tree/nope.php"));
+
+  // Extracting where it cannot: one error naming tar and the target, the container as it was.
+  try {
+    engine().copy_from_container(id, "/srv/tree", dest + "/no-such-dir");
+    ADD_FAILURE() << "extracted into a missing dir";
+  } catch (const docker::DockerError& e) {
+    EXPECT_NE(std::string(e.what()).find("extracting /srv/tree of " + id + " into " + dest + "/no-such-dir failed (/bin/tar"), std::string::npos)
+        << e.what();
+  }
+  docker::ExecOptions ls;
+  ls.cmd = {"sh", "-c", "cat /srv/tree/a.txt; stat -c '%u:%g %a' /srv/tree/a.txt /srv/tree"};
+  EXPECT_EQ(engine().exec(id, ls).out, "a file\n1001:1002 640\n1001:1001 750\n");
+  engine().stop_container(id, std::chrono::seconds(1));
+  EXPECT_EQ(engine().read_container_file(id, "/srv/tree/a.txt"), "a file\n") << "a stopped container reads the same";
+}
+
+// A kill -9 of mupgrade in the middle of a copy: the tar it runs dies with it (as rsync does),
+// so nothing goes on writing into a set the recovery removes.
+TEST(DockerEngineTest, TheTarOfACopyDiesWithItsKilledCaller) {
+  Cleanup cleanup;
+  std::string id = sleeper(cleanup);
+  docker::ExecOptions big;
+  big.cmd = {"sh", "-c", "mkdir -p /srv/big && head -c 400000000 /dev/zero > /srv/big/blob"};
+  ASSERT_EQ(engine().exec(id, big).exit_code, 0);
+  std::string dest = make_subvolume(cleanup, "archkill");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    try {
+      engine().copy_from_container(id, "/srv/big", dest);
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  // The copy is under way once tar has made the file; then the caller is killed.
+  bool started = false;
+  for (int i = 0; i < 600 && !started; ++i) {
+    started = std::filesystem::exists(dest + "/blob");
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(started) << "tar never began";
+  // No process left with the destination in its command line (tar's -C DEST).
+  auto tar_left = [&] {
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::string cmdline = read_file(e.path().string() + "/cmdline");
+      if (cmdline.find(dest) != std::string::npos) return true;
+    }
+    return false;
+  };
+  bool left = true;
+  for (int i = 0; i < 100 && left; ++i) {
+    left = tar_left();
+    if (left) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(left);
+  EXPECT_LT(std::filesystem::file_size(dest + "/blob"), 400000000u) << "killed mid-copy";
 }

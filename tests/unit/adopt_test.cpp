@@ -33,6 +33,8 @@ namespace {
 const char* kMoodlePw = "moodle-db-secret";
 const char* kRootPw = "root-db-secret";
 const char* kVolumes = "/var/lib/docker/volumes";
+const char* kVersionPhp = "<?php\n$version  = 2024042201.00;\n$release  = '4.4.1 (Build: 20240610)';\n$branch   = '404';\n";
+const char* kPluginVersion = "<?php\n$plugin->component = 'local_webplugin';\n$plugin->version = 2024100100;\n";
 
 struct Quiet : ops::Progress {
   void step_started(const core::Step&, size_t, size_t) override {}
@@ -77,7 +79,9 @@ std::pair<int, std::string> id_in_image(const ports::ContainerSpec& spec) {
 
 /// A host running a Moodle stack with Compose labels, no mupgrade site yet.
 struct AdoptWorld {
-  enum class Family { bitnami, moodlehq, alpine };
+  // image: moodlehq-like on PostgreSQL, but the code is built into the web image (no mount
+  // holds it), with a plugin an admin installed through the web UI in the container's layer.
+  enum class Family { bitnami, moodlehq, alpine, image };
   explicit AdoptWorld(Family fam) : host("/pool", "http://127.0.0.1:18090"), family(fam) {
     state_dir = (fs::temp_directory_path() / fmt::format("mupgrade-unit-adopt-{}-{}", ::getpid(), counter++)).string();
     fs::remove_all(state_dir);
@@ -88,16 +92,25 @@ struct AdoptWorld {
     host.containers.run_entrypoint = id_in_image;
     host.http.proxy_container = "mupgrade-bn-proxy";
     host.http.stack_web = "bn-moodle-1";
-    bool bn = fam == Family::bitnami, al = fam == Family::alpine;
-    code = bn ? std::string(kVolumes) + "/bn_moodle/_data" : al ? "/srv/al/moodle-code" : "/srv/bn/html";
+    bool bn = fam == Family::bitnami, al = fam == Family::alpine, img = fam == Family::image;
+    code = bn ? std::string(kVolumes) + "/bn_moodle/_data" : al ? "/srv/al/moodle-code" : img ? "" : "/srv/bn/html";
     moodledata = bn || al ? std::string(kVolumes) + (al ? "/al_moodledata/_data" : "/bn_moodledata/_data") : "/srv/bn/moodledata";
     dbdir = bn ? std::string(kVolumes) + "/bn_mariadb/_data/data" : std::string(kVolumes) + (al ? "/al_pg/_data/pgdata" : "/bn_pg/_data");
     std::string dataroot = bn ? "/bitnami/moodledata" : al ? "/var/lib/moodledata" : "/var/www/moodledata";
     unsigned uid = bn ? 1001 : al ? 82 : 33;  // Bitnami's daemon, Debian's and Alpine's www-data
-    st.make_dirs(code);
-    st.write_file(code + "/config.php", config_php(bn ? "mariadb" : "pgsql", bn ? "mariadb" : "postgres", dataroot, al ? kRedisSessions : ""),
-                  {uid, uid, 0640});
-    st.write_file(code + "/version.php", "<?php\n$version  = 2024042201.00;\n$release  = '4.4.1 (Build: 20240610)';\n$branch   = '404';\n", {});
+    std::string php = config_php(bn ? "mariadb" : "pgsql", bn ? "mariadb" : "postgres", dataroot, al ? kRedisSessions : "");
+    if (img) {
+      using Node = fakes::FakeStorage::Node;
+      host.containers.layers["bn-moodle-1"] = {{"/var/www/html", {Node::Kind::dir, "", {0, 0, 0755}}},
+                                               {"/var/www/html/config.php", {Node::Kind::file, php, {0, 33, 0640}}},
+                                               {"/var/www/html/version.php", {Node::Kind::file, kVersionPhp, {0, 0, 0644}}},
+                                               {"/var/www/html/local/webplugin", {Node::Kind::dir, "", {33, 33, 0755}}},
+                                               {"/var/www/html/local/webplugin/version.php", {Node::Kind::file, kPluginVersion, {33, 33, 0644}}}};
+    } else {
+      st.make_dirs(code);
+      st.write_file(code + "/config.php", php, {uid, uid, 0640});
+      st.write_file(code + "/version.php", kVersionPhp, {});
+    }
     st.make_dirs(moodledata + "/filedir");
     st.set_mode(moodledata, {uid, uid, 0750});
     st.write_file(moodledata + "/filedir/ab", "a user's file", {uid, uid, 0640});
@@ -110,7 +123,7 @@ struct AdoptWorld {
 
     ports::ContainerInfo web;
     web.id = web.name = "bn-moodle-1";
-    web.image = bn ? "bitnami/moodle:4.4" : al ? "example/moodle:4.4-alpine" : "moodlehq/moodle-php-apache:8.2";
+    web.image = bn ? "bitnami/moodle:4.4" : al ? "example/moodle:4.4-alpine" : img ? "example/moodle-baked:4.4" : "moodlehq/moodle-php-apache:8.2";
     web.running = true;
     web.status = "running";
     web.labels = {{"com.docker.compose.project", "bn"}, {"com.docker.compose.service", "moodle"}};
@@ -120,6 +133,8 @@ struct AdoptWorld {
       web.mounts = {{"volume", "bn_moodle", code, "/bitnami/moodle", false}, {"volume", "bn_moodledata", moodledata, "/bitnami/moodledata", false}};
     } else if (al) {
       web.mounts = {{"bind", "", code, "/srv/moodle", false}, {"volume", "al_moodledata", moodledata, "/var/lib/moodledata", false}};
+    } else if (img) {
+      web.mounts = {{"bind", "", moodledata, "/var/www/moodledata", false}};
     } else {
       web.mounts = {{"bind", "", code, "/var/www/html", false}, {"bind", "", moodledata, "/var/www/moodledata", false}};
     }
@@ -293,6 +308,52 @@ TEST(AdoptDiscovery, FindsAMoodlehqLikeStackOnPostgresFromItsWebContainer) {
   EXPECT_EQ(d.mupgrade_db_password.reveal(), kRootPw);  // from POSTGRES_PASSWORD_FILE, through the bind mount
 }
 
+TEST(AdoptDiscovery, FindsCodeBuiltIntoTheWebImageInTheRunningContainer) {
+  AdoptWorld w(AdoptWorld::Family::image);
+  w.host.faults.log.clear();
+  auto d = ops::discover_stack(w.host.ports(), "bn");
+  const auto& f = d.facts;
+  EXPECT_EQ(f.web, "bn-moodle-1");
+  EXPECT_TRUE(f.code.in_image());
+  EXPECT_EQ(f.code.container_path, "/var/www/html");
+  EXPECT_EQ(f.code.host_path, "");
+  EXPECT_GT(f.code.bytes, 0u);  // the archive's size, the plugin in the container's layer included
+  EXPECT_EQ(f.db, "bn-db-1");   // config.php read out of the container
+  EXPECT_EQ(f.kind, core::DbKind::postgresql);
+  EXPECT_EQ(f.code_version, "2024042201.00");
+  EXPECT_EQ(d.moodle_db_password.reveal(), kMoodlePw);
+  EXPECT_EQ(f.moodledata.host_path, w.moodledata);
+  ASSERT_FALSE(f.notes.empty());
+  EXPECT_NE(f.notes[0].find("install or update no plugin until adopt has finished"), std::string::npos) << f.notes[0];
+  EXPECT_EQ(ops::StackFacts::from_json(f.to_json()).to_json(), f.to_json()) << "the undo reads the facts back from the journal";
+  // The mounts first; then the serving container's files, read through the archive (no exec).
+  bool read = false;
+  for (const auto& line : w.host.faults.log) {
+    EXPECT_EQ(line.rfind("containers.exec", 0), std::string::npos) << line;
+    read = read || line == "containers.read_file bn-moodle-1:/var/www/html/config.php";
+  }
+  EXPECT_TRUE(read);
+}
+
+TEST(AdoptDiscovery, FindsImageCodeAtApachesDocumentRootWithA51PublicDir) {
+  AdoptWorld w(AdoptWorld::Family::image);
+  auto& layer = w.host.containers.layers["bn-moodle-1"];
+  std::map<std::string, fakes::FakeStorage::Node> moved;
+  for (const auto& [path, node] : layer) moved["/app/moodle" + path.substr(std::string("/var/www/html").size())] = node;
+  moved["/app/moodle/public"] = moved["/app/moodle"];
+  moved["/app/moodle/public/version.php"] = moved["/app/moodle/version.php"];
+  moved.erase("/app/moodle/version.php");
+  moved["/etc/apache2/sites-enabled/000-default.conf"] = {fakes::FakeStorage::Node::Kind::file,
+                                                          "<VirtualHost *:80>\n  ServerAdmin webmaster@localhost\n"
+                                                          "  DocumentRoot \"${MOODLE_DOCROOT}\"\n</VirtualHost>\n",
+                                                          {0, 0, 0644}};
+  layer = moved;
+  w.host.containers.containers["bn-moodle-1"].info.env["MOODLE_DOCROOT"] = "/app/moodle/public";
+  auto f = ops::discover_stack(w.host.ports(), "bn").facts;
+  EXPECT_EQ(f.code.container_path, "/app/moodle");  // the dir above public/: config.php is there
+  EXPECT_EQ(f.code_version, "2024042201.00");       // from public/version.php
+}
+
 TEST(AdoptDiscovery, FindsAnAlpineLikeStacksRedisThroughConfigPhpAndItsMucConfig) {
   AdoptWorld w(AdoptWorld::Family::alpine);
   auto d = ops::discover_stack(w.host.ports(), "bn");
@@ -450,6 +511,57 @@ TEST(AdoptRefusals, ARedisMupgradeCannotCarryIsRefusedInOneLineAndNothingChanges
   }
 }
 
+TEST(AdoptRefusals, NoMoodleCodeInAnyMountOrContainerIsRefusedInOneLineAndNothingChanges) {
+  AdoptWorld w(AdoptWorld::Family::image);
+  w.host.containers.layers.clear();
+  w.host.faults.log.clear();
+  try {
+    w.adopt(false);
+    ADD_FAILURE() << "not refused";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("no container of 'bn' has Moodle's code (config.php and version.php)"), std::string::npos) << what;
+    EXPECT_NE(what.find("/var/www/html, /var/www/moodle"), std::string::npos) << what;  // where it looked
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_FALSE(e.hint().empty());
+  }
+  w.expect_nothing_changed("no code");
+}
+
+TEST(Adopt, CodeBuiltIntoTheImageIsCopiedOutOfTheRunningContainerThenUndoBringsTheStackBack) {
+  AdoptWorld w(AdoptWorld::Family::image);
+  auto dry = w.adopt(false);
+  ASSERT_TRUE(dry.ok) << dry.error;
+  std::string text = w.out.str();
+  EXPECT_NE(text.find("code       from the image of container bn-moodle-1 at /var/www/html ("), std::string::npos) << text;
+  EXPECT_NE(text.find("install or update no plugin until adopt has finished"), std::string::npos) << text;
+  w.expect_nothing_changed("dry run");
+
+  auto o = w.adopt();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  auto& st = w.host.storage;
+  std::string code = "/pool/bn/sets/" + o.set + "/code";
+  EXPECT_TRUE(st.is_subvolume(code));
+  EXPECT_EQ(st.read_file(code + "/version.php"), kVersionPhp);
+  // The plugin installed through the web UI (the container's layer, not its image) came along,
+  // with the owners and modes it has there.
+  EXPECT_EQ(st.read_file(code + "/local/webplugin/version.php"), kPluginVersion);
+  EXPECT_EQ(st.file_mode(code + "/local/webplugin/version.php")->uid, 33u);
+  EXPECT_EQ(st.file_mode(code + "/version.php")->uid, 0u);
+  // The set's own config.php.
+  EXPECT_EQ(core::config_php_setting(st.read_file(code + "/config.php").value_or(""), "dbhost"), "db");
+  EXPECT_EQ(st.file_mode(code + "/config.php")->mode, 0640u);
+  EXPECT_EQ(w.host.http.serving, o.set);
+  size_t copies = 0;
+  for (const auto& line : w.host.faults.log) copies += line.rfind("containers.copy_from bn-moodle-1:/var/www/html -> ", 0) == 0;
+  EXPECT_EQ(copies, 1u) << "copied once, before the window";
+  EXPECT_EQ(file_text(o.journal).find(kMoodlePw), std::string::npos);
+
+  auto u = w.undo();
+  ASSERT_TRUE(u.ok) << u.error;
+  w.expect_stack_as_before("after undo");
+}
+
 TEST(Adopt, AnAlpineLikeStacksRedisBecomesTheSetsCacheWithItsSessions) {
   AdoptWorld w(AdoptWorld::Family::alpine);
   auto dry = w.adopt(false);
@@ -557,7 +669,7 @@ TEST(Adopt, UndoIsRefusedWithoutAnAdoptionAndAfterACutover) {
 }
 
 TEST(Adopt, AFailureAtEveryCallIsUndoneAndTheStackServesAsBefore) {
-  for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::alpine}) {
+  for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::alpine, AdoptWorld::Family::image}) {
   size_t calls = 0;
   {
     AdoptWorld w(fam);
@@ -592,7 +704,7 @@ TEST(Adopt, AFailureAtEveryCallIsUndoneAndTheStackServesAsBefore) {
 }
 
 TEST(Adopt, AKillAtEveryCallLeavesTheStackRecoverableByUndoOrByAdoptAgain) {
-  for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::alpine}) {
+  for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::alpine, AdoptWorld::Family::image}) {
   size_t calls = 0;
   {
     AdoptWorld w(fam);

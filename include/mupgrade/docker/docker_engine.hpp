@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -21,6 +22,10 @@ inline constexpr std::chrono::milliseconds kApiTimeout{30000};
 /// Oldest Engine API mupgrade speaks (Docker 19.03) and newest it asks for.
 inline constexpr std::string_view kMinApiVersion = "1.40";
 inline constexpr std::string_view kMaxApiVersion = "1.45";
+/// Longest wait for one archive of a container's tree (a Moodle tree with plugins is ~400 MB).
+inline constexpr std::chrono::milliseconds kArchiveTimeout{30 * 60 * 1000};
+/// What extracts an archive on this host (GNU tar: Debian's is essential).
+inline constexpr const char* kTar = "/bin/tar";
 
 /// A failed API call: Docker's own message and the HTTP status (0 when no answer came).
 class DockerError : public Error {
@@ -72,6 +77,10 @@ public:
   std::string logs(const std::string& id, int tail_lines = 100) override;
 
   ExecResult exec(const std::string& container, const ExecOptions& opts) override;
+  /// GET /containers/{id}/archive, streamed into GNU tar (src/docker/docker_archive.cpp).
+  std::optional<std::uint64_t> copy_from_container(const std::string& container, const std::string& path,
+                                                   const std::string& host_dir) override;
+  std::optional<std::string> read_container_file(const std::string& container, const std::string& path) override;
 
   std::string create_network(const std::string& name, const std::map<std::string, std::string>& labels,
                              bool internal = false) override;
@@ -94,6 +103,8 @@ private:
   using ChunkFn = std::function<void(std::string_view)>;
   Reply call(const std::string& method, const std::string& path, const nlohmann::json* body = nullptr,
              std::chrono::milliseconds timeout = kApiTimeout, ChunkFn on_chunk = {}, bool versioned = true);
+  /// HEAD /containers/{id}/archive: the path's stat (X-Docker-Container-Path-Stat), nullopt on 404.
+  std::optional<nlohmann::json> path_stat(const std::string& container, const std::string& path);
   [[noreturn]] void fail(const std::string& method, const std::string& path, const Reply& r);
   Reply expect(const std::string& method, const std::string& path, std::initializer_list<long> ok,
                const nlohmann::json* body = nullptr, std::chrono::milliseconds timeout = kApiTimeout);

@@ -40,9 +40,13 @@ inline constexpr const char* kAdoptJournalPointer = "adopt";
 /// One place of the stack's data: where it is in its container and on this host.
 struct StackData {
   std::string container_path;  // e.g. /bitnami/moodledata
-  std::string host_path;       // what is copied, e.g. /var/lib/docker/volumes/x/_data
-  std::string mount;           // "volume NAME" or "bind"
+  std::string host_path;       // what is copied, e.g. /var/lib/docker/volumes/x/_data ("" for kInImage)
+  std::string mount;           // "volume NAME", "bind", or kInImage
   std::uint64_t bytes = 0;
+  /// The data is in the web container's own files (built into its image, plus its writable
+  /// layer), in no volume or bind mount: it is copied out of the container.
+  static constexpr const char* kInImage = "image";
+  bool in_image() const { return mount == kInImage; }
 };
 
 /// What discovery found about a running stack. No secret in it: it is printed and journaled.

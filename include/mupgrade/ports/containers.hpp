@@ -3,6 +3,7 @@
 // tests/unit/fakes in unit tests). Plain data in, plain data out.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -124,6 +125,17 @@ public:
   virtual int wait_container(const std::string& id, std::chrono::milliseconds timeout) = 0;
   virtual std::string logs(const std::string& id, int tail_lines) = 0;
   virtual ExecResult exec(const std::string& container, const ExecOptions& opts) = 0;
+  /// The tree at `path` in the container as it is now (its own writable layer over its image,
+  /// mounts included; running or stopped), extracted into `host_dir`: the tree's contents land
+  /// in host_dir itself, with their modes, numeric owners and mtimes (host_dir takes the tree's
+  /// own). Reading changes nothing in the container. An empty host_dir extracts nothing (the
+  /// size alone). Returns the archive's bytes (the tree's size plus its headers); nullopt when the
+  /// container has no such path.
+  virtual std::optional<std::uint64_t> copy_from_container(const std::string& container, const std::string& path,
+                                                           const std::string& host_dir) = 0;
+  /// The content of the regular file at `path` in the container (as copy_from_container sees
+  /// it; symlinks followed); nullopt when there is no such file.
+  virtual std::optional<std::string> read_container_file(const std::string& container, const std::string& path) = 0;
   virtual std::string create_network(const std::string& name, const Labels& labels, bool internal) = 0;
   virtual void connect_network(const std::string& network, const std::string& container,
                                const std::vector<std::string>& aliases) = 0;

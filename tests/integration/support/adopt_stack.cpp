@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 StackVolumes::~StackVolumes() {
   for (const auto& n : names)
     if (is_own_test_name(n)) sh("docker volume rm -f '" + n + "' >/dev/null 2>&1");
+  for (const auto& i : images)
+    if (is_own_test_name(i.substr(0, i.find(':')))) sh("docker rmi -f '" + i + "' >/dev/null 2>&1");
 }
 
 std::string StackVolumes::make(const std::string& prefix) {
@@ -145,7 +147,7 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
     cleanup.container(engine().create_container(redis));
     engine().start_container(redis.name);
   } else {
-    s.code_host = data_dir + "/html";
+    s.code_host = data_dir + (fam.image_code ? "/image/code" : "/html");
     s.moodledata_host = data_dir + "/moodledata";
     fs::create_directories(s.moodledata_host);
     fs::create_directories(data_dir + "/pgdata");
@@ -172,6 +174,15 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
     ::chown((s.moodledata_host + "/muc").c_str(), s.uid, s.uid);
     ::chown((s.moodledata_host + "/muc/config.php").c_str(), s.uid, s.uid);
   }
+  std::string web_image = "mupgrade/web:php8.2";
+  if (fam.image_code) {
+    // The stand-in's code and config.php built into an image of the stand-in's web image.
+    web_image = unique_name("webimg") + ":4.4.1";
+    volumes.images.push_back(web_image);
+    std::ofstream(data_dir + "/image/Dockerfile") << "FROM mupgrade/web:php8.2\nCOPY code/ /var/www/html/\n";
+    std::string out;
+    EXPECT_EQ(sh("docker build -q -t '" + web_image + "' '" + data_dir + "/image'", &out), 0) << out;
+  }
   cleanup.container(engine().create_container(db));
   engine().start_container(db.name);
   if (!bitnami) {
@@ -186,7 +197,7 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
 
   docker::ContainerSpec web;
   web.name = s.web = unique_name("web");
-  web.image = "mupgrade/web:php8.2";
+  web.image = web_image;
   web.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", s.project}, {"com.docker.compose.service", "moodle"}};
   web.network = net;
   web.network_aliases = {"moodle"};
@@ -197,6 +208,8 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
     web.mounts = {{bitnami ? code_volume : s.code_host, s.code_in, false}, {data_volume, dataroot, false}};
     web.cmd = {"/bin/sh", "-c",
                fmt::format("export APACHE_RUN_USER='#{0}' APACHE_RUN_GROUP='#{0}'; rm -f \"$APACHE_PID_FILE\"; exec apache2 -DFOREGROUND", s.uid)};
+  } else if (fam.image_code) {
+    web.mounts = {{s.moodledata_host, dataroot, false}};
   } else {
     web.mounts = {{s.code_host, s.code_in, false}, {s.moodledata_host, dataroot, false}};
   }

@@ -25,6 +25,7 @@ namespace mupgrade::itest {
 /// Cleanup of the containers using them: a volume goes once they are gone.
 struct StackVolumes {
   std::vector<std::string> names;
+  std::vector<std::string> images;  // web images a test built (image_code)
   ~StackVolumes();
   /// A new volume; returns its host path.
   std::string make(const std::string& prefix);
@@ -39,6 +40,8 @@ struct StackFamily {
   /// Bitnami- and Alpine-like: seconds its DB container waits after the stop signal before the
   /// DB shuts down (a busy DB flushing), so a test can act while `docker stop` is in flight.
   int db_stop_delay_s = 0;
+  /// moodlehq-like only: the code (and config.php) built into the web image, no mount holds it.
+  bool image_code = false;
 };
 
 struct Stack {

@@ -414,6 +414,33 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   }
   return r;
 }
+std::optional<std::uint64_t> FakeContainers::copy_from_container(const std::string& container, const std::string& path,
+                                                                 const std::string& host_dir) {
+  f_.hit("containers.copy_from " + container + ":" + path + (host_dir.empty() ? "" : " -> " + host_dir));
+  if (!containers.count(container)) throw Error("copy_from: no such container " + container);
+  const auto& layer = layers[container];
+  auto top = layer.find(path);
+  if (top == layer.end()) return std::nullopt;
+  std::uint64_t bytes = 0;
+  for (auto it = top; it != layer.end(); ++it) {
+    if (it->first != path && it->first.rfind(path + "/", 0) != 0) continue;
+    bytes += 512 + (it->second.content.size() + 511) / 512 * 512;  // a tar's header and blocks
+    if (host_dir.empty()) continue;
+    auto& node = storage_.nodes[host_dir + it->first.substr(path.size())];
+    auto kind = node.kind;
+    node = it->second;
+    if (it->first == path && kind == FakeStorage::Node::Kind::subvolume) node.kind = kind;  // the tree's top: host_dir takes its mode
+  }
+  return bytes;
+}
+std::optional<std::string> FakeContainers::read_container_file(const std::string& container, const std::string& path) {
+  f_.hit("containers.read_file " + container + ":" + path);
+  if (!containers.count(container)) throw Error("read_file: no such container " + container);
+  const auto& layer = layers[container];
+  auto it = layer.find(path);
+  if (it == layer.end() || it->second.kind != FakeStorage::Node::Kind::file) return std::nullopt;
+  return it->second.content;
+}
 std::optional<std::string> FakeContainers::config_php_setting(const Container& c, const std::string& name) {
   for (const auto& m : c.spec.mounts) {
     if (m.container_path != "/var/www/moodle") continue;

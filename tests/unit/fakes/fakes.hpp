@@ -151,6 +151,8 @@ public:
   int wait_container(const std::string& id, std::chrono::milliseconds timeout) override;
   std::string logs(const std::string& id, int tail_lines) override;
   ports::ExecResult exec(const std::string& container, const ports::ExecOptions& opts) override;
+  std::optional<std::uint64_t> copy_from_container(const std::string& container, const std::string& path, const std::string& host_dir) override;
+  std::optional<std::string> read_container_file(const std::string& container, const std::string& path) override;
   std::string create_network(const std::string& name, const ports::Labels& labels, bool internal) override;
   void connect_network(const std::string& network, const std::string& container, const std::vector<std::string>& aliases) override;
   void disconnect_network(const std::string& network, const std::string& container) override;
@@ -168,6 +170,9 @@ public:
   std::set<std::string> stopping;
   void settle_stops();
   std::map<std::string, ports::NetworkInfo> networks;
+  /// Each container's own files (its image and writable layer, not its mounts) by path: what
+  /// copy_from_container copies (into the fake storage) and read_container_file reads.
+  std::map<std::string, std::map<std::string, FakeStorage::Node>> layers;
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
   int redis_saves = 0;  // BGSAVEs answered, by any set's Redis
   /// A Redis not made by mupgrade (an adopted stack's): its data dir in the container and its
