@@ -141,45 +141,4 @@ void LocalStorage::remove_tree(const std::string& path) {
 
 void LocalStorage::rename(const std::string& from, const std::string& to) { fs::rename(from, to); }
 
-std::string LocalStorage::tree_fingerprint(const std::string& path, const std::vector<std::string>& skip, const std::vector<std::string>& suffixes) {
-  std::vector<std::string> entries;
-  std::error_code ec;
-  auto it = fs::recursive_directory_iterator(path, ec);
-  if (ec) throw Error(fmt::format("cannot read {}: {}", path, ec.message()));
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) throw Error(fmt::format("cannot read {}: {}", path, ec.message()));
-    auto rel = it->path().lexically_relative(path).string();
-    if (it.depth() == 0 && std::find(skip.begin(), skip.end(), rel) != skip.end()) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (!std::any_of(suffixes.begin(), suffixes.end(), [&](const std::string& x) { return rel.ends_with(x); })) continue;
-    struct stat st {};
-    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    entries.push_back(fmt::format("{}\t{}\t{}.{:09}", rel, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec));
-  }
-  std::sort(entries.begin(), entries.end());
-  // FNV-1a, 64 bits: stable across builds, unlike std::hash.
-  std::uint64_t h = 14695981039346656037ULL;
-  for (const auto& e : entries)
-    for (unsigned char ch : e + "\n") h = (h ^ ch) * 1099511628211ULL;
-  return fmt::format("{:016x}", h);
-}
-
-void LocalStorage::copy_tree_readable(const std::string& from, const std::string& to) {
-  fs::create_directories(to);
-  fs::permissions(to, fs::perms(0755));
-  for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it) {
-    auto dest = fs::path(to) / it->path().lexically_relative(from);
-    if (it->is_symlink()) continue;
-    if (it->is_directory()) {
-      fs::create_directory(dest);
-      fs::permissions(dest, fs::perms(0755));
-    } else if (it->is_regular_file()) {
-      fs::copy_file(it->path(), dest, fs::copy_options::overwrite_existing);
-      fs::permissions(dest, fs::perms(0644));
-    }
-  }
-}
-
 }  // namespace mupgrade::btrfs

@@ -187,32 +187,6 @@ void Site::create_proxy_container() {
   ports_.containers.create_container(spec);
 }
 
-std::string Site::code_fingerprint(const std::string& set) {
-  // What PHP compiles: its sources. config.php is the set's own (a clone's names another
-  // wwwroot) and never comes from a kept cache (it is not copied into one), so it does not count.
-  return ports_.storage.tree_fingerprint(paths(set).code, {"config.php"}, {".php", ".inc", ".phtml"});
-}
-
-// Green's first page after upgrade.php is mostly PHP compiling Moodle's code (1.2-1.6 s cold
-// against 0.2 s with the code compiled, login page of real 4.3, 2 cores). A rehearsal's clone
-// compiles into a cache of its own, which keep-opcache keeps per code fingerprint; a set whose
-// code has that fingerprint reads it, read-only: nothing compiled from moodledata (MUC config,
-// localcache) and no config.php ever comes from another set.
-std::optional<ports::Mount> Site::opcache_mount(const std::string& set) {
-  if (is_clone(set)) {
-    auto live = state();
-    auto owner = live ? ports_.storage.file_mode(paths(live->live_set).moodledata) : std::nullopt;
-    if (!owner) return std::nullopt;  // Apache's user unknown: the clone compiles in memory only
-    ports_.storage.make_dirs(paths(set).opcache());
-    ports_.storage.set_mode(paths(set).opcache(), {owner->uid, owner->gid, 0700});
-    return ports::Mount{paths(set).opcache(), core::kContainerOpcacheDir, false};
-  }
-  if (ports_.storage.list_dir(cfg_.opcache_dir()).empty()) return std::nullopt;
-  std::string kept = cfg_.opcache_dir() + "/" + code_fingerprint(set);
-  if (!ports_.storage.is_directory(kept)) return std::nullopt;
-  return ports::Mount{kept, core::kContainerOpcacheDir, true};
-}
-
 void Site::create_web(const std::string& set, const std::string& image) {
   ensure_set_network(set);
   if (ports_.containers.inspect_container(web_container(set))) return;
@@ -231,10 +205,6 @@ void Site::create_web(const std::string& set, const std::string& image) {
   spec.network = set_network(set);
   spec.mounts = {{paths(set).code, core::kContainerCodeRoot, true}, {paths(set).moodledata, core::kContainerMoodledata, false}};
   spec.env = {{"MUPGRADE_SET", set}, {"MOODLE_HTTP_PORT", std::to_string(cfg_.web_port)}, {"MOODLE_WEBROOT", code.web_root()}};
-  if (auto opcache = opcache_mount(set)) {
-    spec.mounts.push_back(*opcache);
-    spec.env[core::kOpcacheDirEnv] = core::kContainerOpcacheDir;
-  }
   if (!is_clone(set)) spec.ports = {{cfg_.web_port, 0, "127.0.0.1"}};
   spec.stop_timeout_s = 30;
   ports_.containers.create_container(spec);

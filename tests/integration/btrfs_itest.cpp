@@ -3,18 +3,12 @@
 #include "fixtures.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
-#include "mupgrade/btrfs/local_storage.hpp"
-#include "mupgrade/core/error.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
-
-#include <sys/stat.h>
-#include <unistd.h>
 
 using namespace mupgrade;
 using namespace mupgrade::itest;
@@ -134,53 +128,4 @@ TEST(BtrfsTest, RecordsSnapshotCostWithAndWithoutDirtyData) {
   RecordProperty("snapshot_ms_after_sync", std::to_string(synced_ms));
   std::cout << "snapshot with 64 MB dirty: " << dirty_ms << " ms; after sync: " << synced_ms << " ms\n";
   EXPECT_EQ(fs::file_size(src + "-s1/blob"), 64u << 20);
-}
-
-// A code tree's fingerprint keys compiled code that is trusted without timestamps: a snapshot
-// keeps it, a changed PHP file changes it, files PHP does not compile and config.php do not.
-TEST(LocalStorageTest, ATreesFingerprintFollowsItsPhpFilesAndSurvivesASnapshot) {
-  Cleanup cleanup;
-  btrfs::LocalStorage storage;
-  std::string code = make_subvolume(cleanup, "fp");
-  fs::create_directories(code + "/lib");
-  std::ofstream(code + "/lib/setup.php") << "<?php echo 1;";
-  std::ofstream(code + "/config.php") << "<?php $CFG->wwwroot = 'a';";
-  std::ofstream(code + "/README.txt") << "readme";
-  const std::vector<std::string> skip = {"config.php"}, php = {".php", ".inc", ".phtml"};
-  std::string before = storage.tree_fingerprint(code, skip, php);
-  EXPECT_EQ(before.size(), 16u);
-
-  std::string copy = code + "-snap";
-  cleanup.subvolume(copy);
-  btrfs::snapshot(code, copy);
-  EXPECT_EQ(storage.tree_fingerprint(copy, skip, php), before) << "a snapshot is the same code";
-  std::ofstream(copy + "/config.php") << "<?php $CFG->wwwroot = 'another';";
-  std::ofstream(copy + "/README.txt") << "changed";
-  std::ofstream(copy + "/site-step-ran") << "x";
-  EXPECT_EQ(storage.tree_fingerprint(copy, skip, php), before) << "neither config.php nor what PHP does not compile counts";
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  std::ofstream(copy + "/lib/setup.php") << "<?php echo 2;";  // same size, later mtime
-  EXPECT_NE(storage.tree_fingerprint(copy, skip, php), before);
-  EXPECT_THROW(storage.tree_fingerprint(code + "/missing", skip, php), Error);
-}
-
-// Compiled code kept for other containers: readable by every web server user, owned by root.
-TEST(LocalStorageTest, ACopiedTreeIsRootsAndReadableByAll) {
-  Cleanup cleanup;
-  btrfs::LocalStorage storage;
-  std::string from = make_subvolume(cleanup, "cache");
-  fs::create_directories(from + "/abc/var/www/moodle/login");
-  std::ofstream(from + "/abc/var/www/moodle/login/index.php.bin") << "compiled";
-  ASSERT_EQ(::chown((from + "/abc/var/www/moodle/login/index.php.bin").c_str(), 33, 33), 0);
-  fs::permissions(from + "/abc/var/www/moodle/login/index.php.bin", fs::perms(0600));
-  fs::permissions(from + "/abc", fs::perms(0700));
-  std::string to = from + "/kept";  // inside the subvolume: removed with it
-  storage.copy_tree_readable(from + "/abc", to + "/abc");
-  struct stat st {};
-  ASSERT_EQ(::stat((to + "/abc/var/www/moodle/login/index.php.bin").c_str(), &st), 0);
-  EXPECT_EQ(st.st_uid, 0u);
-  EXPECT_EQ(st.st_mode & 07777, 0644u);
-  ASSERT_EQ(::stat((to + "/abc/var/www/moodle").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0755u);
-  EXPECT_EQ(read_file(to + "/abc/var/www/moodle/login/index.php.bin"), "compiled");
 }

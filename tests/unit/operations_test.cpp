@@ -579,48 +579,6 @@ TEST_P(OperationsTest, GreensColdFirstPageRendersWhileItsDbCheckpoints) {
   EXPECT_NE(w.host.faults.find("http.get " + w.site->web_url(green) + core::kSwitchProbePath, from), std::string::npos);
 }
 
-std::optional<ports::Mount> opcache_mount_of(World& w, const std::string& set) {
-  for (const auto& m : w.host.containers.containers.at(w.site->web_container(set)).spec.mounts)
-    if (m.container_path == core::kContainerOpcacheDir) return m;
-  return std::nullopt;
-}
-
-// Green's first page is mostly PHP compiling Moodle (1.2-1.6 s of the window on real code): the
-// code a rehearsal's clone compiled is kept per code fingerprint, code only, and green reads
-// it, read-only, when its code is the very same files. Blue, made before any rehearsal, does not.
-TEST_P(OperationsTest, GreenReadsTheCodeTheRehearsalCompiledOnTheSameCode) {
-  World w(GetParam());
-  ASSERT_TRUE(w.rehearse().ok);
-  auto& st = w.host.storage;
-  auto kept = st.list_dir(w.cfg.opcache_dir());
-  ASSERT_EQ(kept.size(), 1u) << "one fingerprint, no partial copy left";
-  std::string dir = w.cfg.opcache_dir() + "/" + kept[0] + "/" + fakes::FakeContainers::kPhpSystemId;
-  auto page = st.file_mode(dir + core::kContainerCodeRoot + "/login/index.php.bin");
-  ASSERT_TRUE(page) << "the clone's compiled login page is kept";
-  EXPECT_EQ(page->mode, 0644u);
-  EXPECT_EQ(page->uid, 0u) << "kept by mupgrade, not writable by the web server";
-  EXPECT_FALSE(st.exists(dir + core::kContainerCodeRoot + "/config.php.bin")) << "the clone's config.php names another wwwroot";
-  EXPECT_FALSE(st.exists(dir + core::kContainerMoodledata)) << "what PHP compiled from moodledata is the clone's own data";
-  ASSERT_TRUE(w.cutover().ok);
-  auto mount = opcache_mount_of(w, w.green());
-  ASSERT_TRUE(mount) << "green reads what the rehearsal compiled";
-  EXPECT_EQ(mount->host_path, w.cfg.opcache_dir() + "/" + kept[0]);
-  EXPECT_TRUE(mount->read_only);
-  EXPECT_EQ(w.host.containers.containers.at(w.site->web_container(w.green())).spec.env.at(core::kOpcacheDirEnv), core::kContainerOpcacheDir);
-  EXPECT_FALSE(opcache_mount_of(w, kBlue));
-}
-
-// Compiled code is trusted only for the very files it was compiled from (the web image does not
-// check timestamps): one file of the target changed after the rehearsal, green compiles itself.
-TEST_P(OperationsTest, CodeChangedSinceTheRehearsalDoesNotReadWhatTheRehearsalCompiled) {
-  World w(GetParam());
-  ASSERT_TRUE(w.rehearse().ok);
-  ASSERT_EQ(w.host.storage.list_dir(w.cfg.opcache_dir()).size(), 1u);
-  w.host.storage.write_file(w.cfg.target_code + "/index.php", "<?php // patched after the rehearsal\n", {});
-  ASSERT_TRUE(w.cutover().ok);
-  EXPECT_FALSE(opcache_mount_of(w, w.green()));
-}
-
 TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
   World w(GetParam());
   ASSERT_TRUE(w.cutover().ok);

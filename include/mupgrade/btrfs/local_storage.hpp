@@ -31,8 +31,6 @@ public:
   void remove(const std::string& path) override;
   void remove_tree(const std::string& path) override;
   void rename(const std::string& from, const std::string& to) override;
-  std::string tree_fingerprint(const std::string& path, const std::vector<std::string>& skip, const std::vector<std::string>& suffixes) override;
-  void copy_tree_readable(const std::string& from, const std::string& to) override;
 };
 
 }  // namespace mupgrade::btrfs

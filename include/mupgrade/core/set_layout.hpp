@@ -30,10 +30,6 @@ bool is_clone(const std::string& set);
 /// Where the code and moodledata sit inside a set's web container.
 inline constexpr const char* kContainerCodeRoot = "/var/www/moodle";
 inline constexpr const char* kContainerMoodledata = "/var/www/moodledata";
-/// PHP's OPcache file cache in a web container (the project's web image reads the env var
-/// below into opcache.file_cache; another image simply ignores both).
-inline constexpr const char* kContainerOpcacheDir = "/var/cache/mupgrade-opcache";
-inline constexpr const char* kOpcacheDirEnv = "MUPGRADE_OPCACHE_DIR";
 /// Moodle's CLI maintenance switch: this file in moodledata.
 inline constexpr const char* kMaintenanceFile = "climaintenance.html";
 
@@ -43,8 +39,6 @@ struct SetPaths {
   std::string cache;
   /// A snapshot of blue's moodledata that verify-target's throwaway container may write to.
   std::string verify_moodledata() const { return dir + "/verify-moodledata"; }
-  /// A rehearsal clone's own, writable OPcache file cache (its compiled code is kept after).
-  std::string opcache() const { return dir + "/opcache"; }
   std::string maintenance_file() const { return moodledata + "/" + kMaintenanceFile; }
 };
 

@@ -94,8 +94,6 @@ public:
   /// Creates the set's network and its DB and web containers, not started. Done before the
   /// cutover window: the window then only starts them. Their data may not exist yet.
   void create_containers(const std::string& set, const std::string& web_image);
-  /// What the set's code tree holds (storage's fingerprint, config.php left out).
-  std::string code_fingerprint(const std::string& set);
   /// Starts both containers at once and waits until the DB accepts connections and the web
   /// answers. Refuses when the set's data is missing.
   SetStartTimes start_set(const std::string& set, const std::string& web_image);
@@ -163,8 +161,6 @@ private:
   void attach_set_network(const std::string& set);
   void create_db(const std::string& set);
   void create_web(const std::string& set, const std::string& image);
-  /// Where the set's web container finds compiled code (none: PHP compiles as it goes).
-  std::optional<ports::Mount> opcache_mount(const std::string& set);
   void create_cache(const std::string& set);
   void wait_cache_ready(const std::string& set);
   std::string redis_cli(const std::string& set, const std::vector<std::string>& args);

@@ -72,14 +72,6 @@ public:
   /// A directory and everything in it (never across a subvolume: delete those first).
   virtual void remove_tree(const std::string& path) = 0;
   virtual void rename(const std::string& from, const std::string& to) = 0;
-  /// Names what a tree holds: the relative path, size and modification time (a snapshot or
-  /// `cp -a` keeps them) of every regular file whose name ends in one of `suffixes`, except the
-  /// top-level entries named in `skip`. Equal fingerprints mean the same files, short of a
-  /// rewrite of equal size within the same nanosecond.
-  virtual std::string tree_fingerprint(const std::string& path, const std::vector<std::string>& skip, const std::vector<std::string>& suffixes) = 0;
-  /// Copies directories and regular files; the copies belong to the caller (root) and are
-  /// readable by everyone (0644, directories 0755), whatever the originals' owner and mode.
-  virtual void copy_tree_readable(const std::string& from, const std::string& to) = 0;
 };
 
 }  // namespace mupgrade::ports

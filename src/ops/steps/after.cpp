@@ -85,43 +85,6 @@ void throw_on_failed_checks(const json& checks, const char* what) {
 
 }  // namespace
 
-namespace {
-
-const double kOpcacheKeptDays = 30;
-
-// Only the code's part of the clone's file cache is kept: what PHP compiled from moodledata
-// (MUC config, localcache) is the clone's own data, and config.php names the clone's wwwroot.
-json keep_opcache(Site& s, StepContext& c) {
-  auto& storage = s.ports().storage;
-  std::string cache = s.paths(c.green).opcache();
-  if (!storage.is_directory(cache)) return {{"kept", false}, {"why", "the clone had no file cache (Apache's user unknown)"}};
-  std::string root = s.config().opcache_dir();
-  std::string fingerprint = s.code_fingerprint(c.green);
-  std::string kept = root + "/" + fingerprint, partial = kept + ".partial";
-  storage.remove_tree(partial);
-  int copied = 0;
-  for (const auto& system_id : storage.list_dir(cache)) {  // one per PHP build
-    std::string code = cache + "/" + system_id + core::kContainerCodeRoot;
-    if (!storage.is_directory(code)) continue;
-    std::string to = partial + "/" + system_id + core::kContainerCodeRoot;
-    storage.copy_tree_readable(code, to);
-    storage.remove(to + "/config.php.bin");
-    ++copied;
-  }
-  if (copied == 0) return {{"kept", false}, {"why", "nothing compiled (a web image without opcache.file_cache from " + std::string(core::kOpcacheDirEnv) + ")"}};
-  storage.remove_tree(kept);  // a set running with it reads its open tree or compiles: never stale code
-  storage.rename(partial, kept);
-  std::vector<std::string> expired;
-  for (const auto& name : storage.list_dir(root))
-    if (name != fingerprint && storage.age_seconds(root + "/" + name) > kOpcacheKeptDays * 86400) {
-      storage.remove_tree(root + "/" + name);
-      expired.push_back(name);
-    }
-  return {{"kept", kept}, {"fingerprint", fingerprint}, {"expired", expired}};
-}
-
-}  // namespace
-
 void remove_clone(Site& site, const std::string& clone) {
   if (!is_clone(clone)) throw Error(fmt::format("{} is not a rehearsal clone", clone));
   site.remove_set(clone);
@@ -176,21 +139,11 @@ void add_after_steps(std::vector<StepDef>& t) {
   t.push_back(d);
 
   d = {};
-  d.name = "keep-opcache";
-  d.phase = Phase::after;
-  d.operations = {"rehearse"};
-  d.after = {"health-check", "smoke-test"};
-  d.what = "keep the code the clone's web server compiled (OPcache file cache, code only, no config.php) for the sets that will run this code: "
-           "green's first page in the window is then not compiled from scratch";
-  d.run = [](Site& s, StepContext& c, core::StepRun&) { return keep_opcache(s, c); };
-  t.push_back(d);
-
-  d = {};
   d.name = "teardown";
   d.phase = Phase::after;
   d.operations = {"rehearse"};
   d.required = true;
-  d.after = {"health-check", "smoke-test", "keep-opcache"};
+  d.after = {"health-check", "smoke-test"};
   d.what = "remove the clone (containers, network, subvolumes), or keep it stopped with --keep";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     if (c.remove_failed_green) remove_clone(s, c.green);

@@ -92,7 +92,6 @@ void add_prepare_steps(std::vector<StepDef>& t) {
   d.undo = [](Site& s, StepContext& c, const json&) {
     if (!c.remove_failed_green) return;
     s.delete_if_subvolume(s.paths(c.green).code);
-    s.ports().storage.remove_tree(s.paths(c.green).opcache());  // a clone's compiled code (create_web)
     s.ports().storage.remove(s.paths(c.green).dir);  // only when empty
   };
   t.push_back(d);

@@ -1,7 +1,6 @@
 #include "fakes.hpp"
 
 #include "mupgrade/core/error.hpp"
-#include "mupgrade/core/set_layout.hpp"
 
 #include <fmt/format.h>
 
@@ -117,10 +116,6 @@ std::optional<std::string> FakeStorage::read_file(const std::string& path) {
   if (it == nodes.end() || it->second.kind != Node::Kind::file) return std::nullopt;
   return it->second.content;
 }
-void FakeStorage::put_file(const std::string& path, const std::string& content, const ports::FileMode& mode) {
-  parents(path);
-  nodes[path] = {Node::Kind::file, content, mode};
-}
 void FakeStorage::write_file(const std::string& path, const std::string& content, const ports::FileMode& mode) {
   f_.hit("storage.write_file " + path);
   if (!is_directory(parent_of(path))) throw Error("write_file: no directory for " + path);
@@ -151,35 +146,6 @@ void FakeStorage::remove(const std::string& path) {
 void FakeStorage::remove_tree(const std::string& path) {
   f_.hit("storage.remove_tree " + path);
   for (auto it = nodes.begin(); it != nodes.end();) it = under(it->first, path) ? nodes.erase(it) : std::next(it);
-}
-std::string FakeStorage::tree_fingerprint(const std::string& path, const std::vector<std::string>& skip, const std::vector<std::string>& suffixes) {
-  f_.hit("storage.tree_fingerprint " + path);
-  if (!is_directory(path)) throw Error("tree_fingerprint: no such directory: " + path);
-  std::string out;
-  for (const auto& [p, n] : nodes) {
-    if (!under(p, path) || p == path || n.kind != Node::Kind::file) continue;
-    std::string rel = p.substr(path.size() + 1);
-    std::string top = rel.substr(0, rel.find('/'));
-    if (std::find(skip.begin(), skip.end(), top) != skip.end()) continue;
-    if (std::none_of(suffixes.begin(), suffixes.end(), [&](const std::string& x) { return rel.ends_with(x); })) continue;
-    out += rel + "=" + std::to_string(std::hash<std::string>{}(n.content)) + ";";
-  }
-  return std::to_string(std::hash<std::string>{}(out));
-}
-void FakeStorage::copy_tree_readable(const std::string& from, const std::string& to) {
-  f_.hit("storage.copy_tree_readable " + from + " -> " + to);
-  if (!is_directory(from)) throw Error("copy_tree_readable: no such directory: " + from);
-  parents(to);
-  std::map<std::string, Node> copy;
-  for (const auto& [p, n] : nodes)
-    if (under(p, from)) {
-      Node c = n;
-      if (c.kind == Node::Kind::subvolume) c.kind = Node::Kind::dir;
-      c.mode = {0, 0, c.kind == Node::Kind::file ? 0644u : 0755u};
-      c.shared = false;
-      copy[to + p.substr(from.size())] = c;
-    }
-  for (auto& [p, n] : copy) nodes[p] = n;
 }
 void FakeStorage::rename(const std::string& from, const std::string& to) {
   f_.hit("storage.rename " + from + " -> " + to);
@@ -561,24 +527,9 @@ ports::HttpResponse FakeHttp::get(const std::string& url, const std::string&, st
     r.transport_error = "Connection refused";
     return r;
   }
-  c_.compile_page(set);
   r.status = 200;
   r.headers["x-mupgrade-set"] = set;
   return r;
-}
-
-void FakeContainers::compile_page(const std::string& set) {
-  for (const auto& [name, c] : containers) {
-    auto env = c.spec.env.find(core::kOpcacheDirEnv);
-    if (!c.info.running || c.spec.env.count("MUPGRADE_SET") == 0 || c.spec.env.at("MUPGRADE_SET") != set || env == c.spec.env.end()) continue;
-    for (const auto& m : c.spec.mounts) {
-      if (m.container_path != env->second || m.read_only) continue;
-      std::string base = m.host_path + "/" + kPhpSystemId;
-      for (const auto& file : {std::string(core::kContainerCodeRoot) + "/login/index.php.bin", std::string(core::kContainerCodeRoot) + "/config.php.bin",
-                               std::string(core::kContainerMoodledata) + "/muc/config.php.bin"})
-        if (!storage_.exists(base + file)) storage_.put_file(base + file, "compiled " + file + " on " + set, {33, 33, 0600});
-    }
-  }
 }
 
 void FakeDatabase::wait_ready(const ports::DbEndpoint& ep, std::chrono::milliseconds) { f_.hit(fmt::format("db.wait_ready {}", ep.port)); }

@@ -108,9 +108,6 @@ public:
   void remove(const std::string& path) override;
   void remove_tree(const std::string& path) override;
   void rename(const std::string& from, const std::string& to) override;
-  /// The files' relative paths and contents, as one text (a digest is not needed here).
-  std::string tree_fingerprint(const std::string& path, const std::vector<std::string>& skip, const std::vector<std::string>& suffixes) override;
-  void copy_tree_readable(const std::string& from, const std::string& to) override;
 
   struct Node {
     enum class Kind { dir, subvolume, file } kind = Kind::dir;
@@ -124,8 +121,6 @@ public:
   std::map<std::string, double> ages;  // age_seconds of a path (60 when not given)
   /// Filesystem type by path prefix (the longest wins); btrfs under the root, else ext4.
   std::map<std::string, std::string> fs_types;
-  /// A file written by something outside mupgrade (no call recorded, no fault: PHP's own writes).
-  void put_file(const std::string& path, const std::string& content, const ports::FileMode& mode);
   /// Every path below `root` (for "nothing changed" checks).
   std::set<std::string> paths_under(const std::string& root) const;
 
@@ -188,11 +183,6 @@ public:
   std::set<std::string> upgraded_sets;        // sets whose DB upgrade.php upgraded
   /// The set whose container answers at `host` (127.0.0.1 + a published port, or a network address).
   std::string set_at(const std::string& host, int port) const;
-  /// What PHP's OPcache file cache does on a page: a web container of `set` with a writable
-  /// file cache mounted (and the variable the web image reads) gets the compiled code, its
-  /// config.php and a moodledata file in it, as the real one does.
-  void compile_page(const std::string& set);
-  static constexpr const char* kPhpSystemId = "0123456789abcdef0123456789abcdef";
   int install_exit = 0;                      // what install_database.php answers
   /// Sets whose DB install_database.php made, with the admin password it was given.
   std::map<std::string, std::string> installed;
