@@ -30,6 +30,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// The site an adopt test makes: a unique name, its pool and state dir (removed by SiteCleanup)
+/// and its config file (removed first).
+struct AdoptSite {
+  SiteCleanup cleanup;
+  std::string site, config;
+  explicit AdoptSite(const std::string& prefix) : site(unique_name(prefix)) {
+    cleanup.site = site;
+    cleanup.pool = test_pool() + "/" + site;
+    cleanup.state = scratch_dir() + "/" + site;
+    config = cleanup.state + "-site.yml";
+  }
+  ~AdoptSite() { std::remove(config.c_str()); }
+};
+
 class AdoptITest : public ::testing::TestWithParam<StackFamily> {};
 
 TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
@@ -37,17 +51,11 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   bool alpine = fam.kind == StackKind::alpine;
   StackVolumes volumes;  // destroyed last: a volume goes once the containers using it are gone
   Cleanup cleanup;
-  SiteCleanup site_cleanup;
-  std::string site = unique_name("adopt");
-  site_cleanup.site = site;
-  site_cleanup.pool = test_pool() + "/" + site;
-  site_cleanup.state = scratch_dir() + "/" + site;
+  AdoptSite made("adopt");
+  auto& site_cleanup = made.cleanup;
+  const std::string& site = made.site;
+  const std::string& config = made.config;
   std::string data = make_subvolume(cleanup, "stack");  // bind-mounted dirs and secrets
-  std::string config = site_cleanup.state + "-site.yml";
-  struct FilesCleanup {
-    std::string f;
-    ~FilesCleanup() { std::remove(f.c_str()); }
-  } files{config};
   auto stack = make_stack(cleanup, volumes, fam, data);
 
   // A user logged in on the stack (the Alpine-like one keeps the session in its Redis).
@@ -139,17 +147,11 @@ TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContain
   StackFamily fam{"moodlehq_image_code", StackKind::moodlehq, 18920, 0, true};
   StackVolumes volumes;  // destroyed last: the image and volumes go once the containers are gone
   Cleanup cleanup;
-  SiteCleanup site_cleanup;
-  std::string site = unique_name("adoptimg");
-  site_cleanup.site = site;
-  site_cleanup.pool = test_pool() + "/" + site;
-  site_cleanup.state = scratch_dir() + "/" + site;
+  AdoptSite made("adoptimg");
+  auto& site_cleanup = made.cleanup;
+  const std::string& site = made.site;
+  const std::string& config = made.config;
   std::string data = make_subvolume(cleanup, "stack");
-  std::string config = site_cleanup.state + "-site.yml";
-  struct FilesCleanup {
-    std::string f;
-    ~FilesCleanup() { std::remove(f.c_str()); }
-  } files{config};
   auto stack = make_stack(cleanup, volumes, fam, data);
   ASSERT_TRUE(engine().inspect_container(stack.web)->mounts.size() == 1) << "only moodledata is mounted";
   // The plugin's code written into the container, then installed in the DB, as the admin pages do.
