@@ -97,31 +97,44 @@ json upgrade(Site& s, StepContext& c) {
   return out;
 }
 
+// Green's first page after upgrade.php is cold (1.8-2.2 s on real Moodle 4.5.6): rendered on a
+// thread of its own beside work the window must do anyway, it leaves the health check a warm
+// page. Its answer is the health check's to judge; a GET that cannot be made at all fails the
+// step. Joined even when that work fails.
+class FirstPage {
+public:
+  FirstPage(Site& s, const std::string& set)
+      : page_(std::async(std::launch::async, [&s, set] {
+          auto t0 = std::chrono::steady_clock::now();
+          s.get(set, "/login/index.php");
+          return seconds(std::chrono::steady_clock::now() - t0);
+        })) {}
+  FirstPage(const FirstPage&) = delete;
+  FirstPage& operator=(const FirstPage&) = delete;
+  ~FirstPage() {
+    if (page_.valid()) try { page_.get(); } catch (...) {}
+  }
+  double wait_s() { return page_.get(); }  // the page's seconds
+
+private:
+  std::future<double> page_;
+};
+
 json checks(Site& s, StepContext& c) {
   if (!c.rehearsal() && c.facts.contains("checks_proven_by"))
     return {{"skipped", "proven by the rehearsal of " + c.facts["checks_proven_by"].get<std::string>() + " on the same code, after the last cutover"}};
   // Both only read; run at once they cost the window one PHP run instead of two.
   auto schema = std::async(std::launch::async, [&s, &c] { return s.cli(c.green).schema_differences(); });
-  // Green's first page is cold (string, MUC and theme caches; 1-2.5 s on real Moodle): rendered
-  // now, alongside the checks, it leaves the health check a warm page. Its answer is the health
-  // check's to judge; a GET that cannot be made at all fails here.
-  auto warm = std::async(std::launch::async, [&s, &c] { s.get(c.green, "/login/index.php"); });
+  FirstPage page(s, c.green);  // alongside the checks
   moodle::CheckRun chk;
   try {
     chk = s.cli(c.green).checks("upgradecheck");
   } catch (...) {
     try { schema.get(); } catch (...) {}
-    try { warm.get(); } catch (...) {}
     throw;
   }
-  std::optional<std::string> diff;
-  try {
-    diff = schema.get();
-  } catch (...) {
-    try { warm.get(); } catch (...) {}
-    throw;
-  }
-  warm.get();
+  std::optional<std::string> diff = schema.get();
+  page.wait_s();
   if (chk.level == moodle::CheckLevel::critical || chk.level == moodle::CheckLevel::unknown)
     throw Error("green fails Moodle's upgrade check: " + one_line(chk.output));
   if (!diff) return json::object();
@@ -363,24 +376,13 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.what = "green's DB back to full durability; checkpoint and syncfs so every upgrade write is on disk (green's first, cold page rendered meanwhile)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     auto ep = s.db_endpoint(c.green);
-    // Green's first page is cold after upgrade.php (1-2.5 s of PHP on real Moodle) and the
-    // checkpoint is I/O: rendered at once, the health check after finds a warm page. The sync
-    // comes after the page, so whatever the page wrote is on disk too. Its answer is the health
-    // check's to judge.
-    auto warm = std::async(std::launch::async, [&s, &c] {
-      auto t0 = std::chrono::steady_clock::now();
-      s.get(c.green, "/login/index.php");
-      return seconds(std::chrono::steady_clock::now() - t0);
-    });
+    // The checkpoint is I/O, the page CPU. The sync comes after the page, so whatever the page
+    // wrote is on disk too.
+    FirstPage page(s, c.green);
     auto t0 = std::chrono::steady_clock::now();
-    try {
-      s.ports().db.restore_durability(ep);
-    } catch (...) {
-      try { warm.get(); } catch (...) {}
-      throw;
-    }
+    s.ports().db.restore_durability(ep);
     double restore_s = seconds(std::chrono::steady_clock::now() - t0);
-    double first_page_s = warm.get();
+    double first_page_s = page.wait_s();
     s.ports().storage.sync(s.paths(c.green).db);
     return json{{"settings", s.ports().db.durability_settings(ep)}, {"restore_s", restore_s}, {"first_page_s", first_page_s}};
   };
