@@ -55,17 +55,21 @@ Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream
   auto steps = steps_by_name(site, ctx, recorded_steps(j));
   const auto* sw = j.find(step::switch_proxy);
   bool switched = sw && sw->ended && sw->outcome == "ok";
+  // A rollback killed in its switch had passed its write guard: traffic may be on blue already,
+  // which takes writes, and undoing would put blue back in maintenance under its own traffic.
+  // Going on to blue is what the admin asked for, so the switch is finished, not undone.
+  bool finish_switch = !switched && j.operation == "rollback" && sw && sw->begun && !sw->ended;
   auto interrupted = j.interrupted_step().value_or("(between steps)");
   out << fmt::format("{} {} interrupted at step '{}' (journal {})\n", dry_run ? "would resume" : "resuming", j.operation, interrupted, last);
 
-  if (switched) {
-    // Traffic already moved: finish the steps after the switch that did not end well.
+  if (switched || finish_switch) {
+    // Traffic already moved (or is moving): finish the steps from the switch on that did not end well.
     if (sw->facts.contains("watermark")) ctx.watermark = sw->facts["watermark"];
     std::vector<const core::Step*> todo;
     bool after = false;
     for (const auto& s : steps) {
       const auto* rec = j.find(s.name);
-      if (after && !(rec && rec->ended && rec->outcome == "ok")) todo.push_back(&s);
+      if ((after || (finish_switch && s.name == step::switch_proxy)) && !(rec && rec->ended && rec->outcome == "ok")) todo.push_back(&s);
       after = after || s.name == step::switch_proxy;
     }
     for (const auto* s : todo) out << (dry_run ? "  would finish " : "  finishing ") << s->name << "\n";
@@ -74,6 +78,8 @@ Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream
       return o;
     }
     core::JournalWriter journal(last);
+    // A failure here (blue does not answer the switch's confirmation) leaves the journal
+    // unfinished: the next `rollback` tries again once the cause is fixed.
     for (const auto* s : todo) {
       journal.append({"begin", s->name});
       core::StepRun run(&journal, s->name);
@@ -81,7 +87,7 @@ Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream
       journal.append({"end", s->name, "ok", 0, facts});
     }
     journal.append({"operation-end", "", "ok", 0, {{"resumed", true}}});
-    out << fmt::format("{} finished: the switch had happened before the crash.\n", j.operation);
+    out << fmt::format("{} finished: {} before the crash.\n", j.operation, switched ? "the switch had happened" : "its switch had begun");
     o.ok = true;
     o.switched = true;
     return o;

@@ -78,10 +78,9 @@ Outcome rollback(Site& site, const RollbackOptions& opts, Progress& progress, st
       if (opts.dry_run) throw Error(fmt::format("the last operation ({}) was interrupted", j.operation), "run 'mupgrade rollback' (without --dry-run) to finish it first");
       out << "the last operation was interrupted: finishing it from its journal first\n";
       auto r = resume_locked(site, false, progress, out);
-      const auto* sw = j.find(step::switch_proxy);
-      bool switched = sw && sw->ended && sw->outcome == "ok";
-      // An interrupted rollback that was undone is what the admin asked to redo: go on.
-      if (!r.ok || j.operation != "rollback" || switched) return r;
+      // An interrupted rollback that was undone is what the admin asked to redo: go on. One
+      // finished from its switch on is done.
+      if (!r.ok || j.operation != "rollback" || r.switched) return r;
       out << "now rolling back again\n";
     }
   }

@@ -841,6 +841,34 @@ TEST_P(OperationsTest, ARollbackFailingOrKilledAtAnyCallIsFinishedByTheNextRollb
     }
 }
 
+// kill -9 in the middle of the rollback's switch: the proxy sends traffic to blue already (out
+// of maintenance, taking writes), and the journal does not say so yet. Either recovery `status`
+// names finishes the rollback on blue; neither puts blue back in maintenance under its traffic.
+TEST_P(OperationsTest, ARollbackKilledInItsSwitchIsFinishedOnBlueByEitherRecovery) {
+  for (bool via_resume : {true, false}) {
+    std::string context = via_resume ? "cutover --resume" : "rollback again";
+    World w(GetParam());
+    ASSERT_TRUE(w.cutover().ok);
+    std::string green = w.green();
+    w.host.faults.add("proxy.switched", 1, FaultPlan::Kind::crash);
+    RecordingProgress p;
+    std::ostringstream out;
+    EXPECT_THROW(ops::rollback(*w.site, {true, false}, p, out), Crash) << context;
+    ASSERT_EQ(w.host.faults.fired.rfind("proxy.switched", 0), 0u) << context << ": fired at '" << w.host.faults.fired << "'";
+    EXPECT_EQ(w.serving(), kBlue) << context << ": the kill came after traffic moved";
+    EXPECT_FALSE(w.blue_in_maintenance()) << context;
+    w.host.faults.clear();
+    w.restart();
+    std::ostringstream again_out;
+    auto o = via_resume ? ops::resume(*w.site, false, p, again_out) : ops::rollback(*w.site, {true, false}, p, again_out);
+    EXPECT_TRUE(o.ok) << context << ": " << o.error << "\n" << again_out.str();
+    EXPECT_NE(again_out.str().find("finishing switch-proxy"), std::string::npos) << context << ": " << again_out.str();
+    EXPECT_EQ(again_out.str().find("undo blue-maintenance-off"), std::string::npos) << context << ": " << again_out.str();
+    w.expect_blue_serves_as_before(context);
+    EXPECT_FALSE(w.site->web_running(green)) << context << ": green is stopped and kept";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest,
                          ::testing::Values(Variant{ports::DbKind::mariadb, false}, Variant{ports::DbKind::postgresql, false},
                                            Variant{ports::DbKind::mariadb, true}),
