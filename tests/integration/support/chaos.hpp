@@ -56,6 +56,7 @@ public:
   struct Write {
     std::string tag, set;
     double at;
+    std::string sent_utc, acked_utc;  // as journals write times: a failure lines them up with the steps
   };
 
   Traffic(std::string url, std::string host, std::string tag_prefix)
@@ -111,11 +112,12 @@ private:
   void write_loop() {
     for (long n = 0; !stop_; ++n) {
       std::string tag = fmt::format("{}-{}", prefix_, n);
+      std::string sent = core::utc_now_iso();
       auto r = http::get(url_ + "/local/standin/write.php?tag=" + tag, host_, std::chrono::milliseconds(10000));
       auto a = record(r);
       if (r.status == 200 && r.body.rfind("ok ", 0) == 0) {
         std::lock_guard l(m_);
-        acked_.push_back({tag, a.set, a.at});
+        acked_.push_back({tag, a.set, a.at, sent, core::utc_now_iso()});
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -254,6 +256,7 @@ public:
     if (serving.empty()) return;
     auto present = tags_on(serving);
     int lost = 0, dropped = 0;
+    std::string dropped_list;
     for (const auto& w : traffic_.acked()) {
       if (discarded_.count(w.tag)) continue;
       bool must = w.set == serving || (w.set == ls_.blue && serving != ls_.blue);
@@ -264,16 +267,40 @@ public:
         } else {
           ++dropped;
           discarded_.insert(w.tag);
+          dropped_list += fmt::format("  {} by {}: sent {}, acknowledged {}\n", w.tag, w.set, w.sent_utc, w.acked_utc);
         }
       }
     }
     r.writes = static_cast<int>(traffic_.acked().size());
     r.lost = lost;
     r.discarded = dropped;
-    EXPECT_LE(dropped, discarded_allowed) << r.name << ": writes left behind on green beyond what the write guard reported";
+    EXPECT_LE(dropped, discarded_allowed) << r.name << ": writes left behind on green beyond what the write guard reported:\n"
+                                          << dropped_list << "the last journals:\n" << recent_journals(2);
 
     EXPECT_EQ(production_settings(), blue_settings_) << r.name << ": production's DB settings changed";
     check_no_leftovers(r.name, st);
+  }
+
+  /// The events of the site's newest journals, oldest first: what ran when, to line up with
+  /// the writes a failure lists.
+  std::string recent_journals(size_t n) {
+    std::vector<fs::path> paths;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(ls_.cfg.state_dir + "/journal", ec))
+      if (e.path().extension() == ".jsonl") paths.push_back(e.path());
+    std::sort(paths.begin(), paths.end());
+    std::string out;
+    for (size_t i = paths.size() > n ? paths.size() - n : 0; i < paths.size(); ++i) {
+      out += paths[i].filename().string() + ":\n";
+      std::ifstream in(paths[i]);
+      for (std::string line; std::getline(in, line);) {
+        auto j = json::parse(line, nullptr, false);
+        if (j.is_discarded()) continue;
+        out += fmt::format("  {} {} {} {} {}\n", j.value("at", ""), j.value("event", ""), j.value("step", ""), j.value("outcome", ""),
+                           j.contains("facts") ? j["facts"].dump().substr(0, 200) : "");
+      }
+    }
+    return out;
   }
 
   /// Only sets with a dir hold containers; only the live set, the rollback target and the
