@@ -62,7 +62,7 @@ std::optional<std::string> JournalSummary::interrupted_step() const {
   return std::nullopt;
 }
 
-const StepRecord* JournalSummary::find(const std::string& step) const {
+const StepRecord* JournalSummary::find(const std::string& step) const& {
   for (const auto& s : steps)
     if (s.name == step) return &s;
   return nullptr;

@@ -52,7 +52,8 @@ struct Attempt {
     std::string j = journal();
     if (j.empty() || !fs::exists(j)) return false;
     try {
-      const auto* r = core::read_journal(j).find(step);
+      auto summary = core::read_journal(j);
+      const auto* r = summary.find(step);
       return r && r->begun;
     } catch (const std::exception&) {
       return false;  // a half-written header: read again

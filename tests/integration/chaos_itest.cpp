@@ -72,9 +72,11 @@ TEST(ChaosTest, RandomKillsUnderLoadAreRecovered) {
       std::string first = read_file(proc.log);
       EXPECT_EQ(run_binary("rollback --discard-writes " + c.config(), &out), 0) << r.name << ": " << out;
       discarded = std::max(Campaign::discarded_count(first), Campaign::discarded_count(out));
-      if (auto j = site.last_journal_path(); !j.empty())
-        if (const auto* g = core::read_journal(j).find("write-guard"); g && g->facts.is_object() && g->facts.value("left_behind", json()).is_string())
+      if (auto j = site.last_journal_path(); !j.empty()) {
+        auto rerun_journal = core::read_journal(j);
+        if (const auto* g = rerun_journal.find("write-guard"); g && g->facts.is_object() && g->facts.value("left_behind", json()).is_string())
           discarded = std::max(discarded, Campaign::discarded_count(" " + g->facts["left_behind"].get<std::string>()));
+      }
     }
     c.check_end_state(r, fault_at, discarded);
     } catch (const std::exception& e) {
@@ -216,7 +218,7 @@ TEST(ChaosTest, NamedFaultsAreRecovered) {
     for (auto deadline = Clock::now() + std::chrono::seconds(90); Clock::now() < deadline && failed_at < 0;) {
       std::string last = site.last_journal_path();
       if (!last.empty() && last != before && fs::exists(last))
-        if (const auto* u = core::read_journal(last).find("upgrade"); u && u->ended) failed_at = c.traffic().now();
+        if (auto journal = core::read_journal(last); journal.find("upgrade") && journal.find("upgrade")->ended) failed_at = c.traffic().now();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ASSERT_GE(failed_at, 0) << read_file(proc.log);

@@ -151,7 +151,8 @@ TEST_F(ExecutorTest, UndoDataIsJournaledBeforeTheChangeAndHandedToTheUndo) {
   steps[0].name = "db-prepare";
   steps[0].run = [this](StepRun& run) -> nlohmann::json {
     run.remember({{"db_settings", {{"pct", 90}}}});
-    EXPECT_EQ(read_journal(path).find("db-prepare")->undo_data["db_settings"]["pct"], 90) << "on disk before the change";
+    auto journal = read_journal(path);
+    EXPECT_EQ(journal.find("db-prepare")->undo_data["db_settings"]["pct"], 90) << "on disk before the change";
     return {};
   };
   steps[0].undo = [&seen](const nlohmann::json& data) { seen = data; };

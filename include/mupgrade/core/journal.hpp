@@ -63,7 +63,9 @@ struct JournalSummary {
   std::vector<StepRecord> steps;  // in the order they began
   /// The step begun but never ended: where a crash happened.
   std::optional<std::string> interrupted_step() const;
-  const StepRecord* find(const std::string& step) const;
+  /// A pointer into this summary: on a temporary it would dangle, so that does not compile.
+  const StepRecord* find(const std::string& step) const&;
+  const StepRecord* find(const std::string& step) const&& = delete;
 };
 
 /// Reads a journal; throws mupgrade::Error naming the file on a bad header or a bad line.
