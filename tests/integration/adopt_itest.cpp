@@ -276,7 +276,8 @@ TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContain
   ASSERT_TRUE(state);
   std::string set_code = site_cleanup.pool + "/sets/" + state->live_set + "/code";
   EXPECT_EQ(read_file(set_code + "/local/lateplugin/version.php"), kLatePlugin) << "installed after the first copy";
-  auto final_pass = core::read_journal(journal).find("copy-final");
+  auto summary = core::read_journal(journal);
+  const auto* final_pass = summary.find("copy-final");
   ASSERT_TRUE(final_pass);
   EXPECT_EQ(final_pass->facts.value("code_copied", nlohmann::json::array()), nlohmann::json({"local/lateplugin", "local/webplugin"}))
       << "the layer's own plugins, each once, not the tree";
