@@ -77,19 +77,31 @@ std::string bre_literal(const std::string& s) {
   return out;
 }
 
+// A sed replacement text matching `s` literally.
+std::string sed_replacement(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::strchr("\\&,", c)) out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
 // GNU tar reading the archive from a socket (a write to a tar that died fails with EPIPE
 // instead of killing mupgrade with SIGPIPE); its messages go to an unlinked temp file.
 class TarProcess {
 public:
-  TarProcess(const std::string& top, const std::string& dir) {
+  /// Extracts into `dir`, the archive's top entry `top` (and what is under it) renamed `as`.
+  TarProcess(const std::string& top, const std::string& dir, const std::string& as) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw Error(fmt::format("socketpair() failed: {}", std::strerror(errno)));
     char name[] = "/tmp/mupgrade-tar-XXXXXX";
     err_ = ::mkostemp(name, O_CLOEXEC);
     if (err_ >= 0) ::unlink(name);
-    // The tree's own top entry becomes "." (host_dir gets its mode and owner); link targets stay.
+    // The top entry becomes `as` (host_dir, made or given its mode and owner); hard links'
+    // targets follow, symlinks' stay.
     std::vector<std::string> args = {kTar, "-x", "-f", "-", "-C", dir, "--numeric-owner", "--same-owner", "--same-permissions",
-                                     fmt::format("--transform=s,^{}\\(/.*\\)\\?$,.\\1,S", bre_literal(top))};
+                                     fmt::format("--transform=s,^{}\\(/.*\\)\\?$,{}\\1,S", bre_literal(top), sed_replacement(as))};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -174,7 +186,14 @@ std::optional<std::uint64_t> DockerEngine::copy_from_container(const std::string
   std::string at = fmt::format("/containers/{}/archive?path={}", url_escape(container), url_escape(path));
   std::uint64_t bytes = 0;
   std::optional<TarProcess> tar;
-  if (!host_dir.empty()) tar.emplace(stat->value("name", ""), host_dir);
+  if (!host_dir.empty()) {
+    // tar extracts in host_dir's parent: a dir is made there when missing, a file replaces one.
+    std::string dir = host_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    auto slash = dir.rfind('/');
+    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+    tar.emplace(stat->value("name", ""), parent, dir.substr(slash == std::string::npos ? 0 : slash + 1));
+  }
   Reply r = call("GET", at, nullptr, kArchiveTimeout, [&](std::string_view d) {
     bytes += d.size();
     if (tar) tar->feed(d);
@@ -185,6 +204,20 @@ std::optional<std::uint64_t> DockerEngine::copy_from_container(const std::string
     throw DockerError(fmt::format("extracting {} of {} into {} failed ({}: {})", path, container, host_dir, kTar, said), r.status,
                       "check the free space there; the container was not changed");
   return bytes;
+}
+
+std::vector<ports::FileChange> DockerEngine::container_changes(const std::string& container) {
+  std::string at = fmt::format("/containers/{}/changes", url_escape(container));
+  Reply r = expect("GET", at, {200});
+  std::vector<ports::FileChange> out;
+  json list = json::parse(r.body);
+  if (list.is_null()) return out;  // no change at all
+  for (const json& c : list) {
+    int kind = c.at("Kind").get<int>();
+    if (kind < 0 || kind > 2) throw DockerError(fmt::format("docker: GET {} gave an unknown change kind {}", at, kind), r.status);
+    out.push_back({c.at("Path").get<std::string>(), static_cast<ports::FileChange::Kind>(kind)});
+  }
+  return out;
 }
 
 std::optional<std::string> DockerEngine::read_container_file(const std::string& container, const std::string& path) {

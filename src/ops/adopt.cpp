@@ -172,7 +172,7 @@ void print_plan(const AdoptRequest& req, const core::SiteConfig& cfg, const Stac
   out << "copies (rsync while the site serves, then the delta with the stack stopped):\n";
   for (const auto& [what, d, to] : {std::tuple{"code", &f.code, sp.code}, {"moodledata", &f.moodledata, sp.moodledata}, {"db data", &f.db_data, sp.db}})
     if (d->in_image())
-      out << fmt::format("  {:<10} from the image of container {} at {} ({}) -> {} (its own layer included; copied once, before the window)\n",
+      out << fmt::format("  {:<10} from the image of container {} at {} ({}) -> {} (its own layer included; before the window, then in it the paths its layer changed)\n",
                          what, f.web, d->container_path, mb(d->bytes), to);
     else
       out << fmt::format("  {:<10} {} ({} at {}, {}) -> {}\n", what, d->host_path, d->mount, d->container_path, mb(d->bytes), to);

@@ -292,8 +292,9 @@ Discovery discover_stack(ports::Ports p, const std::string& from) {
                   "DocumentRoot and where images keep the code");
     php = d.config_php;
     f.notes.push_back(fmt::format("the code is built into {}'s image ({}): adopt copies it out of the running container (its own layer too, "
-                                  "where plugins installed through Moodle's admin pages live) once, before the window; install or update "
-                                  "no plugin until adopt has finished (it would be missing from the set)", web->name, web->image));
+                                  "where plugins installed through Moodle's admin pages live) before the window, then in the window "
+                                  "copies again what that layer changed (a plugin installed, updated or removed meanwhile comes along)",
+                                  web->name, web->image));
   }
   f.web = web->name;
   f.web_image = web->image;

@@ -7,6 +7,7 @@
 // --undo` brings the original stack back, serving with its data.
 
 #include "adopt_stack.hpp"
+#include "chaos.hpp"
 #include "site_fixture.hpp"
 
 #include "mupgrade/core/site_state.hpp"
@@ -21,7 +22,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 using namespace mupgrade;
@@ -142,6 +145,90 @@ INSTANTIATE_TEST_SUITE_P(Families, AdoptITest,
 // too) into the set, which serves through the proxy; a cutover and a rollback run on it; `adopt
 // --undo` brings the stack back with its layer as it was.
 const char* kWebPlugin = "<?php\n$plugin->component = 'local_webplugin';\n$plugin->version = 2024100100;\n$plugin->requires = 2024042200;\n";
+// A plugin installed while adopt runs, after its first copy of the code (and a page of it).
+const char* kLatePlugin = "<?php\n$plugin->component = 'local_lateplugin';\n$plugin->version = 2024110100;\n$plugin->requires = 2024042200;\n";
+const char* kLatePage = "<?php\necho \"late plugin served\\n\";\n";
+
+// The plugin's files written into the running container, then installed in the DB, as
+// Moodle's admin pages do.
+void install_plugin(const std::string& web, const std::string& name, const std::string& version_php, const std::string& page = "") {
+  docker::ExecOptions files;
+  files.cmd = {"sh", "-c",
+               fmt::format("mkdir -p /var/www/html/local/{0} && printf '%s' \"$PLUGIN\" > /var/www/html/local/{0}/version.php && "
+                           "{{ [ -z \"$PAGE\" ] || printf '%s' \"$PAGE\" > /var/www/html/local/{0}/index.php; }} && "
+                           "chown -R 33:33 /var/www/html/local/{0}",
+                           name)};
+  files.env = {"PLUGIN=" + version_php, "PAGE=" + page};
+  ASSERT_EQ(engine().exec(web, files).exit_code, 0);
+  docker::ExecOptions install;
+  install.cmd = {"php", "admin/cli/upgrade.php", "--non-interactive"};
+  install.user = "33";
+  install.workdir = "/var/www/html";
+  install.timeout = std::chrono::seconds(60);
+  auto installed = engine().exec(web, install);
+  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+}
+
+// The journal line of `event` of `step` (its "at" field, ISO 8601 UTC); "" when absent.
+std::string journal_at(const std::string& journal, const std::string& event, const std::string& step) {
+  std::istringstream in(read_file(journal));
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("event", "") == event && j.value("step", "") == step) return j.value("at", "");
+  }
+  return "";
+}
+
+// `adopt --yes` in the background, stopped (SIGSTOP) the moment its journal shows copy-live
+// ended: then `between` runs, the stack still serving, before the window begins; then adopt
+// goes on. The pause is checked while adopt is stopped: copy-live ended, old-maintenance-on not
+// begun (else the attempt is undone and made again, at most three times: the test never asserts
+// on a pause that missed its point). Returns adopt's output; `journal` gets its journal.
+std::string adopt_pausing_after_copy_live(const std::string& args, const std::string& state_dir, const std::string& undo_args,
+                                          const std::function<void()>& between, std::string& journal) {
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    std::string log = scratch_dir() + "/adopt-paused.log";
+    chaos::Background adopt(args, log);
+    journal.clear();
+    auto copied = [&] {
+      std::string p = read_file(state_dir + "/journal/adopt");
+      while (!p.empty() && p.back() == '\n') p.pop_back();
+      if (p.empty() || !fs::exists(p)) return false;
+      journal = p;
+      try {
+        const auto* r = core::read_journal(p).find("copy-live");
+        return r && r->ended;
+      } catch (const std::exception&) {
+        return false;  // a half-written header: read again
+      }
+    };
+    bool seen = false;
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::minutes(3); !seen && adopt.running() && std::chrono::steady_clock::now() < end;)
+      if (!(seen = copied())) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (!seen) {
+      ADD_FAILURE() << "copy-live never ended: " << read_file(log);
+      return read_file(log);
+    }
+    ::kill(adopt.pid, SIGSTOP);
+    int st = 0;
+    EXPECT_EQ(::waitpid(adopt.pid, &st, WUNTRACED), adopt.pid);
+    bool paused = WIFSTOPPED(st) && journal_at(journal, "begin", "old-maintenance-on").empty();
+    if (paused) between();
+    ::kill(adopt.pid, SIGCONT);
+    int rc = adopt.wait();
+    std::string out = read_file(log);
+    if (paused) {
+      EXPECT_EQ(rc, 0) << out;
+      return out;
+    }
+    std::printf("attempt %d: the pause came after old-maintenance-on began; undone, again\n", attempt);
+    EXPECT_EQ(rc, 0) << out;
+    std::string undone;
+    EXPECT_EQ(run_binary("adopt --undo " + undo_args + " 2>&1", &undone), 0) << undone;
+  }
+  ADD_FAILURE() << "three attempts missed the pause between copy-live and the window";
+  return "";
+}
 
 TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContainerThenUndone) {
   StackFamily fam{"moodlehq_image_code", StackKind::moodlehq, 18920, 0, true};
@@ -154,37 +241,50 @@ TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContain
   std::string data = make_subvolume(cleanup, "stack");
   auto stack = make_stack(cleanup, volumes, fam, data);
   ASSERT_TRUE(engine().inspect_container(stack.web)->mounts.size() == 1) << "only moodledata is mounted";
-  // The plugin's code written into the container, then installed in the DB, as the admin pages do.
-  docker::ExecOptions plugin;
-  plugin.cmd = {"sh", "-c", "mkdir -p /var/www/html/local/webplugin && printf '%s' \"$PLUGIN\" > /var/www/html/local/webplugin/version.php && "
-                            "chown -R 33:33 /var/www/html/local/webplugin"};
-  plugin.env = {std::string("PLUGIN=") + kWebPlugin};
-  ASSERT_EQ(engine().exec(stack.web, plugin).exit_code, 0);
-  docker::ExecOptions install;
-  install.cmd = {"php", "admin/cli/upgrade.php", "--non-interactive"};
-  install.user = "33";
-  install.workdir = "/var/www/html";
-  install.timeout = std::chrono::seconds(60);
-  auto installed = engine().exec(stack.web, install);
-  ASSERT_EQ(installed.exit_code, 0) << installed.out << installed.err;
+  install_plugin(stack.web, "webplugin", kWebPlugin);
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_EQ(login_page(fam.port, stack.host).status, 200) << "the stack serves with its plugin installed";
 
   std::string out, common = fmt::format("--site {} --pool {} --state-dir {} --config {}", site, site_cleanup.pool, site_cleanup.state, config);
   ASSERT_EQ(run_binary(fmt::format("adopt --from {} {} 2>&1", stack.project, common), &out), 0) << out;
   EXPECT_NE(out.find("code       from the image of container " + stack.web + " at /var/www/html ("), std::string::npos) << out;
-  EXPECT_NE(out.find("install or update no plugin until adopt has finished"), std::string::npos) << out;
+  EXPECT_NE(out.find("a plugin installed, updated or removed meanwhile comes along"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(site_cleanup.pool));
 
+  // adopt --yes, and an admin installing another plugin through the admin pages after adopt
+  // copied the code, before the window: the final pass brings it along.
+  std::string journal, installed_at;
   auto t0 = std::chrono::steady_clock::now();
-  int rc = run_binary(fmt::format("adopt --from {} {} --yes 2>&1", stack.project, common), &out);
+  out = adopt_pausing_after_copy_live(
+      fmt::format("adopt --from {} {} --yes", stack.project, common), site_cleanup.state, fmt::format("--site {} --config {}", site, config),
+      [&] {
+        install_plugin(stack.web, "lateplugin", kLatePlugin, kLatePage);
+        EXPECT_EQ(login_page(fam.port, stack.host).status, 200) << "the stack still serves";
+        installed_at = core::utc_now_iso();
+      },
+      journal);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ASSERT_EQ(rc, 0) << out;
+  ASSERT_FALSE(HasFailure()) << out;
+  // Installed after copy-live ended and before the window began, as the journal has it.
+  ASSERT_FALSE(installed_at.empty());
+  EXPECT_LT(journal_at(journal, "end", "copy-live"), installed_at);
+  EXPECT_GT(journal_at(journal, "begin", "old-maintenance-on"), installed_at);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(out, m, std::regex("downtime ([0-9.]+) s"))) << out;
-  std::printf("adopt --yes (%s): %.1f s, downtime %s s\n%s", fam.name, secs, m[1].str().c_str(), out.c_str());
+  std::printf("adopt --yes (%s, paused for a plugin install): %.1f s, downtime %s s\n%s", fam.name, secs, m[1].str().c_str(), out.c_str());
   auto state = core::load_site_state(site_cleanup.state);
   ASSERT_TRUE(state);
   std::string set_code = site_cleanup.pool + "/sets/" + state->live_set + "/code";
+  EXPECT_EQ(read_file(set_code + "/local/lateplugin/version.php"), kLatePlugin) << "installed after the first copy";
+  auto summary = core::read_journal(journal);
+  const auto* final_pass = summary.find("copy-final");
+  ASSERT_TRUE(final_pass);
+  EXPECT_EQ(final_pass->facts.value("code_copied", nlohmann::json::array()), nlohmann::json({"local/lateplugin", "local/webplugin"}))
+      << "the layer's own plugins, each once, not the tree";
+  auto late = http::get(fmt::format("http://127.0.0.1:{}/local/lateplugin/index.php", fam.port), stack.host, std::chrono::seconds(10));
+  EXPECT_EQ(late.status, 200);
+  EXPECT_EQ(late.body, "late plugin served\n");
+  EXPECT_EQ(late.headers["x-mupgrade-set"], state->live_set) << "served by the adopted set";
   auto r = login_page(fam.port, stack.host);
   EXPECT_EQ(r.status, 200) << r.transport_error;
   EXPECT_EQ(r.headers["x-mupgrade-set"], state->live_set);
@@ -202,6 +302,8 @@ TEST(AdoptITestImageCode, CodeBuiltIntoTheWebImageIsAdoptedFromTheRunningContain
   make_release("4.4.3", release);
   fs::create_directories(release + "/local/webplugin");
   std::ofstream(release + "/local/webplugin/version.php") << kWebPlugin;
+  fs::create_directories(release + "/local/lateplugin");
+  std::ofstream(release + "/local/lateplugin/version.php") << kLatePlugin;
   ASSERT_EQ(run_binary(fmt::format("cutover --config {} --target {} 2>&1", config, release), &out), 0) << out;
   EXPECT_NE(core::load_site_state(site_cleanup.state)->live_set, state->live_set);
   ASSERT_EQ(run_binary(fmt::format("rollback --config {} 2>&1", config), &out), 0) << out;

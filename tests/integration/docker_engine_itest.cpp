@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <atomic>
 #include <thread>
 
@@ -320,12 +321,14 @@ TEST(DockerEngineTest, CopiesATreeAndReadsAFileOutOfAContainersOwnLayer) {
   EXPECT_FALSE(engine().read_container_file(id, "/srv/tree/sub"));  // a dir
   EXPECT_FALSE(engine().read_container_file(id, "/srv/tree/nope.php"));
 
-  // Extracting where it cannot: one error naming tar and the target, the container as it was.
+  // Extracting where it cannot (no parent dir): one error naming tar and the target, the
+  // container as it was.
   try {
-    engine().copy_from_container(id, "/srv/tree", dest + "/no-such-dir");
-    ADD_FAILURE() << "extracted into a missing dir";
+    engine().copy_from_container(id, "/srv/tree", dest + "/no-such-dir/tree");
+    ADD_FAILURE() << "extracted under a missing dir";
   } catch (const docker::DockerError& e) {
-    EXPECT_NE(std::string(e.what()).find("extracting /srv/tree of " + id + " into " + dest + "/no-such-dir failed (/bin/tar"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("extracting /srv/tree of " + id + " into " + dest + "/no-such-dir/tree failed (/bin/tar"),
+              std::string::npos)
         << e.what();
   }
   docker::ExecOptions ls;
@@ -333,6 +336,67 @@ TEST(DockerEngineTest, CopiesATreeAndReadsAFileOutOfAContainersOwnLayer) {
   EXPECT_EQ(engine().exec(id, ls).out, "a file\n1001:1002 640\n1001:1001 750\n");
   engine().stop_container(id, std::chrono::seconds(1));
   EXPECT_EQ(engine().read_container_file(id, "/srv/tree/a.txt"), "a file\n") << "a stopped container reads the same";
+}
+
+// A container's own changes to its image's files, as `docker diff` lists them: added, modified
+// and deleted paths with the dirs above them, a dir removed and made again, nothing of a mount;
+// a stopped container lists the same. Then single paths copied out of it: a dir made where it
+// was missing, a file landing at the given path, replacing what was there.
+TEST(DockerEngineTest, ListsAContainersChangesToItsImageAndCopiesSinglePathsOut) {
+  Cleanup cleanup;
+  std::string mnt = make_subvolume(cleanup, "chgmnt");
+  docker::ContainerSpec spec;
+  spec.mounts = {{mnt, "/srv/mnt", false}};
+  std::string id = sleeper(cleanup, spec);
+  using K = ports::FileChange::Kind;
+  auto listed = [&] {
+    std::map<std::string, K> m;
+    for (const auto& c : engine().container_changes(id)) m[c.path] = c.kind;
+    return m;
+  };
+  EXPECT_EQ(listed().count("/srv/plug"), 0u);
+  docker::ExecOptions change;
+  change.cmd = {"sh", "-c",
+                "set -e; mkdir -p /srv/plug/lang; echo plug > /srv/plug/version.php; echo en > /srv/plug/lang/en.php; "
+                "chown -R 33:33 /srv/plug; echo changed >> /etc/debian_version; rm /etc/issue.net; "
+                "rm -rf /usr/share/doc/apt && mkdir /usr/share/doc/apt && echo new > /usr/share/doc/apt/new; echo m > /srv/mnt/in-mount"};
+  ASSERT_EQ(engine().exec(id, change).exit_code, 0);
+  for (bool stopped : {false, true}) {
+    if (stopped) engine().stop_container(id, std::chrono::seconds(1));
+    auto m = listed();
+    std::string ctx = stopped ? "stopped" : "running";
+    EXPECT_EQ(m["/srv/plug"], K::added) << ctx;
+    EXPECT_EQ(m["/srv/plug/version.php"], K::added) << ctx;
+    EXPECT_EQ(m["/srv/plug/lang/en.php"], K::added) << ctx;
+    EXPECT_EQ(m["/srv"], K::modified) << ctx << ": the dir above";
+    EXPECT_EQ(m["/etc/debian_version"], K::modified) << ctx;
+    EXPECT_EQ(m["/etc"], K::modified) << ctx;
+    ASSERT_TRUE(m.count("/etc/issue.net")) << ctx;
+    EXPECT_EQ(m["/etc/issue.net"], K::deleted) << ctx;
+    // Removed and made again: the new entry added, an old one deleted (overlay2), or the dir
+    // itself deleted (another driver).
+    EXPECT_EQ(m["/usr/share/doc/apt/new"], K::added) << ctx;
+    EXPECT_TRUE(m["/usr/share/doc/apt/copyright"] == K::deleted || m["/usr/share/doc/apt"] == K::deleted) << ctx;
+    EXPECT_EQ(m.count("/srv/mnt/in-mount"), 0u) << ctx << ": a mount is not the container's layer";
+    EXPECT_EQ(m.count("/bin/sh"), 0u) << ctx << ": the image's own files, unchanged";
+  }
+  std::string dest = make_subvolume(cleanup, "chgout");
+  namespace fs = std::filesystem;
+  // A dir where none was: made, with its owner; a file where one was: replaced.
+  ASSERT_TRUE(engine().copy_from_container(id, "/srv/plug", dest + "/plug"));
+  EXPECT_EQ(read_file(dest + "/plug/version.php"), "plug\n");
+  EXPECT_EQ(read_file(dest + "/plug/lang/en.php"), "en\n");
+  struct stat st{};
+  ASSERT_EQ(::stat((dest + "/plug").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 33u);
+  std::ofstream(dest + "/debian_version") << "old\n";
+  ASSERT_TRUE(engine().copy_from_container(id, "/etc/debian_version", dest + "/debian_version"));
+  std::string v = read_file(dest + "/debian_version");
+  EXPECT_TRUE(v.ends_with("changed\n")) << v;
+  EXPECT_TRUE(fs::is_regular_file(dest + "/debian_version"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dest), fs::directory_iterator()), 2) << "nothing else landed beside it";
+  EXPECT_FALSE(engine().copy_from_container(id, "/etc/issue.net", dest + "/issue.net"));
+  EXPECT_FALSE(fs::exists(dest + "/issue.net"));
 }
 
 // A kill -9 of mupgrade in the middle of a copy: the tar it runs dies with it (as rsync does),

@@ -106,6 +106,15 @@ struct AdoptWorld {
                                                {"/var/www/html/version.php", {Node::Kind::file, kVersionPhp, {0, 0, 0644}}},
                                                {"/var/www/html/local/webplugin", {Node::Kind::dir, "", {33, 33, 0755}}},
                                                {"/var/www/html/local/webplugin/version.php", {Node::Kind::file, kPluginVersion, {33, 33, 0644}}}};
+      // Docker's listing of that layer: the plugin, with the dirs above it.
+      using C = ports::FileChange;
+      host.containers.changes["bn-moodle-1"] = {{"/var", C::Kind::modified},
+                                                {"/var/www", C::Kind::modified},
+                                                {"/var/www/html", C::Kind::modified},
+                                                {"/var/www/html/local", C::Kind::modified},
+                                                {"/var/www/html/local/webplugin", C::Kind::added},
+                                                {"/var/www/html/local/webplugin/version.php", C::Kind::added},
+                                                {"/run/apache2/apache2.pid", C::Kind::added}};
     } else {
       st.make_dirs(code);
       st.write_file(code + "/config.php", php, {uid, uid, 0640});
@@ -324,7 +333,7 @@ TEST(AdoptDiscovery, FindsCodeBuiltIntoTheWebImageInTheRunningContainer) {
   EXPECT_EQ(d.moodle_db_password.reveal(), kMoodlePw);
   EXPECT_EQ(f.moodledata.host_path, w.moodledata);
   ASSERT_FALSE(f.notes.empty());
-  EXPECT_NE(f.notes[0].find("install or update no plugin until adopt has finished"), std::string::npos) << f.notes[0];
+  EXPECT_NE(f.notes[0].find("a plugin installed, updated or removed meanwhile comes along"), std::string::npos) << f.notes[0];
   EXPECT_EQ(ops::StackFacts::from_json(f.to_json()).to_json(), f.to_json()) << "the undo reads the facts back from the journal";
   // The mounts first; then the serving container's files, read through the archive (no exec).
   bool read = false;
@@ -534,7 +543,7 @@ TEST(Adopt, CodeBuiltIntoTheImageIsCopiedOutOfTheRunningContainerThenUndoBringsT
   ASSERT_TRUE(dry.ok) << dry.error;
   std::string text = w.out.str();
   EXPECT_NE(text.find("code       from the image of container bn-moodle-1 at /var/www/html ("), std::string::npos) << text;
-  EXPECT_NE(text.find("install or update no plugin until adopt has finished"), std::string::npos) << text;
+  EXPECT_NE(text.find("a plugin installed, updated or removed meanwhile comes along"), std::string::npos) << text;
   w.expect_nothing_changed("dry run");
 
   auto o = w.adopt();
@@ -554,12 +563,178 @@ TEST(Adopt, CodeBuiltIntoTheImageIsCopiedOutOfTheRunningContainerThenUndoBringsT
   EXPECT_EQ(w.host.http.serving, o.set);
   size_t copies = 0;
   for (const auto& line : w.host.faults.log) copies += line.rfind("containers.copy_from bn-moodle-1:/var/www/html -> ", 0) == 0;
-  EXPECT_EQ(copies, 1u) << "copied once, before the window";
+  EXPECT_EQ(copies, 1u) << "the whole tree copied once, before the window";
   EXPECT_EQ(file_text(o.journal).find(kMoodlePw), std::string::npos);
 
   auto u = w.undo();
   ASSERT_TRUE(u.ok) << u.error;
   w.expect_stack_as_before("after undo");
+}
+
+// Docker's change list of a container's layer, read into what the final pass copies again and
+// removes: each top-most change once, the dirs above it left alone, nothing outside the code
+// dir, never config.php.
+TEST(AdoptCodeDelta, CopiesEachTopMostChangeOnceAndRemovesWhatWasDeleted) {
+  using K = ports::FileChange::Kind;
+  struct Case {
+    const char* name;
+    std::vector<ports::FileChange> changes;
+    std::vector<std::string> copy, remove;
+  };
+  std::vector<Case> cases = {
+      {"no change", {}, {}, {}},
+      {"a plugin installed: its dir once, not each file, not the dirs above it",
+       {{"/var", K::modified}, {"/var/www", K::modified}, {"/var/www/html", K::modified}, {"/var/www/html/local", K::modified},
+        {"/var/www/html/local/new", K::added}, {"/var/www/html/local/new/version.php", K::added},
+        {"/var/www/html/local/new/lang/en/local_new.php", K::added}, {"/var/www/html/local/new/lang", K::added}},
+       {"local/new"},
+       {}},
+      {"a file changed in place (a plugin updated file by file)",
+       {{"/var/www/html", K::modified}, {"/var/www/html/mod", K::modified}, {"/var/www/html/mod/quiz", K::modified},
+        {"/var/www/html/mod/quiz/version.php", K::modified}},
+       {"mod/quiz/version.php"},
+       {}},
+      {"a plugin removed: its dir once",
+       {{"/var/www/html", K::modified}, {"/var/www/html/local", K::modified}, {"/var/www/html/local/old", K::deleted}},
+       {},
+       {"local/old"}},
+      {"a dir removed and made again (an update through the admin pages), as overlay2 lists it: old entries deleted, new added",
+       {{"/var/www/html/mod/quiz", K::modified}, {"/var/www/html/mod/quiz/new.php", K::added}, {"/var/www/html/mod/quiz/old.php", K::deleted},
+        {"/var/www/html/mod/quiz/version.php", K::added}, {"/var/www/html/mod", K::modified}},
+       {"mod/quiz/new.php", "mod/quiz/version.php"},
+       {"mod/quiz/old.php"}},
+      {"a dir removed and made again, as a storage driver other than overlay2 lists it: deleted, with what is in it now added",
+       {{"/var/www/html/mod", K::modified}, {"/var/www/html/mod/quiz", K::deleted}, {"/var/www/html/mod/quiz/version.php", K::added}},
+       {"mod/quiz"},
+       {}},
+      {"a path listed twice, deleted and added: replaced",
+       {{"/var/www/html/local/x", K::deleted}, {"/var/www/html/local/x", K::added}},
+       {"local/x"},
+       {}},
+      {"a dir whose own mode changed, nothing listed under it: copied whole",
+       {{"/var/www/html/theme", K::modified}},
+       {"theme"},
+       {}},
+      {"never config.php, nor the code dir itself, nor paths beside it",
+       {{"/var/www/html", K::modified}, {"/var/www/html/config.php", K::modified}, {"/var/www/htmlx/a.php", K::added},
+        {"/var/www/html-old", K::deleted}, {"/tmp/sess_1", K::added}, {"/var/www", K::modified}},
+       {},
+       {}},
+      {"in any order, beside a name that sorts between a dir and what is in it",
+       {{"/var/www/html/local/a/b.php", K::added}, {"/var/www/html/local/a-b", K::deleted}, {"/var/www/html/local/a", K::added},
+        {"/var/www/html/local", K::modified}},
+       {"local/a"},
+       {"local/a-b"}},
+  };
+  // A plugin updated through the admin pages, as overlay2 lists it: every file of its dir; the
+  // dir is copied whole, one call. Not so for the code dir's own subdirs (mod/ whole is every
+  // activity), nor for a dir with few changes.
+  Case update{"a plugin dir with many changes: copied whole", {{"/var/www/html/mod", K::modified}, {"/var/www/html/mod/quiz", K::modified}}, {"mod/quiz"}, {}};
+  Case spread{"many changes straight under mod/: each", {{"/var/www/html/mod", K::modified}}, {}, {}};
+  for (int i = 0; i < 16; ++i) {
+    update.changes.push_back({fmt::format("/var/www/html/mod/quiz/f{:02}.php", i), i % 2 ? K::added : K::deleted});
+    spread.changes.push_back({fmt::format("/var/www/html/mod/f{:02}.php", i), K::added});
+    spread.copy.push_back(fmt::format("mod/f{:02}.php", i));
+  }
+  update.changes.push_back({"/var/www/html/local/x/version.php", K::modified});
+  update.copy.push_back("local/x/version.php");
+  cases.push_back(update);
+  cases.push_back(spread);
+  Case few = update;
+  few.name = "a plugin dir with 15 changes: each";
+  few.changes.erase(few.changes.begin() + 2);
+  few.copy = {"local/x/version.php"};
+  for (int i = 1; i < 16; ++i) (i % 2 ? few.copy : few.remove).push_back(fmt::format("mod/quiz/f{:02}.php", i));
+  std::sort(few.copy.begin(), few.copy.end());
+  cases.push_back(few);
+  for (const auto& c : cases) {
+    for (const char* dir : {"/var/www/html", "/var/www/html/"}) {
+      auto d = ops::code_delta(c.changes, dir);
+      auto copy = c.copy, remove = c.remove;  // in path order
+      std::sort(copy.begin(), copy.end());
+      std::sort(remove.begin(), remove.end());
+      EXPECT_EQ(d.copy, copy) << c.name;
+      EXPECT_EQ(d.remove, remove) << c.name;
+    }
+  }
+}
+
+// A plugin installed, another updated and a third removed through the admin pages while adopt
+// runs, after the first copy of code built into the image: the final pass (the web container
+// stopped) lists the container's layer and brings exactly those paths in line, each with one
+// archive call; the set's own config.php stays, though the container's was edited too.
+TEST(Adopt, CodeTheContainersLayerChangedAfterTheFirstCopyIsBroughtInLineInTheWindow) {
+  using Node = fakes::FakeStorage::Node;
+  using C = ports::FileChange;
+  AdoptWorld w(AdoptWorld::Family::image);
+  auto& layer = w.host.containers.layers["bn-moodle-1"];
+  // Plugins of the image itself.
+  layer["/var/www/html/mod"] = {Node::Kind::dir, "", {0, 0, 0755}};
+  layer["/var/www/html/mod/quiz"] = {Node::Kind::dir, "", {0, 0, 0755}};
+  layer["/var/www/html/mod/quiz/version.php"] = {Node::Kind::file, "quiz 1", {0, 0, 0644}};
+  layer["/var/www/html/local/gone"] = {Node::Kind::dir, "", {0, 0, 0755}};
+  layer["/var/www/html/local/gone/version.php"] = {Node::Kind::file, "gone 1", {0, 0, 0644}};
+  // What the admin does meanwhile, as the stack's moodledata is copied (after the code was).
+  auto rsync = w.host.commands.on_run;
+  bool done = false;
+  w.host.commands.on_run = [&](const std::vector<std::string>& argv) {
+    if (!done && argv.at(0) == "/usr/bin/rsync" && argv[argv.size() - 2] == w.moodledata + "/") {
+      done = true;
+      bool copied = false;
+      for (const auto& [path, node] : w.host.storage.nodes) copied = copied || (path.rfind("/pool/bn/sets/", 0) == 0 && path.ends_with("/code/version.php"));
+      EXPECT_TRUE(copied) << "the code was copied before";
+      layer["/var/www/html/local/late"] = {Node::Kind::dir, "", {33, 33, 0755}};
+      layer["/var/www/html/local/late/version.php"] = {Node::Kind::file, "late 1", {33, 33, 0644}};
+      layer["/var/www/html/mod/quiz/version.php"] = {Node::Kind::file, "quiz 2", {33, 33, 0644}};
+      layer.erase("/var/www/html/local/gone");
+      layer.erase("/var/www/html/local/gone/version.php");
+      layer["/var/www/html/config.php"].content += "// edited in the container\n";
+      auto& ch = w.host.containers.changes["bn-moodle-1"];
+      ch.insert(ch.end(), {{"/var/www/html/local/late", C::Kind::added},
+                           {"/var/www/html/local/late/version.php", C::Kind::added},
+                           {"/var/www/html/mod", C::Kind::modified},
+                           {"/var/www/html/mod/quiz", C::Kind::modified},
+                           {"/var/www/html/mod/quiz/version.php", C::Kind::modified},
+                           {"/var/www/html/local/gone", C::Kind::deleted},
+                           {"/var/www/html/config.php", C::Kind::modified}});
+    }
+    return rsync(argv);
+  };
+  auto o = w.adopt();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  ASSERT_TRUE(done);
+  auto& st = w.host.storage;
+  std::string code = "/pool/bn/sets/" + o.set + "/code";
+  EXPECT_EQ(st.read_file(code + "/local/late/version.php"), "late 1") << "installed after the first copy";
+  EXPECT_EQ(st.file_mode(code + "/local/late/version.php")->uid, 33u);
+  EXPECT_TRUE(st.is_directory(code + "/local/late"));
+  EXPECT_EQ(st.read_file(code + "/mod/quiz/version.php"), "quiz 2") << "updated after the first copy";
+  EXPECT_FALSE(st.exists(code + "/local/gone")) << "removed after the first copy";
+  EXPECT_FALSE(st.exists(code + "/local/gone/version.php"));
+  EXPECT_EQ(st.read_file(code + "/local/webplugin/version.php"), kPluginVersion);
+  EXPECT_EQ(st.read_file(code + "/version.php"), kVersionPhp);
+  auto php = st.read_file(code + "/config.php").value_or("");
+  EXPECT_EQ(core::config_php_setting(php, "dbhost"), "db") << "the set's own config.php";
+  EXPECT_EQ(php.find("edited in the container"), std::string::npos);
+  // In the window, with the web stopped: the listing, then one archive call per top-most path.
+  const auto& log = w.host.faults.log;
+  size_t stopped = w.host.faults.find("containers.stop bn-moodle-1"), listed = w.host.faults.find("containers.changes bn-moodle-1");
+  ASSERT_NE(listed, std::string::npos);
+  EXPECT_LT(stopped, listed);
+  std::vector<std::string> window_copies;
+  for (size_t i = listed; i < log.size(); ++i)
+    if (log[i].rfind("containers.copy_from bn-moodle-1:", 0) == 0) window_copies.push_back(log[i]);
+  EXPECT_EQ(window_copies, (std::vector<std::string>{
+                               "containers.copy_from bn-moodle-1:/var/www/html/local/late -> " + code + "/local/late",
+                               // installed before adopt: copied again, a site's own plugin, not the tree
+                               "containers.copy_from bn-moodle-1:/var/www/html/local/webplugin -> " + code + "/local/webplugin",
+                               "containers.copy_from bn-moodle-1:/var/www/html/mod/quiz/version.php -> " + code + "/mod/quiz/version.php"}));
+  EXPECT_EQ(std::count_if(log.begin(), log.end(), [](const std::string& l) { return l.rfind("containers.changes", 0) == 0; }), 1);
+  auto journal = file_text(o.journal);
+  EXPECT_NE(journal.find(R"("code_removed":["local/gone"])"), std::string::npos) << journal;
+
+  auto u = w.undo();
+  ASSERT_TRUE(u.ok) << u.error;
 }
 
 TEST(Adopt, AnAlpineLikeStacksRedisBecomesTheSetsCacheWithItsSessions) {
@@ -675,6 +850,11 @@ TEST(Adopt, AFailureAtEveryCallIsUndoneAndTheStackServesAsBefore) {
     AdoptWorld w(fam);
     ASSERT_TRUE(w.adopt().ok);
     calls = w.host.faults.log.size();
+    // Code in the image: the final pass's listing and re-copy are among the calls that fail.
+    if (fam == AdoptWorld::Family::image) {
+      EXPECT_TRUE(w.host.faults.seen("containers.changes bn-moodle-1"));
+      EXPECT_TRUE(w.host.faults.seen("containers.copy_from bn-moodle-1:/var/www/html/local/webplugin -> "));
+    }
   }
   ASSERT_GT(calls, 20u);
   for (size_t i = 0; i < calls; ++i) {
@@ -710,6 +890,11 @@ TEST(Adopt, AKillAtEveryCallLeavesTheStackRecoverableByUndoOrByAdoptAgain) {
     AdoptWorld w(fam);
     ASSERT_TRUE(w.adopt().ok);
     calls = w.host.faults.log.size();
+    // Code in the image: the final pass's listing and re-copy are among the calls killed at.
+    if (fam == AdoptWorld::Family::image) {
+      EXPECT_TRUE(w.host.faults.seen("containers.changes bn-moodle-1"));
+      EXPECT_TRUE(w.host.faults.seen("containers.copy_from bn-moodle-1:/var/www/html/local/webplugin -> "));
+    }
   }
   for (size_t i = 0; i < calls; ++i) {
     for (bool again : {false, true}) {

@@ -81,6 +81,8 @@ public:
   std::optional<std::uint64_t> copy_from_container(const std::string& container, const std::string& path,
                                                    const std::string& host_dir) override;
   std::optional<std::string> read_container_file(const std::string& container, const std::string& path) override;
+  /// GET /containers/{id}/changes.
+  std::vector<ports::FileChange> container_changes(const std::string& container) override;
 
   std::string create_network(const std::string& name, const std::map<std::string, std::string>& labels,
                              bool internal = false) override;

@@ -104,6 +104,18 @@ std::string adopted_muc_config(const std::string& original, const std::string& h
 /// The Redis hosts a muc/config.php's Redis stores name (first server of each, no port).
 std::vector<std::string> muc_redis_hosts(const std::string& muc_config);
 
+/// What the final pass does to the set's copy of code built into the image, from the stopped
+/// web container's changes to its image's files (Containers::container_changes): the paths
+/// (relative to `code_dir`, the code's path in the container) to copy out of the container
+/// again, each top-most one once (an added dir whole, not each file in it; a dir below the code
+/// dir's own subdirs with many changes under it, a replaced plugin, whole too), and those to
+/// remove from the set, both in path order. A dir listed modified only because of what is
+/// listed below it is left to those; config.php is never in either (the set has its own).
+struct CodeDelta {
+  std::vector<std::string> copy, remove;
+};
+CodeDelta code_delta(const std::vector<ports::FileChange>& changes, const std::string& code_dir);
+
 /// What adopt's steps need besides the site config (StepContext::adopt; never journaled: the
 /// config.php holds Moodle's DB password).
 struct AdoptInputs {

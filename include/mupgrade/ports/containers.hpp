@@ -93,6 +93,13 @@ struct ExecResult {
   std::chrono::milliseconds duration{0};
 };
 
+/// One entry of a container's own changes to its image's files (`docker diff`).
+struct FileChange {
+  enum class Kind { modified = 0, added = 1, deleted = 2 };  // as Docker numbers them
+  std::string path;  // absolute, in the container
+  Kind kind = Kind::modified;
+};
+
 struct ImageInfo {
   std::string id;
   Labels labels;
@@ -126,16 +133,23 @@ public:
   virtual std::string logs(const std::string& id, int tail_lines) = 0;
   virtual ExecResult exec(const std::string& container, const ExecOptions& opts) = 0;
   /// The tree at `path` in the container as it is now (its own writable layer over its image,
-  /// mounts included; running or stopped), extracted into `host_dir`: the tree's contents land
+  /// mounts included; running or stopped), extracted at `host_dir`: the tree's contents land
   /// in host_dir itself, with their modes, numeric owners and mtimes (host_dir takes the tree's
-  /// own). Reading changes nothing in the container. An empty host_dir extracts nothing (the
-  /// size alone). Returns the archive's bytes (the tree's size plus its headers); nullopt when the
-  /// container has no such path.
+  /// own; it is made when missing, its parent must exist). When `path` is a file or a symlink,
+  /// host_dir is where it lands, replacing what is there. Reading changes nothing in the
+  /// container. An empty host_dir extracts nothing (the size alone). Returns the archive's bytes
+  /// (the tree's size plus its headers); nullopt when the container has no such path.
   virtual std::optional<std::uint64_t> copy_from_container(const std::string& container, const std::string& path,
                                                            const std::string& host_dir) = 0;
   /// The content of the regular file at `path` in the container (as copy_from_container sees
   /// it; symlinks followed); nullopt when there is no such file.
   virtual std::optional<std::string> read_container_file(const std::string& container, const std::string& path) = 0;
+  /// What the container's own writable layer changed in its image's files (mounts not
+  /// included; running or stopped), every changed path with the dirs above it (modified), as
+  /// `docker diff` lists them, in no set order. A dir deleted and made again is listed modified,
+  /// its old entries deleted and its new ones added (overlay2; another storage driver may list
+  /// it deleted, its new entries added).
+  virtual std::vector<FileChange> container_changes(const std::string& container) = 0;
   virtual std::string create_network(const std::string& name, const Labels& labels, bool internal) = 0;
   virtual void connect_network(const std::string& network, const std::string& container,
                                const std::vector<std::string>& aliases) = 0;

@@ -69,7 +69,8 @@ public:
   virtual void make_dirs(const std::string& path) = 0;
   /// A file or an empty directory; nothing when missing.
   virtual void remove(const std::string& path) = 0;
-  /// A directory and everything in it (never across a subvolume: delete those first).
+  /// A directory and everything in it, or a lone file or symlink; nothing when missing (never
+  /// across a subvolume: delete those first).
   virtual void remove_tree(const std::string& path) = 0;
   virtual void rename(const std::string& from, const std::string& to) = 0;
 };

@@ -407,6 +407,12 @@ std::optional<std::string> FakeContainers::read_container_file(const std::string
   if (it == layer.end() || it->second.kind != FakeStorage::Node::Kind::file) return std::nullopt;
   return it->second.content;
 }
+std::vector<ports::FileChange> FakeContainers::container_changes(const std::string& container) {
+  f_.hit("containers.changes " + container);
+  if (!containers.count(container)) throw Error("changes: no such container " + container);
+  auto it = changes.find(container);
+  return it == changes.end() ? std::vector<ports::FileChange>{} : it->second;
+}
 std::optional<std::string> FakeContainers::config_php_setting(const Container& c, const std::string& name) {
   for (const auto& m : c.spec.mounts) {
     if (m.container_path != "/var/www/moodle") continue;

@@ -148,6 +148,7 @@ public:
   ports::ExecResult exec(const std::string& container, const ports::ExecOptions& opts) override;
   std::optional<std::uint64_t> copy_from_container(const std::string& container, const std::string& path, const std::string& host_dir) override;
   std::optional<std::string> read_container_file(const std::string& container, const std::string& path) override;
+  std::vector<ports::FileChange> container_changes(const std::string& container) override;
   std::string create_network(const std::string& name, const ports::Labels& labels, bool internal) override;
   void connect_network(const std::string& network, const std::string& container, const std::vector<std::string>& aliases) override;
   void disconnect_network(const std::string& network, const std::string& container) override;
@@ -168,6 +169,8 @@ public:
   /// Each container's own files (its image and writable layer, not its mounts) by path: what
   /// copy_from_container copies (into the fake storage) and read_container_file reads.
   std::map<std::string, std::map<std::string, FakeStorage::Node>> layers;
+  /// What container_changes answers per container (Docker's list: tests keep it in line with `layers`).
+  std::map<std::string, std::vector<ports::FileChange>> changes;
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
   int redis_saves = 0;  // BGSAVEs answered, by any set's Redis
   /// A Redis not made by mupgrade (an adopted stack's): its data dir in the container and its
