@@ -196,7 +196,8 @@ std::string adopt_pausing_after_copy_live(const std::string& args, const std::st
       if (p.empty() || !fs::exists(p)) return false;
       journal = p;
       try {
-        const auto* r = core::read_journal(p).find("copy-live");
+        auto summary = core::read_journal(p);
+        const auto* r = summary.find("copy-live");
         return r && r->ended;
       } catch (const std::exception&) {
         return false;  // a half-written header: read again
