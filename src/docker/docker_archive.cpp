@@ -67,25 +67,21 @@ std::optional<std::string> first_file(const std::string& tar) {
   return std::nullopt;
 }
 
-// A basic regular expression matching `s` literally (tar's --transform).
-std::string bre_literal(const std::string& s) {
+// `s` with a backslash before each of `specials`.
+std::string escaped(const std::string& s, const char* specials) {
   std::string out;
   for (char c : s) {
-    if (std::strchr(".[]*^$\\,", c)) out.push_back('\\');
+    if (std::strchr(specials, c)) out.push_back('\\');
     out.push_back(c);
   }
   return out;
 }
 
+// A basic regular expression matching `s` literally (tar's --transform).
+std::string bre_literal(const std::string& s) { return escaped(s, ".[]*^$\\,"); }
+
 // A sed replacement text matching `s` literally.
-std::string sed_replacement(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (std::strchr("\\&,", c)) out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
-}
+std::string sed_replacement(const std::string& s) { return escaped(s, "\\&,"); }
 
 // GNU tar reading the archive from a socket (a write to a tar that died fails with EPIPE
 // instead of killing mupgrade with SIGPIPE); its messages go to an unlinked temp file.
