@@ -579,6 +579,70 @@ TEST_P(OperationsTest, GreensColdFirstPageRendersWhileItsDbCheckpoints) {
   EXPECT_NE(w.host.faults.find("http.get " + w.site->web_url(green) + core::kSwitchProbePath, from), std::string::npos);
 }
 
+// Green's first page after upgrade.php is cold twice over: every Moodle cache purged and an
+// empty OPcache. The second part is paid before the window, from green's code alone.
+const ports::Mount* opcache_mount(fakes::FakeContainers& containers, const std::string& web) {
+  for (const auto& m : containers.containers.at(web).spec.mounts)
+    if (m.container_path == "/var/cache/mupgrade/opcache") return &m;
+  return nullptr;
+}
+
+TEST_P(OperationsTest, GreensCodeIsCompiledIntoTheFileCacheItsWebServerReads) {
+  World w(GetParam());
+  auto o = w.cutover();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  std::string green = w.green(), dir = w.site->paths(green).opcache();
+  EXPECT_TRUE(w.host.storage.exists(dir + "/0123abcd/var/www/moodle/version.php.bin")) << "primed with green's code";
+  EXPECT_FALSE(w.host.storage.exists(dir + "/0123abcd/var/www/moodle/config.php.bin")) << "config.php may change after the prime";
+  const ports::Mount* m = opcache_mount(w.host.containers, w.site->web_container(green));
+  ASSERT_NE(m, nullptr) << "green's web server reads the primed cache";
+  EXPECT_EQ(m->host_path, dir);
+  EXPECT_FALSE(w.host.containers.inspect_container(w.site->layout().prime_container(green))) << "the primer's throwaway is removed";
+  EXPECT_LT(w.host.faults.find("containers.wait " + w.site->layout().prime_container(green)), w.host.faults.find("containers.create " + w.site->db_container(green)))
+      << "primed before create-green creates green's containers";
+  EXPECT_LT(w.host.faults.find("containers.wait " + w.site->layout().prime_container(green)), w.host.faults.find("storage.sync")) << "its writes are flushed before the window";
+  auto prime = std::find_if(o.timings.begin(), o.timings.end(), [](const core::StepTiming& t) { return t.name == "prime-opcache"; });
+  ASSERT_NE(prime, o.timings.end());
+  EXPECT_EQ(prime->phase, core::Phase::prepare);
+}
+
+TEST_P(OperationsTest, AnImageReadingNoFileCacheIsNotPrimed) {
+  World w(GetParam());
+  w.host.containers.image_labels.clear();
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  EXPECT_FALSE(w.host.storage.exists(w.site->paths(green).opcache()));
+  EXPECT_EQ(opcache_mount(w.host.containers, w.site->web_container(green)), nullptr);
+  EXPECT_FALSE(w.host.faults.seen("containers.create " + w.site->layout().prime_container(green)));
+}
+
+TEST_P(OperationsTest, AFailedPrimeIsAWarningAndGreenStartsWithoutThePartialCache) {
+  World w(GetParam());
+  w.host.containers.prime_exit = 1;
+  RecordingProgress p;
+  auto o = w.cutover(&p);
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  std::string green = w.green();
+  EXPECT_TRUE(w.host.faults.seen("containers.wait " + w.site->layout().prime_container(green))) << "the primer ran and failed";
+  EXPECT_FALSE(w.host.storage.exists(w.site->paths(green).opcache())) << "no partial cache is kept";
+  EXPECT_EQ(opcache_mount(w.host.containers, w.site->web_container(green)), nullptr);
+  EXPECT_FALSE(w.host.containers.inspect_container(w.site->layout().prime_container(green)));
+  bool warned = false;
+  for (const auto& n : p.notes) warned = warned || n.find("warning: prime-opcache: ") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST_P(OperationsTest, TheRehearsalsClonePrimesItsOwnCache) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  bool primed_clone = false;
+  for (const auto& call : w.host.faults.log)
+    primed_clone = primed_clone || (call.rfind("containers.wait ", 0) == 0 && call.find(std::string("-") + core::kClonePrefix) != std::string::npos &&
+                                    call.ends_with("-prime-opcache"));
+  EXPECT_TRUE(primed_clone);
+  EXPECT_EQ(w.clones(), 0u) << "the clone and its cache are removed";
+}
+
 TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {
   World w(GetParam());
   ASSERT_TRUE(w.cutover().ok);
