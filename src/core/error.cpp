@@ -6,15 +6,6 @@ namespace mupgrade {
 
 Error::Error(std::string what, std::string hint) : std::runtime_error(std::move(what)), hint_(std::move(hint)) {}
 
-std::string one_line(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  std::string out;
-  for (char ch : text)
-    if (ch == '\n') out += ';';
-    else if (ch != '\r') out += ch;
-  return out;
-}
-
 std::string describe_error(const std::exception& e) {
   std::string out = fmt::format("mupgrade: error: {}", e.what());
   if (const auto* err = dynamic_cast<const Error*>(&e); err && !err->hint().empty()) {

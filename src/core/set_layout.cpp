@@ -15,7 +15,6 @@ std::string SetLayout::db_container(const std::string& set) const { return fmt::
 std::string SetLayout::web_container(const std::string& set) const { return fmt::format("mupgrade-{}-{}-web", cfg_.site, set); }
 std::string SetLayout::cache_container(const std::string& set) const { return fmt::format("mupgrade-{}-{}-cache", cfg_.site, set); }
 std::string SetLayout::verify_container(const std::string& set) const { return web_container(set) + "-verify"; }
-std::string SetLayout::prime_container(const std::string& set) const { return web_container(set) + "-prime-opcache"; }
 std::string SetLayout::set_network(const std::string& set) const { return fmt::format("mupgrade-{}-{}", cfg_.site, set); }
 
 std::map<std::string, std::string> SetLayout::labels(const std::string& set, const std::string& role) const {

@@ -207,8 +207,6 @@ void Site::create_web(const std::string& set, const std::string& image) {
   spec.env = {{"MUPGRADE_SET", set}, {"MOODLE_HTTP_PORT", std::to_string(cfg_.web_port)}, {"MOODLE_WEBROOT", code.web_root()}};
   if (!is_clone(set)) spec.ports = {{cfg_.web_port, 0, "127.0.0.1"}};
   spec.stop_timeout_s = 30;
-  if (auto cache = opcache_file_cache_of(image); cache && ports_.storage.is_directory(paths(set).opcache()))
-    spec.mounts.push_back({paths(set).opcache(), *cache, false});  // read-write for the root check; Apache cannot write its entries
   ports_.containers.create_container(spec);
   // A clone stays off the proxy's network: nothing public can reach it.
   if (!is_clone(set)) ports_.containers.connect_network(cfg_.network, web_container(set), {});
@@ -329,50 +327,9 @@ void Site::remove_containers(const std::string& set) {
     if (info && info->running) ports_.containers.stop_container(c, kStopGrace);
   }
   // The cache container is removed even when the site no longer configures one.
-  for (const auto& n : {layout_.verify_container(set), layout_.prime_container(set), web_container(set), db_container(set), cache_container(set)})
+  for (const auto& n : {layout_.verify_container(set), web_container(set), db_container(set), cache_container(set)})
     if (ports_.containers.inspect_container(n)) ports_.containers.remove_container(n, true);
   if (ports_.containers.network(set_network(set))) ports_.containers.remove_network(set_network(set));
-}
-
-std::optional<std::string> Site::opcache_file_cache_of(const std::string& image) {
-  auto info = ports_.containers.image(image);
-  if (!info) return std::nullopt;
-  auto it = info->labels.find(core::kOpcacheFileCacheLabel);
-  if (it == info->labels.end() || it->second.empty() || it->second[0] != '/') return std::nullopt;
-  return it->second;
-}
-
-std::optional<Site::OpcachePrime> Site::prime_opcache(const std::string& set, const std::string& image) {
-  auto cache = opcache_file_cache_of(image);
-  if (!cache) return std::nullopt;
-  auto& containers = ports_.containers;
-  std::string name = layout_.prime_container(set), dir = paths(set).opcache();
-  if (containers.inspect_container(name)) containers.remove_container(name, true);
-  ports_.storage.remove_tree(dir);  // entries from an earlier, interrupted prime may be partial
-  ports_.storage.make_dirs(dir);
-  ports::ContainerSpec spec;
-  spec.name = name;
-  spec.image = image;
-  spec.labels = layout_.labels(set, "prime-opcache");
-  spec.network = "none";  // compiles files, talks to nobody
-  spec.mounts = {{paths(set).code, core::kContainerCodeRoot, true}, {dir, *cache, false}};
-  spec.entrypoint = {core::kPrimeOpcacheCommand, core::kContainerCodeRoot, *cache};
-  containers.create_container(spec);
-  OpcachePrime out;
-  try {
-    containers.start_container(name);
-    int code = containers.wait_container(name, kPrimeOpcacheTimeout);
-    out.said = one_line(containers.logs(name, 20));
-    out.primed = code == 0;
-    if (!out.primed) out.said = fmt::format("exit {}: {}", code, out.said);
-  } catch (...) {
-    if (containers.inspect_container(name)) containers.remove_container(name, true);
-    throw;
-  }
-  containers.remove_container(name, true);
-  // No cache is better than a partial one nobody can tell from a full one.
-  if (!out.primed) ports_.storage.remove_tree(dir);
-  return out;
 }
 
 void Site::delete_if_subvolume(const std::string& path) {

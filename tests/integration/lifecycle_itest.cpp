@@ -98,20 +98,6 @@ TEST_P(LifecycleTest, CutoverThenRollbackWithTheWriteGuard) {
   EXPECT_TRUE(fs::exists(fmt::format("{}/localcache/theme/{}/boost/css/all.css", site.paths(green).moodledata, themerev)))
       << "green's theme cache (themerev " << themerev << ") is gone";
 
-  // Green's web server read the OPcache file cache primed from green's code before the window
-  // (its entries under PHP's system id, config.php left out, none writable by Apache).
-  std::string primed;
-  for (const auto& e : fs::recursive_directory_iterator(site.paths(green).opcache()))
-    if (e.path().string().ends_with("/var/www/moodle/login/index.php.bin")) primed = e.path().string();
-  ASSERT_FALSE(primed.empty()) << "no compiled login/index.php in " << site.paths(green).opcache();
-  EXPECT_FALSE(fs::exists(fs::path(primed).parent_path().parent_path() / "config.php.bin"));
-  EXPECT_EQ(fs::status(primed).permissions() & (fs::perms::group_write | fs::perms::others_write), fs::perms::none);
-  auto web = engine().inspect_container(site.web_container(green));
-  ASSERT_TRUE(web);
-  bool mounted = false;
-  for (const auto& m : web->mounts) mounted = mounted || (m.source == site.paths(green).opcache() && m.destination == "/var/cache/mupgrade/opcache");
-  EXPECT_TRUE(mounted) << "green's web container reads the primed cache";
-
   // A write on green: rollback must say so and refuse without --discard-writes.
   auto w = http::get(ls->cfg.proxy.url + "/local/standin/write.php", ls->cfg.public_host);
   ASSERT_EQ(w.status, 200);

@@ -2,7 +2,6 @@
 
 #include "fixtures.hpp"
 
-#include "mupgrade/core/set_layout.hpp"
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/moodle/moodle_cli.hpp"
 #include "mupgrade/moodle/upgrade_output.hpp"
@@ -281,61 +280,4 @@ TEST(MoodleCliErrorsTest, SettingsAndCronFollowTheContract) {
     EXPECT_NE(std::string(e.what()).find("Database connection failed"), std::string::npos) << e.what();
     EXPECT_FALSE(e.hint().empty());
   }
-}
-
-// The web image's OPcache contract (containers/web): its primer compiles a code tree into a file
-// cache with the image's own PHP, and Apache, with that cache mounted, runs the compiled
-// scripts. Shown without timing: the source is changed after the prime, and Apache (timestamps
-// not validated) still runs what was primed, while a container without the cache runs the change.
-TEST(WebImageOpcacheTest, ApacheRunsWhatThePrimerCompiledAndNeverAddsEntries) {
-  Cleanup cleanup;
-  std::string code = make_subvolume(cleanup, "code"), cache = make_subvolume(cleanup, "opcache");
-  std::ofstream(code + "/probe.php") << "<?php echo 'as primed';\n";
-  std::ofstream(code + "/config.php") << "<?php echo 'config as primed';\n";
-  docker::ContainerSpec prime;
-  prime.name = unique_name("prime");
-  prime.image = "mupgrade/web:php8.2";
-  prime.labels = {{"mupgrade.test", "1"}};
-  prime.network = "none";
-  prime.mounts = {{code, core::kContainerCodeRoot, true}, {cache, "/var/cache/mupgrade/opcache", false}};
-  prime.entrypoint = {core::kPrimeOpcacheCommand, core::kContainerCodeRoot, "/var/cache/mupgrade/opcache"};
-  ASSERT_EQ(engine().image(prime.image)->labels.at(core::kOpcacheFileCacheLabel), "/var/cache/mupgrade/opcache")
-      << "the label says where Apache reads the cache";
-  std::string id = engine().create_container(prime);
-  cleanup.container(id);
-  engine().start_container(id);
-  ASSERT_EQ(engine().wait_container(id, std::chrono::seconds(120)), 0) << engine().logs(id, 20);
-  EXPECT_NE(engine().logs(id, 20).find("compiled 1, not compiled 0"), std::string::npos) << engine().logs(id, 20);
-  std::vector<std::string> entries;
-  for (const auto& e : fs::recursive_directory_iterator(cache))
-    if (e.is_regular_file()) entries.push_back(e.path().string());
-  ASSERT_EQ(entries.size(), 1u) << "probe.php alone: config.php is never primed";
-  EXPECT_TRUE(entries[0].ends_with("/var/www/moodle/probe.php.bin")) << entries[0];
-  EXPECT_EQ(fs::status(entries[0]).permissions() & (fs::perms::group_write | fs::perms::others_write), fs::perms::none);
-
-  std::ofstream(code + "/probe.php") << "<?php echo 'changed';\n";
-  std::ofstream(code + "/config.php") << "<?php echo 'config changed';\n";
-  auto serve = [&](bool with_cache) {
-    docker::ContainerSpec web;
-    web.name = unique_name("web");
-    web.image = "mupgrade/web:php8.2";
-    web.labels = {{"mupgrade.test", "1"}};
-    web.mounts = {{code, core::kContainerCodeRoot, true}};
-    if (with_cache) web.mounts.push_back({cache, "/var/cache/mupgrade/opcache", false});
-    web.ports = {{80, 0, "127.0.0.1"}};
-    std::string web_id = engine().create_container(web);
-    cleanup.container(web_id);
-    engine().start_container(web_id);
-    std::string base = "http://127.0.0.1:" + std::to_string(engine().inspect_container(web_id)->host_ports.at(80));
-    http::Response r;
-    for (int i = 0; i < 500 && (r = http::get(base + "/probe.php", "localhost")).status != 200; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return std::pair{r.body, http::get(base + "/config.php", "localhost").body};
-  };
-  auto [probe, config] = serve(true);
-  EXPECT_EQ(probe, "as primed") << "Apache compiled the source itself instead of loading the primed entry";
-  EXPECT_EQ(config, "config changed");
-  EXPECT_EQ(serve(false).first, "changed") << "without the cache the change shows (the test's control)";
-  std::size_t after = 0;
-  for (const auto& e : fs::recursive_directory_iterator(cache)) after += e.is_regular_file();
-  EXPECT_EQ(after, 1u) << "Apache added an entry (config.php's would outlive a change to it)";
 }

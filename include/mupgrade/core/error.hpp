@@ -23,10 +23,6 @@ public:
   using Error::Error;
 };
 
-/// A program's multi-line output as one line of an error message, whole (its second half may
-/// name the problem): trailing blanks dropped, line breaks as ';'.
-std::string one_line(std::string text);
-
 /// Formats an exception as the one-line message plus an optional hint line.
 std::string describe_error(const std::exception& e);
 

@@ -30,10 +30,6 @@ bool is_clone(const std::string& set);
 /// Where the code and moodledata sit inside a set's web container.
 inline constexpr const char* kContainerCodeRoot = "/var/www/moodle";
 inline constexpr const char* kContainerMoodledata = "/var/www/moodledata";
-/// A web image with this label reads an OPcache file cache mounted at the label's path, and
-/// offers kPrimeOpcacheCommand to fill one (containers/web).
-inline constexpr const char* kOpcacheFileCacheLabel = "mupgrade.opcache-file-cache";
-inline constexpr const char* kPrimeOpcacheCommand = "/usr/local/bin/mupgrade-prime-opcache";
 /// Moodle's CLI maintenance switch: this file in moodledata.
 inline constexpr const char* kMaintenanceFile = "climaintenance.html";
 
@@ -44,9 +40,6 @@ struct SetPaths {
   /// A snapshot of blue's moodledata that verify-target's throwaway container may write to.
   std::string verify_moodledata() const { return dir + "/verify-moodledata"; }
   std::string maintenance_file() const { return moodledata + "/" + kMaintenanceFile; }
-  /// OPcache's file cache of the set's code, primed before the set starts (a plain directory:
-  /// it follows the code, never a snapshot of another set's).
-  std::string opcache() const { return dir + "/opcache"; }
 };
 
 /// Whether a code tree uses Moodle 5.1's public/ web root, decided once from where its
@@ -76,8 +69,6 @@ public:
   std::string cache_container(const std::string& set) const;
   /// verify-target's throwaway container for green.
   std::string verify_container(const std::string& set) const;
-  /// The throwaway that primes the set's OPcache file cache.
-  std::string prime_container(const std::string& set) const;
   std::string set_network(const std::string& set) const;
   /// mupgrade.site, mupgrade.set and (when given) mupgrade.role.
   std::map<std::string, std::string> labels(const std::string& set, const std::string& role = {}) const;

@@ -26,8 +26,6 @@ using core::SetPaths;
 /// A freshly started set's DB (crash recovery included) and web server.
 inline constexpr std::chrono::seconds kDbStartTimeout{120};
 inline constexpr std::chrono::seconds kWebStartTimeout{30};
-/// Compiling a whole code tree into OPcache's file cache (~12 s for real Moodle's 13,800 files).
-inline constexpr std::chrono::seconds kPrimeOpcacheTimeout{600};
 /// A set's cache service loading its dump, and the save of one (Redis BGSAVE).
 inline constexpr std::chrono::seconds kCacheStartTimeout{60};
 inline constexpr std::chrono::seconds kCacheSaveTimeout{120};
@@ -109,18 +107,6 @@ public:
   void remove_containers(const std::string& set);
   /// Removes the set entirely: containers, network, subvolumes, directory.
   void remove_set(const std::string& set);
-  /// Where `image`'s web server reads an OPcache file cache (its kOpcacheFileCacheLabel);
-  /// nothing when it reads none (a site's own image, say).
-  std::optional<std::string> opcache_file_cache_of(const std::string& image);
-  /// Compiles the set's code into its OPcache file cache (paths(set).opcache()) with `image`'s
-  /// PHP, in a throwaway container, before the set's web container is created (which then
-  /// mounts it). Nothing when the image reads no file cache. A primer that fails leaves no cache
-  /// (a cold first page costs a second, not the upgrade); a failing Docker call throws.
-  struct OpcachePrime {
-    bool primed = false;
-    std::string said;  // the primer's last lines, as one line
-  };
-  std::optional<OpcachePrime> prime_opcache(const std::string& set, const std::string& image);
   /// Makes the set's cache service write everything it holds to its data dir (Redis: BGSAVE,
   /// waited for), so a snapshot of that dir carries it. False when the set has no running cache.
   bool save_cache(const std::string& set);

@@ -121,29 +121,6 @@ void add_prepare_steps(std::vector<StepDef>& t) {
   t.push_back(d);
 
   d = {};
-  d.name = "prime-opcache";
-  d.operations = {"cutover", "rehearse"};
-  d.after = {step::prepare_code};
-  d.what = "compile green's code into OPcache's file cache with the target image's PHP (throwaway container): green's first page after upgrade.php "
-           "then loads compiled scripts instead of compiling them; skipped for an image without the mupgrade.opcache-file-cache label";
-  d.undo_what = "remove the throwaway container, and the file cache with green";
-  d.run = [](Site& s, StepContext& c, core::StepRun& r) {
-    const std::string& image = s.config().target_image;
-    r.remember({{"container", s.layout().prime_container(c.green)}, {"dir", s.paths(c.green).opcache()}});
-    auto prime = s.prime_opcache(c.green, image);
-    if (!prime) return json{{"skipped", fmt::format("{} reads no OPcache file cache (no {} label)", image, core::kOpcacheFileCacheLabel)}};
-    // A cold first page costs the window a second or two; failing the upgrade for it would not do.
-    if (!prime->primed) c.warn(fmt::format("prime-opcache: {}'s {} failed ({}); green starts with a cold OPcache", image, core::kPrimeOpcacheCommand, prime->said));
-    return json{{"dir", s.paths(c.green).opcache()}, {"primed", prime->primed}, {"primer", prime->said}};
-  };
-  d.undo = [](Site& s, StepContext& c, const json& data) {
-    auto& containers = s.ports().containers;
-    if (auto name = data.value("container", ""); !name.empty() && containers.inspect_container(name)) containers.remove_container(name, true);
-    if (auto dir = data.value("dir", ""); !dir.empty() && c.remove_failed_green) s.ports().storage.remove_tree(dir);
-  };
-  t.push_back(d);
-
-  d = {};
   d.name = step::db_prepare;
   d.operations = {"cutover", "rehearse"};
   d.what = "have blue's DB write out dirty pages (short freeze, short crash recovery)";
@@ -190,7 +167,7 @@ void add_prepare_steps(std::vector<StepDef>& t) {
   d = {};
   d.name = "create-green";
   d.operations = {"cutover", "rehearse"};
-  d.after = {step::prepare_code, step::verify_target, "isolate-clone", "prime-opcache"};
+  d.after = {step::prepare_code, step::verify_target, "isolate-clone"};
   d.what = "create green's network and its DB and web containers, not started: the window only starts them";
   d.what_in_rehearsal = "create the clone's internal network and its DB and web containers (started in the window)";
   d.undo_what = "remove them unless green holds data to diagnose";

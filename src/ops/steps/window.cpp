@@ -21,6 +21,14 @@ namespace {
 
 double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// A multi-line CLI text as one line, whole: the second half of a schema report matters too.
+std::string one_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  for (auto& ch : text)
+    if (ch == '\n') ch = ';';
+  return text;
+}
+
 json snapshot(Site& s, StepContext& c) {
   auto& storage = s.ports().storage;
   auto green = s.paths(c.green), blue = s.paths(c.blue);

@@ -171,9 +171,7 @@ std::set<std::string> FakeStorage::paths_under(const std::string& root) const {
 std::optional<ports::ImageInfo> FakeContainers::image(const std::string& ref) {
   f_.hit("containers.image " + ref);
   if (!images.count(ref)) return std::nullopt;
-  ports::ImageInfo info{"sha256:" + ref, {{"mupgrade.php", "8.2"}}};
-  if (auto it = image_labels.find(ref); it != image_labels.end()) info.labels.insert(it->second.begin(), it->second.end());
-  return info;
+  return ports::ImageInfo{"sha256:" + ref, {{"mupgrade.php", "8.2"}}};
 }
 std::string FakeContainers::create_container(const ports::ContainerSpec& spec) {
   f_.hit("containers.create " + spec.name);
@@ -241,23 +239,6 @@ std::vector<ports::ContainerInfo> FakeContainers::list_containers(const ports::L
 }
 int FakeContainers::wait_container(const std::string& id, std::chrono::milliseconds) {
   f_.hit("containers.wait " + id);
-  const auto& spec = containers.at(id).spec;
-  if (!spec.entrypoint.empty() && spec.entrypoint[0] == core::kPrimeOpcacheCommand) {
-    // The primer: an entry per PHP file of the mounted code, under a system id, as PHP lays them out.
-    std::string code, cache;
-    for (const auto& m : spec.mounts) (m.container_path == spec.entrypoint.at(1) ? code : cache) = m.host_path;
-    int n = 0;
-    if (prime_exit == 0)
-      for (const auto& p : storage_.paths_under(code))
-        if (auto file = p.substr(0, p.find('=')); file.size() > 4 && file.ends_with(".php") && !file.ends_with("/config.php")) {
-          std::string entry = cache + "/0123abcd" + spec.entrypoint.at(1) + file.substr(code.size()) + ".bin";
-          storage_.make_dirs(entry.substr(0, entry.rfind('/')));
-          storage_.write_file(entry, "compiled", {0, 0, 0644});
-          ++n;
-        }
-    container_logs[id] = prime_exit == 0 ? fmt::format("compiled {}, not compiled 0\n", n) : "PHP Fatal error: out of memory\n";
-    return prime_exit;
-  }
   if (!run_entrypoint) return 0;
   auto [code, out] = run_entrypoint(containers.at(id).spec);
   container_logs[id] = out;

@@ -4,7 +4,6 @@
 // matching a pattern fail (throw an Error) or crash (throw Crash, which no product code
 // catches: the process "dies" there, its disk state stays, like kill -9).
 
-#include "mupgrade/core/set_layout.hpp"
 #include "mupgrade/ports/ports.hpp"
 
 #include <condition_variable>
@@ -206,10 +205,6 @@ public:
   /// When set, runs a container's entrypoint at wait (a throwaway container): exit code and logs.
   std::function<std::pair<int, std::string>(const ports::ContainerSpec& spec)> run_entrypoint;
   std::map<std::string, std::string> container_logs;
-  /// Each image's labels beside mupgrade.php: the project's web image reads an OPcache file cache.
-  std::map<std::string, ports::Labels> image_labels = {{"mupgrade/web:php8.2", {{core::kOpcacheFileCacheLabel, "/var/cache/mupgrade/opcache"}}}};
-  /// The image's OPcache primer (kPrimeOpcacheCommand): its exit code; 0 writes one compiled entry per file of the code.
-  int prime_exit = 0;
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
