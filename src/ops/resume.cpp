@@ -113,7 +113,9 @@ Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream
     o.hint = "fix the cause and run 'mupgrade cutover --resume' again: the journal keeps what is left to undo";
     return o;
   }
-  if (j.operation != "rehearse") o.blue_serving = site.serves_publicly(ctx.blue, &o.serving_detail);
+  // The set that was live before the operation: a cutover's blue, a rollback's green.
+  const std::string& was_live = j.operation == "rollback" ? ctx.green : ctx.blue;
+  if (j.operation != "rehearse") o.blue_serving = site.serves_publicly(was_live, &o.serving_detail);
   out << fmt::format("{} undone: the site is back as it was before it{}.\n", j.operation,
                      j.operation == "rehearse" || o.blue_serving ? "" : fmt::format(" (but the public URL answers {})", o.serving_detail));
   return o;

@@ -897,6 +897,30 @@ TEST_P(OperationsTest, ARollbackKilledInItsSwitchIsFinishedOnBlueByEitherRecover
   }
 }
 
+// A rollback killed before its switch is undone by `cutover --resume`: green serves again, and
+// that is what the resume checks and says (not whether the rollback target, idle in maintenance,
+// answers).
+TEST_P(OperationsTest, AnUndoneRollbackSaysGreenServesAgain) {
+  World w(GetParam());
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  RecordingProgress p;
+  p.crash_after = "blue-maintenance-off";
+  std::ostringstream out;
+  EXPECT_THROW(ops::rollback(*w.site, {true, false}, p, out), Crash);
+  EXPECT_NE(w.serving(), kBlue) << "the kill came before the switch (the proxy still holds green's traffic)";
+  w.host.faults.clear();
+  w.restart();
+  RecordingProgress again;
+  std::ostringstream again_out;
+  auto o = ops::resume(*w.site, false, again, again_out);
+  ASSERT_TRUE(o.ok) << o.error << "\n" << again_out.str();
+  EXPECT_EQ(w.serving(), green);
+  EXPECT_TRUE(o.blue_serving) << "the set live before the rollback serves: " << o.serving_detail;
+  EXPECT_NE(again_out.str().find("rollback undone: the site is back as it was before it.\n"), std::string::npos) << again_out.str();
+  EXPECT_TRUE(w.blue_in_maintenance()) << "the rollback target is idle in maintenance again";
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, OperationsTest,
                          ::testing::Values(Variant{ports::DbKind::mariadb, false}, Variant{ports::DbKind::postgresql, false},
                                            Variant{ports::DbKind::mariadb, true}),
