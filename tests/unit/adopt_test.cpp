@@ -13,6 +13,9 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -569,6 +572,38 @@ TEST(Adopt, CodeBuiltIntoTheImageIsCopiedOutOfTheRunningContainerThenUndoBringsT
   auto u = w.undo();
   ASSERT_TRUE(u.ok) << u.error;
   w.expect_stack_as_before("after undo");
+}
+
+// Docker's listing of the stopped web container's layer walks the image tree (seconds on real
+// Moodle): in the window it runs while the DB dir is copied, not before or after it.
+TEST(Adopt, TheWindowListsTheImagesLayerWhileTheDbDirIsCopied) {
+  AdoptWorld w(AdoptWorld::Family::image);
+  std::mutex m;
+  std::condition_variable cv;
+  bool copying = false, listed = false, listed_while_copying = false;
+  auto rsync = w.host.commands.on_run;
+  w.host.commands.on_run = [&](const std::vector<std::string>& argv) {
+    // The final pass's copy of the DB dir (compared by content) waits a while for the listing.
+    if (std::find(argv.begin(), argv.end(), "--checksum") != argv.end()) {
+      std::unique_lock lock(m);
+      copying = true;
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(2), [&] { return listed; });
+      copying = false;
+    }
+    return rsync(argv);
+  };
+  w.host.containers.on_changes = [&] {
+    std::unique_lock lock(m);
+    cv.wait_for(lock, std::chrono::seconds(2), [&] { return copying; });
+    listed_while_copying = copying;
+    listed = true;
+    cv.notify_all();
+  };
+  auto o = w.adopt();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  EXPECT_TRUE(listed) << "the final pass listed the layer";
+  EXPECT_TRUE(listed_while_copying);
 }
 
 // Docker's change list of a container's layer, read into what the final pass copies again and

@@ -409,6 +409,7 @@ std::optional<std::string> FakeContainers::read_container_file(const std::string
 }
 std::vector<ports::FileChange> FakeContainers::container_changes(const std::string& container) {
   f_.hit("containers.changes " + container);
+  if (on_changes) on_changes();
   if (!containers.count(container)) throw Error("changes: no such container " + container);
   auto it = changes.find(container);
   return it == changes.end() ? std::vector<ports::FileChange>{} : it->second;

@@ -171,6 +171,8 @@ public:
   std::map<std::string, std::map<std::string, FakeStorage::Node>> layers;
   /// What container_changes answers per container (Docker's list: tests keep it in line with `layers`).
   std::map<std::string, std::vector<ports::FileChange>> changes;
+  /// Called as container_changes is asked (on the caller's thread), before it answers.
+  std::function<void()> on_changes;
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
   int redis_saves = 0;  // BGSAVEs answered, by any set's Redis
   /// A Redis not made by mupgrade (an adopted stack's): its data dir in the container and its
