@@ -98,7 +98,7 @@ json copy_stack(Site& s, StepContext& c, bool first_pass) {
   std::future<std::vector<ports::FileChange>> listing;
   if (f.code.in_image() && !first_pass)
     listing = std::async(std::launch::async, [&s, &f] { return s.ports().containers.container_changes(f.web); });
-  auto copy_data = [&] {
+  try {
     if (!f.code.in_image()) copy_area(s, f.code.host_path, p.code, {"--exclude=/config.php"}, first_pass);
     else if (first_pass) copy_code_from_container(s, f, p.code);
     copy_area(s, f.moodledata.host_path, p.moodledata,
@@ -110,9 +110,6 @@ json copy_stack(Site& s, StepContext& c, bool first_pass) {
     if (!first_pass) db_args.push_back("--checksum");
     if (f.db_uid) db_args.push_back(fmt::format("--chown={}:{}", f.db_uid, f.db_gid));
     copy_area(s, f.db_data.host_path, p.db, db_args, first_pass);
-  };
-  try {
-    copy_data();
   } catch (...) {
     if (listing.valid()) try { listing.get(); } catch (...) {}
     throw;
