@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace mupgrade::btrfs {
 
@@ -60,6 +61,33 @@ std::uint64_t LocalStorage::tree_bytes(const std::string& path) {
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
     if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
   return total;
+}
+
+std::uint64_t LocalStorage::generation(const std::string& subvolume) { return btrfs::subvolume_info(subvolume).generation; }
+
+std::string LocalStorage::tree_fingerprint(const std::string& path, const std::string& except) {
+  // One line per file (path, size, mtime in ns; a symlink's target), sorted: the walk's order is
+  // the directory's, not a stable one. FNV-1a over the lines: a change detector, stable across
+  // builds, not a defence against someone forging a tree.
+  std::vector<std::string> lines;
+  std::error_code ec;
+  std::string root = path;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string rel = it->path().string().substr(root.size() + 1);  // the iterator's paths are root + "/" + ...
+    if (rel == except) continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) throw std::runtime_error(fmt::format("stat {}: {}", it->path().string(), std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) continue;
+    std::string target = S_ISLNK(st.st_mode) ? fs::read_symlink(it->path(), ec).string() : "";
+    lines.push_back(fmt::format("{}\t{}\t{}.{:09}\t{}", rel, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, target));
+  }
+  if (ec) throw std::runtime_error(fmt::format("walk {}: {}", path, ec.message()));
+  std::sort(lines.begin(), lines.end());
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const auto& line : lines)
+    for (unsigned char ch : line + "\n") h = (h ^ ch) * 1099511628211ULL;
+  return fmt::format("{:016x}", h);
 }
 
 ports::DiskUsage LocalStorage::disk_usage(const std::string& path) {

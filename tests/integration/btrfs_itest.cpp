@@ -3,8 +3,11 @@
 #include "fixtures.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/btrfs/local_storage.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -13,6 +16,10 @@
 using namespace mupgrade;
 using namespace mupgrade::itest;
 namespace fs = std::filesystem;
+
+namespace {
+int cleanup_counter = 0;
+}  // namespace
 
 
 TEST(BtrfsTest, CreatesSnapshotsAndDeletesSubvolumes) {
@@ -128,4 +135,73 @@ TEST(BtrfsTest, RecordsSnapshotCostWithAndWithoutDirtyData) {
   RecordProperty("snapshot_ms_after_sync", std::to_string(synced_ms));
   std::cout << "snapshot with 64 MB dirty: " << dirty_ms << " ms; after sync: " << synced_ms << " ms\n";
   EXPECT_EQ(fs::file_size(src + "-s1/blob"), 64u << 20);
+}
+
+// What tells a kept OPcache cache's code from green's: every path, size and mtime, one file
+// left out (config.php), on a real tree; a snapshot keeps it, any change to a file moves it.
+TEST(LocalStorageTest, TreeFingerprintFollowsEveryFileButTheOneLeftOut) {
+  Cleanup cleanup;
+  btrfs::LocalStorage storage;
+  std::string code = make_subvolume(cleanup, "fp");
+  fs::create_directories(code + "/lib/classes");
+  std::ofstream(code + "/version.php") << "<?php $version = 1;\n";
+  std::ofstream(code + "/lib/classes/a.php") << "<?php class a {}\n";
+  std::ofstream(code + "/config.php") << "<?php // set A\n";
+  fs::create_symlink("classes/a.php", code + "/lib/link.php");
+  std::string before = storage.tree_fingerprint(code, "config.php");
+  EXPECT_EQ(before.size(), 16u);
+  EXPECT_EQ(storage.tree_fingerprint(code, "config.php"), before) << "the same tree, the same digest";
+
+  std::string copy = code + "-snap";
+  cleanup.subvolume(copy);
+  btrfs::snapshot(code, copy);
+  EXPECT_EQ(storage.tree_fingerprint(copy, "config.php"), before) << "a snapshot is the same code";
+  std::ofstream(copy + "/config.php") << "<?php // set B, another DB and password\n";
+  EXPECT_EQ(storage.tree_fingerprint(copy, "config.php"), before) << "config.php is left out";
+  EXPECT_NE(storage.tree_fingerprint(copy, ""), before);
+
+  auto changed = [&](auto&& change) {
+    std::string c = code + "-" + std::to_string(cleanup_counter++);
+    cleanup.subvolume(c);
+    btrfs::snapshot(code, c);
+    change(c);
+    return storage.tree_fingerprint(c, "config.php") != before;
+  };
+  EXPECT_TRUE(changed([](const std::string& c) { std::ofstream(c + "/lib/classes/a.php", std::ios::app) << "// more\n"; })) << "size";
+  EXPECT_TRUE(changed([](const std::string& c) {
+    auto t = fs::last_write_time(c + "/version.php");
+    fs::last_write_time(c + "/version.php", t + std::chrono::nanoseconds(1));
+  })) << "mtime, to the nanosecond";
+  EXPECT_TRUE(changed([](const std::string& c) { std::ofstream(c + "/lib/new.php") << ""; })) << "a new file";
+  EXPECT_TRUE(changed([](const std::string& c) { fs::remove(c + "/lib/classes/a.php"); })) << "a file gone";
+  EXPECT_TRUE(changed([](const std::string& c) {
+    // The same length and the old link's time: only the target differs.
+    std::string link = c + "/lib/link.php";
+    struct stat old {};
+    ASSERT_EQ(::lstat(link.c_str(), &old), 0);
+    fs::remove(link);
+    fs::create_symlink("classes/b.php", link);
+    struct timespec times[2] = {old.st_atim, old.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, link.c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  })) << "a symlink's target";
+  EXPECT_THROW(storage.tree_fingerprint(code + "/missing", ""), std::exception);
+}
+
+// What tells green's start that its code is as seed-opcache saw it: the code subvolume's
+// generation, read after a sync, stays while other subvolumes change and moves with its own.
+TEST(LocalStorageTest, AGenerationMovesOnlyWithItsOwnSubvolumesCommittedChanges) {
+  Cleanup cleanup;
+  btrfs::LocalStorage storage;
+  std::string code = make_subvolume(cleanup, "gen"), other = make_subvolume(cleanup, "gen");
+  std::ofstream(code + "/config.php") << "<?php // written just before the seed\n";
+  storage.sync(code);
+  auto seeded = storage.generation(code);
+  std::ofstream(other + "/ibdata") << "blue's DB writes on";
+  btrfs::snapshot(other, other + "-snap");
+  cleanup.subvolume(other + "-snap");
+  storage.sync(other);
+  EXPECT_EQ(storage.generation(code), seeded) << "other subvolumes' changes and snapshots leave it";
+  std::ofstream(code + "/plugin.php") << "<?php // a site's step\n";
+  storage.sync(code);
+  EXPECT_GT(storage.generation(code), seeded);
 }

@@ -19,6 +19,8 @@ public:
   std::chrono::system_clock::time_point created(const std::string& subvolume) override;
   std::uint64_t tree_bytes(const std::string& path) override;
   ports::DiskUsage disk_usage(const std::string& path) override;
+  std::uint64_t generation(const std::string& subvolume) override;
+  std::string tree_fingerprint(const std::string& path, const std::string& except) override;
   bool exists(const std::string& path) override;
   bool is_directory(const std::string& path) override;
   std::vector<std::string> list_dir(const std::string& path) override;

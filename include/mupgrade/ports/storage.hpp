@@ -47,12 +47,18 @@ public:
   virtual std::string filesystem_type(const std::string& path) = 0;
   /// When the subvolume was made.
   virtual std::chrono::system_clock::time_point created(const std::string& subvolume) = 0;
+  /// The subvolume's generation: the last committed transaction that changed it (a change
+  /// made since the last sync moves it only once committed).
+  virtual std::uint64_t generation(const std::string& subvolume) = 0;
   /// Bytes of the files under `path` (an upper bound of what removing it frees: extents
   /// shared with snapshots make it less).
   virtual std::uint64_t tree_bytes(const std::string& path) = 0;
   /// Extents of the files under `path` (subvolumes below it too): reads every file's extent
   /// map, so it costs a walk of the tree.
   virtual DiskUsage disk_usage(const std::string& path) = 0;
+  /// A hex digest of every path, size and modification time under `path` except `except` (a
+  /// path relative to it): equal digests mean the same files, unchanged. A walk of stat calls.
+  virtual std::string tree_fingerprint(const std::string& path, const std::string& except) = 0;
 
   virtual bool exists(const std::string& path) = 0;
   virtual bool is_directory(const std::string& path) = 0;

@@ -88,6 +88,26 @@ std::uint64_t FakeStorage::tree_bytes(const std::string& path) {
     if (under(p, path)) n += node.content.size();
   return n;
 }
+void FakeStorage::changed(const std::string& path) {
+  for (std::string p = path; !p.empty() && p != "/"; p = parent_of(p))
+    if (auto it = nodes.find(p); it != nodes.end() && it->second.kind == Node::Kind::subvolume && p != path) {
+      ++it->second.generation;
+      return;
+    }
+}
+std::uint64_t FakeStorage::generation(const std::string& subvolume) {
+  f_.hit("storage.generation " + subvolume);
+  if (!is_subvolume(subvolume)) throw Error("generation: not a subvolume: " + subvolume);
+  return nodes.at(subvolume).generation;
+}
+std::string FakeStorage::tree_fingerprint(const std::string& path, const std::string& except) {
+  f_.hit("storage.tree_fingerprint " + path);
+  // The fake's files have no times: their paths and contents stand for them.
+  std::string all;
+  for (const auto& [p, node] : nodes)
+    if (under(p, path) && p != path && p != path + "/" + except && node.kind == Node::Kind::file) all += p.substr(path.size()) + '\0' + node.content + '\0';
+  return fmt::format("{:016x}", std::hash<std::string>{}(all));
+}
 ports::DiskUsage FakeStorage::disk_usage(const std::string& path) {
   f_.hit("storage.disk_usage " + path);
   ports::DiskUsage u;
@@ -120,6 +140,7 @@ void FakeStorage::write_file(const std::string& path, const std::string& content
   f_.hit("storage.write_file " + path);
   if (!is_directory(parent_of(path))) throw Error("write_file: no directory for " + path);
   nodes[path] = {Node::Kind::file, content, mode};
+  changed(path);
 }
 std::optional<ports::FileMode> FakeStorage::file_mode(const std::string& path) {
   auto it = nodes.find(path);
@@ -131,21 +152,24 @@ void FakeStorage::set_mode(const std::string& path, const ports::FileMode& mode)
   auto it = nodes.find(path);
   if (it == nodes.end()) throw Error("set_mode: no such path: " + path);
   it->second.mode = mode;
+  changed(path);
 }
 void FakeStorage::make_dirs(const std::string& path) {
   if (nodes.count(path)) return;
   f_.hit("storage.make_dirs " + path);
   parents(path);
   nodes[path] = {};
+  changed(path);
 }
 void FakeStorage::remove(const std::string& path) {
   f_.hit("storage.remove " + path);
   if (!list_dir(path).empty()) return;  // only files and empty directories
-  nodes.erase(path);
+  if (nodes.erase(path)) changed(path);
 }
 void FakeStorage::remove_tree(const std::string& path) {
   f_.hit("storage.remove_tree " + path);
   for (auto it = nodes.begin(); it != nodes.end();) it = under(it->first, path) ? nodes.erase(it) : std::next(it);
+  changed(path);
 }
 void FakeStorage::rename(const std::string& from, const std::string& to) {
   f_.hit("storage.rename " + from + " -> " + to);
@@ -159,6 +183,8 @@ void FakeStorage::rename(const std::string& from, const std::string& to) {
     }
   }
   nodes.insert(moved.begin(), moved.end());
+  changed(from);
+  changed(to);
 }
 std::set<std::string> FakeStorage::paths_under(const std::string& root) const {
   std::set<std::string> out;
@@ -171,7 +197,9 @@ std::set<std::string> FakeStorage::paths_under(const std::string& root) const {
 std::optional<ports::ImageInfo> FakeContainers::image(const std::string& ref) {
   f_.hit("containers.image " + ref);
   if (!images.count(ref)) return std::nullopt;
-  return ports::ImageInfo{"sha256:" + ref, {{"mupgrade.php", "8.2"}}};
+  ports::ImageInfo info{"sha256:" + ref, {{"mupgrade.php", "8.2"}}};
+  if (auto it = image_labels.find(ref); it != image_labels.end()) info.labels.insert(it->second.begin(), it->second.end());
+  return info;
 }
 std::string FakeContainers::create_container(const ports::ContainerSpec& spec) {
   f_.hit("containers.create " + spec.name);
@@ -196,6 +224,7 @@ void FakeContainers::start_container(const std::string& id) {
   c.info.running = true;
   c.info.status = "running";
   for (const auto& p : c.spec.ports) c.info.host_ports[p.container_port] = next_port_++;
+  if (on_start) on_start(c.spec);
 }
 void FakeContainers::stop_container(const std::string& id, std::chrono::seconds) {
   f_.hit("containers.stop " + id);

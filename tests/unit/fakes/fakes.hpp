@@ -96,6 +96,8 @@ public:
   std::uint64_t tree_bytes(const std::string& path) override;
   /// A file a snapshot copied is shared (with its source, and the source with it) until rewritten.
   ports::DiskUsage disk_usage(const std::string& path) override;
+  std::string tree_fingerprint(const std::string& path, const std::string& except) override;
+  std::uint64_t generation(const std::string& subvolume) override;
   bool exists(const std::string& path) override;
   bool is_directory(const std::string& path) override;
   std::vector<std::string> list_dir(const std::string& path) override;
@@ -114,6 +116,7 @@ public:
     std::string content;
     ports::FileMode mode;
     bool shared = false;  // a snapshot's copy, or its source: deleting one frees nothing
+    std::uint64_t generation = 1;  // a subvolume's: every change under it moves it
   };
   std::map<std::string, Node> nodes;
   std::uint64_t free_bytes = 50ULL << 30;
@@ -126,6 +129,8 @@ public:
 
 private:
   void parents(const std::string& path);
+  /// Moves the generation of the subvolume holding `path`.
+  void changed(const std::string& path);
   FaultPlan& f_;
   std::string root_;
 };
@@ -173,7 +178,11 @@ public:
   std::map<std::string, std::vector<ports::FileChange>> changes;
   /// Called as container_changes is asked (on the caller's thread), before it answers.
   std::function<void()> on_changes;
+  /// Called as a container starts (what its entrypoint does to the mounts, say).
+  std::function<void(const ports::ContainerSpec&)> on_start;
   std::set<std::string> images = {"mupgrade/web:php8.2", "mupgrade/mariadb:10.11", "mupgrade/postgres:15", "mupgrade/redis:7.0"};
+  /// Labels an image carries besides mupgrade.php (the project's web image's opcache label, say).
+  std::map<std::string, ports::Labels> image_labels;
   int redis_saves = 0;  // BGSAVEs answered, by any set's Redis
   /// A Redis not made by mupgrade (an adopted stack's): its data dir in the container and its
   /// dump's name, as CONFIG GET answers them; SAVE writes the dump into the mount holding it.
