@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <future>
 
@@ -207,6 +208,8 @@ void Site::create_web(const std::string& set, const std::string& image) {
   spec.env = {{"MUPGRADE_SET", set}, {"MOODLE_HTTP_PORT", std::to_string(cfg_.web_port)}, {"MOODLE_WEBROOT", code.web_root()}};
   if (!is_clone(set)) spec.ports = {{cfg_.web_port, 0, "127.0.0.1"}};
   spec.stop_timeout_s = 30;
+  if (auto cache = opcache_file_cache_of(image); cache && ports_.storage.is_directory(paths(set).opcache()))
+    spec.mounts.push_back({paths(set).opcache(), *cache, false});
   ports_.containers.create_container(spec);
   // A clone stays off the proxy's network: nothing public can reach it.
   if (!is_clone(set)) ports_.containers.connect_network(cfg_.network, web_container(set), {});
@@ -258,6 +261,8 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
   if (cfg_.cache.enabled() && ports_.storage.is_directory(paths(set).db) && !ports_.storage.exists(paths(set).cache))
     ports_.storage.create_subvolume(paths(set).cache);
   require_data(set);
+  SetStartTimes times;
+  times.opcache = check_seeded_opcache(set);
   auto t0 = Clock::now();
   // The web server does not need the DB to start, so both containers start at once and the DB's
   // recovery overlaps Apache's start: about one container start is saved from the window.
@@ -266,7 +271,6 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
     wait_web_ready(set);
     return Clock::now() - t0;
   });
-  SetStartTimes times;
   try {
     // The cache loads its dump while the DB recovers; Moodle needs both before its first page.
     if (cfg_.cache.enabled()) ports_.containers.start_container(cache_container(set));
@@ -280,6 +284,18 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
   }
   times.web_ready = web.get();
   return times;
+}
+
+std::string Site::check_seeded_opcache(const std::string& set) {
+  std::string marker = paths(set).opcache() + "/" + core::kOpcacheFreshMarker;
+  auto seeded = ports_.storage.read_file(marker);
+  if (!seeded) return "";
+  if (seeded->empty()) return "filled as it serves";  // a clone's empty cache
+  auto now = ports_.storage.generation(paths(set).code);
+  if (*seeded == std::to_string(now)) return "from the rehearsal's clone";
+  // Scripts compiled from other code would run in place of the changed files.
+  ports_.storage.remove(marker);
+  return fmt::format("not used: the code changed after seed-opcache (generation {} -> {})", *seeded, now);
 }
 
 bool Site::ensure_set_running(const std::string& set) {
@@ -332,6 +348,55 @@ void Site::remove_containers(const std::string& set) {
   if (ports_.containers.network(set_network(set))) ports_.containers.remove_network(set_network(set));
 }
 
+std::optional<std::string> Site::opcache_file_cache_of(const std::string& image) {
+  auto info = ports_.containers.image(image);
+  if (!info) return std::nullopt;
+  auto it = info->labels.find(core::kOpcacheFileCacheLabel);
+  if (it == info->labels.end() || it->second.empty() || it->second[0] != '/') return std::nullopt;
+  return it->second;
+}
+
+std::string Site::opcache_key(const std::string& set, const std::string& image) {
+  auto info = ports_.containers.image(image);
+  if (!info || !opcache_file_cache_of(image)) return "";
+  // The image's id ("sha256:<hex>"), as a file name.
+  std::string id;
+  for (char ch : info->id.substr(info->id.find(':') + 1))
+    if (std::isalnum(static_cast<unsigned char>(ch)) && id.size() < 12) id += ch;
+  // config.php differs from set to set; the image's entrypoint keeps it out of the cache.
+  return ports_.storage.tree_fingerprint(paths(set).code, "config.php") + "-" + id;
+}
+
+std::string Site::seed_opcache(const std::string& set, const std::string& image) {
+  std::string key = opcache_key(set, image);
+  if (key.empty()) return "";
+  std::string dir = paths(set).opcache(), kept = cfg_.opcache_dir() + "/" + key;
+  delete_if_subvolume(dir);  // an interrupted earlier attempt's
+  if (is_clone(set)) {
+    ports_.storage.create_subvolume(dir);
+    ports_.storage.write_file(dir + "/" + core::kOpcacheFreshMarker, "", {0, 0, 0644});
+    return dir;
+  }
+  if (!ports_.storage.is_subvolume(kept)) return "";
+  ports_.storage.snapshot(kept, dir);
+  // The fingerprint holds for the code as it is now; the marker carries the code subvolume's
+  // generation, so the start can tell that nothing (a site's host step, say) changed it since.
+  ports_.storage.sync(paths(set).code);
+  ports_.storage.write_file(dir + "/" + core::kOpcacheFreshMarker, std::to_string(ports_.storage.generation(paths(set).code)), {0, 0, 0644});
+  return kept;
+}
+
+std::string Site::keep_opcache(const std::string& clone, const std::string& image) {
+  std::string key = opcache_key(clone, image), dir = paths(clone).opcache();
+  if (key.empty() || !ports_.storage.is_subvolume(dir)) return "";
+  // One kept cache: the newest rehearsal's code is the next cutover's.
+  ports_.storage.make_dirs(cfg_.opcache_dir());
+  for (const auto& name : ports_.storage.list_dir(cfg_.opcache_dir())) delete_if_subvolume(cfg_.opcache_dir() + "/" + name);
+  std::string kept = cfg_.opcache_dir() + "/" + key;
+  ports_.storage.snapshot(dir, kept);
+  return kept;
+}
+
 void Site::delete_if_subvolume(const std::string& path) {
   if (ports_.storage.is_subvolume(path)) ports_.storage.delete_subvolume(path);
 }
@@ -339,7 +404,7 @@ void Site::delete_if_subvolume(const std::string& path) {
 void Site::remove_set(const std::string& set) {
   remove_containers(set);
   auto p = paths(set);
-  for (const auto& sub : {p.db, p.moodledata, p.code, p.cache, p.verify_moodledata()}) delete_if_subvolume(sub);
+  for (const auto& sub : {p.db, p.moodledata, p.code, p.cache, p.verify_moodledata(), p.opcache()}) delete_if_subvolume(sub);
   ports_.storage.remove_tree(p.dir);
 }
 

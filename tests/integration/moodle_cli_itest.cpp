@@ -2,6 +2,8 @@
 
 #include "fixtures.hpp"
 
+#include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/set_layout.hpp"
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/moodle/moodle_cli.hpp"
 #include "mupgrade/moodle/upgrade_output.hpp"
@@ -280,4 +282,74 @@ TEST(MoodleCliErrorsTest, SettingsAndCronFollowTheContract) {
     EXPECT_NE(std::string(e.what()).find("Database connection failed"), std::string::npos) << e.what();
     EXPECT_FALSE(e.hint().empty());
   }
+}
+
+// The web image's OPcache file cache contract (containers/web/entrypoint), on real Apache and
+// PHP, shown without timing: a cache mupgrade marks fresh is filled by the first container to
+// start on it (the rehearsal's clone); a snapshot of it, marked fresh again, is loaded by the
+// next (green): changed after the fill, a script still runs as compiled, which proves the load.
+// config.php (set-specific, with the DB password) is never cached, and a container's later
+// start (the code may have been edited since) compiles afresh.
+TEST(WebImageOpcacheTest, AFreshCacheIsFilledByTheFirstStartAndLoadedByTheNextSetsFirstStartOnly) {
+  Cleanup cleanup;
+  const std::string mount = "/var/cache/mupgrade/opcache";
+  ASSERT_EQ(engine().image("mupgrade/web:php8.2")->labels.at(core::kOpcacheFileCacheLabel), mount) << "the label says where the cache goes";
+  std::string code = make_subvolume(cleanup, "code"), filled = make_subvolume(cleanup, "opcache");
+  // A release's files are old: OPcache caches nothing changed in the last 2 s
+  // (opcache.file_update_protection).
+  auto write_old = [](const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+    fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  };
+  write_old(code + "/probe.php", "<?php echo 'as compiled';\n");
+  write_old(code + "/config.php", "<?php echo 'config of the clone';\n");
+  std::ofstream(filled + "/" + core::kOpcacheFreshMarker);
+  auto start = [&](const std::string& cache) {
+    docker::ContainerSpec web;
+    web.name = unique_name("web");
+    web.image = "mupgrade/web:php8.2";
+    web.labels = {{"mupgrade.test", "1"}};
+    web.mounts = {{code, core::kContainerCodeRoot, true}};
+    if (!cache.empty()) web.mounts.push_back({cache, mount, false});
+    web.ports = {{80, 0, "127.0.0.1"}};
+    std::string id = engine().create_container(web);
+    cleanup.container(id);
+    engine().start_container(id);
+    return id;
+  };
+  auto get = [&](const std::string& id, const std::string& path) {
+    std::string base = "http://127.0.0.1:" + std::to_string(engine().inspect_container(id)->host_ports.at(80));
+    http::Response r;
+    for (int i = 0; i < 500 && (r = http::get(base + path, "localhost")).status != 200; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return r.body;
+  };
+  auto entries = [](const std::string& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+      if (e.is_regular_file()) out.push_back(e.path().string());
+    return out;
+  };
+
+  std::string clone = start(filled);
+  EXPECT_EQ(get(clone, "/probe.php"), "as compiled");
+  EXPECT_EQ(get(clone, "/config.php"), "config of the clone");
+  auto kept = entries(filled);
+  ASSERT_EQ(kept.size(), 1u) << "probe.php's entry alone: config.php is never cached, the marker is taken";
+  EXPECT_TRUE(kept[0].ends_with("/var/www/moodle/probe.php.bin")) << kept[0];
+
+  write_old(code + "/probe.php", "<?php echo 'changed';\n");
+  write_old(code + "/config.php", "<?php echo 'config of green';\n");
+  std::string seeded = filled + "-green";
+  cleanup.subvolume(seeded);
+  btrfs::snapshot(filled, seeded);
+  std::ofstream(seeded + "/" + core::kOpcacheFreshMarker);
+  std::string green = start(seeded);
+  EXPECT_EQ(get(green, "/probe.php"), "as compiled") << "green's Apache compiled the source itself instead of loading the kept entry";
+  EXPECT_EQ(get(green, "/config.php"), "config of green");
+  EXPECT_FALSE(fs::exists(seeded + "/" + core::kOpcacheFreshMarker));
+
+  engine().stop_container(green, std::chrono::seconds(5));
+  engine().start_container(green);
+  EXPECT_EQ(get(green, "/probe.php"), "changed") << "a later start loaded the kept entries";
+  EXPECT_EQ(get(start(""), "/probe.php"), "changed") << "without the cache the change shows (the test's control)";
 }

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -128,8 +129,22 @@ TEST(RehearseTest, AnIsolatedCloneIsUpgradedAndReportedWhileProductionServes) {
   EXPECT_EQ(run_binary("status --config " + ls->config_file, &out), 0) << out;
   EXPECT_NE(out.find("last rehearsal   ok"), std::string::npos) << out;
 
+  // What the clone's Apache compiled is kept for the next cutover: real entries, none for
+  // config.php (set-specific, with the DB password).
+  std::vector<std::string> kept_caches, entries;
+  for (const auto& e : fs::directory_iterator(ls->cfg.opcache_dir())) kept_caches.push_back(e.path().string());
+  ASSERT_EQ(kept_caches.size(), 1u);
+  for (const auto& e : fs::recursive_directory_iterator(kept_caches[0]))
+    if (e.is_regular_file()) entries.push_back(e.path().string());
+  EXPECT_TRUE(std::any_of(entries.begin(), entries.end(), [](const auto& e) { return e.ends_with("/var/www/moodle/login/index.php.bin"); }))
+      << entries.size() << " entries";
+  EXPECT_FALSE(std::any_of(entries.begin(), entries.end(), [](const auto& e) { return e.ends_with("/config.php.bin"); }));
+
   // The same target in a real cutover does mail: the clone's silence above is the config's doing.
   ASSERT_EQ(run_binary("cutover --config " + ls->config_file + " --target " + mailing, &out), 0) << out;
+  // The site's host step wrote into green's code before seed-opcache ("cutover <green>", not
+  // the clone's "rehearse <clone>"): not the code the clone compiled, so green gets none of it.
+  EXPECT_FALSE(fs::exists(site.paths(site.state()->live_set).opcache())) << "green got scripts compiled from other code";
   EXPECT_TRUE(fs::exists(site.paths(site.state()->live_set).moodledata + "/standin-outbox")) << "control: the knob mails on production";
   EXPECT_EQ(run_binary("rollback --discard-writes --config " + ls->config_file, &out), 0) << out;
 

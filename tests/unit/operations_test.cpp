@@ -30,6 +30,7 @@ namespace {
 
 const char* kBlue = "20240101-000000-4.4.1";
 const char* kPool = "/pool/t";
+const char* kOpcacheMount = "/var/cache/mupgrade/opcache";
 
 std::string version_php(const std::string& version, const std::string& release) {
   return "<?php\ndefined('MOODLE_INTERNAL') || die();\n$version  = " + version + ";\n$release  = '" + release +
@@ -80,6 +81,19 @@ struct World {
     cfg.cron_drain_timeout_s = 10;
     if (cache) cfg.cache = {"redis", core::kDefaultRedisImage};
     config::load_playbooks(cfg);
+    // The project's web image, as containers/web/entrypoint and Apache use a fresh OPcache file
+    // cache: the start takes the marker, Apache adds compiled scripts (here: one file naming
+    // the set whose Apache compiled them, once).
+    host.containers.image_labels[cfg.web_image] = {{core::kOpcacheFileCacheLabel, kOpcacheMount}};
+    host.containers.on_start = [this](const ports::ContainerSpec& spec) {
+      for (const auto& m : spec.mounts) {
+        std::string marker = m.host_path + "/" + core::kOpcacheFreshMarker;
+        if (m.container_path != kOpcacheMount || !host.storage.exists(marker)) continue;
+        host.storage.remove(marker);
+        host.storage.write_file(m.host_path + "/used-by-" + spec.env.at("MUPGRADE_SET"), "", {0, 0, 0644});
+        if (!host.storage.exists(m.host_path + "/compiled")) host.storage.write_file(m.host_path + "/compiled", spec.env.at("MUPGRADE_SET"), {33, 33, 0644});
+      }
+    };
 
     auto& st = host.storage;
     for (const auto& sub : {"db", "moodledata", "code"}) st.create_subvolume(fmt::format("{}/sets/{}/{}", kPool, kBlue, sub));
@@ -577,6 +591,121 @@ TEST_P(OperationsTest, GreensColdFirstPageRendersWhileItsDbCheckpoints) {
   for (size_t i = from; i < log.size(); ++i)
     EXPECT_NE(log[i], "http.get " + w.site->web_url(green) + "/") << "readiness asks a static file, not Moodle's front page";
   EXPECT_NE(w.host.faults.find("http.get " + w.site->web_url(green) + core::kSwitchProbePath, from), std::string::npos);
+}
+
+// What the rehearsal's clone compiled (OPcache's file cache, filled as it served) starts green
+// on the same code and image: on real 4.5.6 green's first page then loads compiled scripts.
+TEST_P(OperationsTest, GreenStartsFromTheScriptsTheRehearsalsCloneCompiledOnTheSameCode) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  auto kept = w.host.storage.list_dir(w.cfg.opcache_dir());
+  ASSERT_EQ(kept.size(), 1u) << "the clone's cache is kept";
+  std::string kept_dir = w.cfg.opcache_dir() + "/" + kept[0];
+  EXPECT_TRUE(w.host.storage.is_subvolume(kept_dir));
+  EXPECT_TRUE(w.host.storage.read_file(kept_dir + "/compiled").value_or("").starts_with(core::kClonePrefix)) << "the clone's Apache filled it";
+  EXPECT_FALSE(w.host.storage.exists(kept_dir + "/" + core::kOpcacheFreshMarker)) << "the clone's start took the marker";
+  EXPECT_EQ(w.clones(), 0u) << "the clone went, its cache with it";
+
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green(), dir = w.site->paths(green).opcache();
+  EXPECT_TRUE(w.host.storage.is_subvolume(dir));
+  EXPECT_TRUE(w.host.storage.read_file(dir + "/compiled").value_or("").starts_with(core::kClonePrefix)) << "green's cache is the clone's";
+  EXPECT_FALSE(w.host.storage.exists(dir + "/" + core::kOpcacheFreshMarker)) << "green's start took the marker";
+  EXPECT_TRUE(w.host.storage.exists(dir + "/used-by-" + green));
+  const auto& mounts = w.host.containers.containers.at(w.site->web_container(green)).spec.mounts;
+  EXPECT_TRUE(std::any_of(mounts.begin(), mounts.end(), [&](const auto& m) { return m.host_path == dir && m.container_path == kOpcacheMount; }));
+  const auto& blue_mounts = w.host.containers.containers.at(w.site->web_container(kBlue)).spec.mounts;
+  EXPECT_EQ(blue_mounts.size(), 2u) << "a set made without a cache mounts none";
+}
+
+// The kept scripts are only good for the code they were compiled from: with validate_timestamps
+// off, green's Apache would run them instead of changed files.
+TEST_P(OperationsTest, GreenOnCodeChangedSinceTheRehearsalStartsWithoutItsCompiledScripts) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  w.host.storage.write_file(w.cfg.target_code + "/index.php", "<?php // patched after the rehearsal\n", {});
+  ASSERT_TRUE(w.cutover().ok);
+  std::string green = w.green();
+  EXPECT_FALSE(w.host.storage.exists(w.site->paths(green).opcache()));
+  const auto& mounts = w.host.containers.containers.at(w.site->web_container(green)).spec.mounts;
+  EXPECT_FALSE(std::any_of(mounts.begin(), mounts.end(), [](const auto& m) { return m.container_path == kOpcacheMount; }));
+}
+
+// A site's host step may change green's code after seed-opcache (a plugin installed before
+// the start): the kept scripts are then not green's code, and its start must not use them.
+TEST_P(OperationsTest, GreensCodeChangedAfterTheSeedStartsWithoutTheKeptScripts) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  core::SiteStep plugin;
+  plugin.name = "install-plugin";
+  plugin.anchor = "create-green";
+  plugin.operations = {"cutover"};
+  plugin.kind = "host";
+  plugin.command = {"/usr/local/bin/install-plugin"};
+  w.cfg.steps.push_back(plugin);
+  w.restart();
+  w.host.commands.on_run = [&](const std::vector<std::string>& argv) {
+    if (argv.at(0) == "/usr/local/bin/install-plugin")
+      w.host.storage.write_file(w.site->paths(w.green()).code + "/plugin.php", "<?php // installed by the site's step\n", {});
+    return ports::CommandResult{0, false, ""};
+  };
+  RecordingProgress p;
+  auto o = w.cutover(&p);
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  ASSERT_TRUE(w.host.storage.exists(w.site->paths(w.green()).code + "/plugin.php")) << "the step ran";
+  std::string dir = w.site->paths(w.green()).opcache();
+  ASSERT_TRUE(w.host.storage.exists(dir + "/compiled")) << "seeded from the rehearsal's clone before the step";
+  EXPECT_TRUE(w.host.storage.read_file(dir + "/compiled").value_or("").starts_with(core::kClonePrefix));
+  EXPECT_FALSE(w.host.storage.exists(dir + "/used-by-" + w.green())) << "the start was told not to use it";
+  bool warned = false;
+  for (const auto& note : p.notes) warned = warned || note.find("not used: the code changed after seed-opcache") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+// The control: nothing changes the code, and the seeded cache's marker reaches the start.
+TEST_P(OperationsTest, TheSeededCachesMarkerCarriesTheCodesGenerationToTheStart) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  size_t from = w.host.faults.log.size();
+  RecordingProgress p;
+  auto o = w.cutover(&p);
+  ASSERT_TRUE(o.ok) << o.error;
+  std::string code = w.site->paths(w.green()).code;
+  size_t sync = w.host.faults.find("storage.sync " + code, from), generation = w.host.faults.find("storage.generation " + code, from);
+  ASSERT_NE(sync, std::string::npos);
+  EXPECT_LT(sync, generation) << "the generation is read once what the cutover wrote to the code is committed";
+  const auto& log = w.host.faults.log;
+  auto web_start = std::find(log.begin() + static_cast<std::ptrdiff_t>(from), log.end(), "containers.start " + w.site->web_container(w.green()));
+  ASSERT_NE(web_start, log.end());
+  EXPECT_LT(w.host.faults.find("storage.generation " + code, generation + 1), static_cast<size_t>(web_start - log.begin()))
+      << "checked again before the web container starts";
+  for (const auto& note : p.notes) EXPECT_EQ(note.find("OPcache"), std::string::npos) << note;
+  EXPECT_TRUE(w.host.storage.exists(w.site->paths(w.green()).opcache() + "/used-by-" + w.green()));
+}
+
+TEST_P(OperationsTest, ARehearsalKeepsItsCodesCompiledScriptsInPlaceOfTheLastOnes) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  auto first = w.host.storage.list_dir(w.cfg.opcache_dir());
+  w.host.storage.write_file(w.cfg.target_code + "/index.php", "<?php // patched after the rehearsal\n", {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // clone ids are per second
+  auto o = w.rehearse();
+  ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
+  auto kept = w.host.storage.list_dir(w.cfg.opcache_dir());
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_NE(kept[0], first[0]);
+}
+
+// A site's own web image keeps no file cache: nothing is laid out, kept or mounted for it.
+TEST_P(OperationsTest, AnImageWithoutTheOpcacheLabelGetsNoFileCache) {
+  World w(GetParam());
+  w.host.containers.image_labels.clear();
+  ASSERT_TRUE(w.rehearse().ok);
+  ASSERT_TRUE(w.cutover().ok);
+  EXPECT_TRUE(w.host.storage.list_dir(w.cfg.opcache_dir()).empty());
+  EXPECT_FALSE(w.host.storage.exists(w.site->paths(w.green()).opcache()));
+  EXPECT_FALSE(w.host.faults.seen("storage.tree_fingerprint"));
 }
 
 TEST_P(OperationsTest, RollbackRefusesOverWritesOnGreenAndGoesBackWithDiscard) {

@@ -32,6 +32,14 @@ inline constexpr const char* kContainerCodeRoot = "/var/www/moodle";
 inline constexpr const char* kContainerMoodledata = "/var/www/moodledata";
 /// Moodle's CLI maintenance switch: this file in moodledata.
 inline constexpr const char* kMaintenanceFile = "climaintenance.html";
+/// A web image with this label keeps OPcache's compiled scripts in a file cache mounted at the
+/// label's path, when the cache holds kOpcacheFreshMarker (containers/web/entrypoint): the
+/// rehearsal's clone fills one as it serves, and green starts from a snapshot of it.
+inline constexpr const char* kOpcacheFileCacheLabel = "mupgrade.opcache-file-cache";
+/// Written by mupgrade into a cache it has just laid out for a set's code; the web container
+/// takes it away when it starts, so a later start (after someone edited the code) never loads
+/// the kept scripts.
+inline constexpr const char* kOpcacheFreshMarker = ".mupgrade-fresh";
 
 struct SetPaths {
   std::string dir, db, moodledata, code;
@@ -40,6 +48,8 @@ struct SetPaths {
   /// A snapshot of blue's moodledata that verify-target's throwaway container may write to.
   std::string verify_moodledata() const { return dir + "/verify-moodledata"; }
   std::string maintenance_file() const { return moodledata + "/" + kMaintenanceFile; }
+  /// OPcache's file cache of the set's code (a subvolume: the clone's is kept by snapshot).
+  std::string opcache() const { return dir + "/opcache"; }
 };
 
 /// Whether a code tree uses Moodle 5.1's public/ web root, decided once from where its

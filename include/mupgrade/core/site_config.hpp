@@ -114,6 +114,8 @@ struct SiteConfig {
   std::string lock_path() const { return state_dir + "/lock"; }
   std::string sets_dir() const { return pool + "/sets"; }
   std::string clones_dir() const { return pool + "/clones"; }
+  /// OPcache file caches the last rehearsal's clone filled, one per code fingerprint.
+  std::string opcache_dir() const { return pool + "/opcache"; }
   std::string reports_dir() const { return state_dir + "/rehearsals"; }
   std::string textfile() const { return rehearse.prometheus_textfile.empty() ? state_dir + "/metrics/mupgrade.prom" : rehearse.prometheus_textfile; }
 };

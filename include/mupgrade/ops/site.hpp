@@ -47,6 +47,8 @@ core::VersionFile parse_checked_version(const std::string& text, const std::stri
 struct SetStartTimes {
   std::chrono::steady_clock::duration db_ready{};
   std::chrono::steady_clock::duration web_ready{};
+  /// What the web server does with an OPcache file cache seed-opcache laid out ("" when none).
+  std::string opcache;
 };
 
 class Site {
@@ -107,6 +109,23 @@ public:
   void remove_containers(const std::string& set);
   /// Removes the set entirely: containers, network, subvolumes, directory.
   void remove_set(const std::string& set);
+  /// Where `image`'s web server keeps an OPcache file cache (its kOpcacheFileCacheLabel);
+  /// nothing when it keeps none (a site's own image, say).
+  std::optional<std::string> opcache_file_cache_of(const std::string& image);
+  /// What a kept OPcache file cache is good for: the set's code (config.php aside, which the
+  /// image never caches) and the image's id. "" when the image keeps no file cache.
+  std::string opcache_key(const std::string& set, const std::string& image);
+  /// Lays out the set's OPcache file cache before its web container is made: a rehearsal's
+  /// clone gets an empty one, which it fills as it serves; any other set a snapshot of the one
+  /// the last rehearsal kept for the same key, when there is one. Returns what it laid out
+  /// ("" when nothing).
+  std::string seed_opcache(const std::string& set, const std::string& image);
+  /// Keeps the clone's filled file cache under its key (<pool>/opcache/<key>), in place of any
+  /// kept before. Returns the kept path ("" when the clone has none).
+  std::string keep_opcache(const std::string& clone, const std::string& image);
+  /// Before the set's web container starts: a cache seeded from a rehearsal is used only while
+  /// the code is as it was when it was seeded (its subvolume's generation); else its marker goes.
+  std::string check_seeded_opcache(const std::string& set);
   /// Makes the set's cache service write everything it holds to its data dir (Redis: BGSAVE,
   /// waited for), so a snapshot of that dir carries it. False when the set has no running cache.
   bool save_cache(const std::string& set);

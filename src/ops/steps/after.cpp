@@ -139,11 +139,25 @@ void add_after_steps(std::vector<StepDef>& t) {
   t.push_back(d);
 
   d = {};
+  d.name = "keep-opcache";
+  d.phase = Phase::after;
+  d.operations = {"rehearse"};
+  d.after = {"health-check", "smoke-test"};
+  d.what = "keep the OPcache file cache the clone's Apache filled (a snapshot under <pool>/opcache, keyed by the code and image): the next "
+           "cutover on the same code starts green from it";
+  d.run = [](Site& s, StepContext& c, core::StepRun&) {
+    std::string kept = s.keep_opcache(c.green, s.config().target_image);
+    if (kept.empty()) return json{{"skipped", "the clone has no OPcache file cache"}};
+    return json{{"kept", kept}};
+  };
+  t.push_back(d);
+
+  d = {};
   d.name = "teardown";
   d.phase = Phase::after;
   d.operations = {"rehearse"};
   d.required = true;
-  d.after = {"health-check", "smoke-test"};
+  d.after = {"health-check", "smoke-test", "keep-opcache"};
   d.what = "remove the clone (containers, network, subvolumes), or keep it stopped with --keep";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     if (c.remove_failed_green) remove_clone(s, c.green);

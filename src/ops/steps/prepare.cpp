@@ -165,9 +165,31 @@ void add_prepare_steps(std::vector<StepDef>& t) {
   t.push_back(d);
 
   d = {};
+  d.name = "seed-opcache";
+  d.operations = {"cutover", "rehearse"};
+  d.after = {step::prepare_code};
+  d.what = "green's OPcache file cache: a snapshot of the one the last rehearsal's clone filled on the same code and image, so green's first "
+           "page after upgrade.php loads compiled scripts; none when no rehearsal kept one, or the image keeps no file cache";
+  d.what_in_rehearsal = "an empty OPcache file cache for the clone, which its Apache fills as it serves (kept for the cutover by keep-opcache)";
+  d.undo_what = "delete it unless green is kept for diagnosis";
+  d.run = [](Site& s, StepContext& c, core::StepRun& r) {
+    const std::string& image = s.config().target_image;
+    r.remember({{"dir", s.paths(c.green).opcache()}});
+    if (!s.opcache_file_cache_of(image))
+      return json{{"skipped", fmt::format("{} keeps no OPcache file cache (no {} label)", image, core::kOpcacheFileCacheLabel)}};
+    std::string from = s.seed_opcache(c.green, image);
+    if (from.empty()) return json{{"skipped", "no rehearsal kept an OPcache file cache for this code and image"}};
+    return json{{"dir", s.paths(c.green).opcache()}, {"from", from}};
+  };
+  d.undo = [](Site& s, StepContext& c, const json& data) {
+    if (auto dir = data.value("dir", ""); !dir.empty() && c.remove_failed_green) s.delete_if_subvolume(dir);
+  };
+  t.push_back(d);
+
+  d = {};
   d.name = "create-green";
   d.operations = {"cutover", "rehearse"};
-  d.after = {step::prepare_code, step::verify_target, "isolate-clone"};
+  d.after = {step::prepare_code, step::verify_target, "isolate-clone", "seed-opcache"};
   d.what = "create green's network and its DB and web containers, not started: the window only starts them";
   d.what_in_rehearsal = "create the clone's internal network and its DB and web containers (started in the window)";
   d.undo_what = "remove them unless green holds data to diagnose";

@@ -285,7 +285,10 @@ void add_window_steps(std::vector<StepDef>& t) {
   d.undo_what = "stop them (removed when green is not kept)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     auto times = s.start_set(c.green, s.config().target_image);
-    return json{{"db_ready_s", seconds(times.db_ready)}, {"web_ready_s", seconds(times.web_ready)}};
+    json out{{"db_ready_s", seconds(times.db_ready)}, {"web_ready_s", seconds(times.web_ready)}};
+    if (!times.opcache.empty()) out["opcache"] = times.opcache;
+    if (times.opcache.starts_with("not used")) c.warn("green's OPcache file cache " + times.opcache + ": its first page compiles every script");
+    return out;
   };
   d.undo = [](Site& s, StepContext& c, const json&) {
     if (c.remove_failed_green) s.remove_containers(c.green);
