@@ -70,8 +70,13 @@ TEST(ChaosTest, RandomKillsUnderLoadAreRecovered) {
     else if (op == "rehearse") EXPECT_EQ(run_binary("prune " + c.config(), &out), 0) << r.name << ": " << out;
     else {
       std::string first = read_file(proc.log);
-      EXPECT_EQ(run_binary("rollback --discard-writes " + c.config(), &out), 0) << r.name << ": " << out;
-      discarded = std::max(Campaign::discarded_count(first), Campaign::discarded_count(out));
+      discarded = Campaign::discarded_count(first);
+      // A rollback that ended before the kill left nothing to finish: a second one would find
+      // no rollback target and fail, rightly.
+      if (killed) {
+        EXPECT_EQ(run_binary("rollback --discard-writes " + c.config(), &out), 0) << r.name << ": " << out;
+        discarded = std::max(discarded, Campaign::discarded_count(out));
+      }
       if (auto j = site.last_journal_path(); !j.empty()) {
         auto rerun_journal = core::read_journal(j);
         if (const auto* g = rerun_journal.find("write-guard"); g && g->facts.is_object() && g->facts.value("left_behind", json()).is_string())

@@ -323,7 +323,15 @@ public:
       bool set_part = p.rfind("./sets/", 0) == 0 && std::count(p.begin(), p.end(), '/') == 3 &&
                       (p.ends_with("/db") || p.ends_with("/moodledata") || p.ends_with("/code"));
       bool release = p.rfind("./releases/", 0) == 0 && std::count(p.begin(), p.end(), '/') == 2;
-      EXPECT_TRUE(set_part || release) << run << ": leftover subvolume " << p;
+      // A set's OPcache file cache (seed-opcache) belongs with the set's code; the one cache a
+      // rehearsal kept (keep-opcache) sits in <pool>/opcache.
+      bool set_opcache = p.rfind("./sets/", 0) == 0 && std::count(p.begin(), p.end(), '/') == 3 && p.ends_with("/opcache") &&
+                         fs::is_directory(cfg.pool + "/" + p.substr(2, p.size() - 2 - 8) + "/code");
+      bool kept_opcache = p.rfind("./opcache/", 0) == 0 && std::count(p.begin(), p.end(), '/') == 2;
+      EXPECT_TRUE(set_part || release || set_opcache || kept_opcache) << run << ": leftover subvolume " << p;
+    }
+    if (fs::is_directory(cfg.opcache_dir())) {
+      EXPECT_LE(std::distance(fs::directory_iterator(cfg.opcache_dir()), fs::directory_iterator()), 1) << run << ": more than one kept OPcache cache";
     }
     if (fs::is_directory(cfg.clones_dir()))
       for (const auto& e : fs::directory_iterator(cfg.clones_dir())) ADD_FAILURE() << run << ": leftover clone " << e.path();
