@@ -348,17 +348,20 @@ void Site::remove_containers(const std::string& set) {
   if (ports_.containers.network(set_network(set))) ports_.containers.remove_network(set_network(set));
 }
 
-std::optional<std::string> Site::opcache_file_cache_of(const std::string& image) {
-  auto info = ports_.containers.image(image);
+namespace {
+std::optional<std::string> opcache_label(const std::optional<ports::ImageInfo>& info) {
   if (!info) return std::nullopt;
   auto it = info->labels.find(core::kOpcacheFileCacheLabel);
   if (it == info->labels.end() || it->second.empty() || it->second[0] != '/') return std::nullopt;
   return it->second;
 }
+}  // namespace
+
+std::optional<std::string> Site::opcache_file_cache_of(const std::string& image) { return opcache_label(ports_.containers.image(image)); }
 
 std::string Site::opcache_key(const std::string& set, const std::string& image) {
   auto info = ports_.containers.image(image);
-  if (!info || !opcache_file_cache_of(image)) return "";
+  if (!opcache_label(info)) return "";
   // The image's id ("sha256:<hex>"), as a file name.
   std::string id;
   for (char ch : info->id.substr(info->id.find(':') + 1))
@@ -368,15 +371,19 @@ std::string Site::opcache_key(const std::string& set, const std::string& image) 
 }
 
 std::string Site::seed_opcache(const std::string& set, const std::string& image) {
-  std::string key = opcache_key(set, image);
-  if (key.empty()) return "";
-  std::string dir = paths(set).opcache(), kept = cfg_.opcache_dir() + "/" + key;
-  delete_if_subvolume(dir);  // an interrupted earlier attempt's
+  std::string dir = paths(set).opcache();
+  // A clone's empty cache needs no key: keep-opcache fingerprints the code it ran.
   if (is_clone(set)) {
+    if (!opcache_file_cache_of(image)) return "";
+    delete_if_subvolume(dir);  // an interrupted earlier attempt's
     ports_.storage.create_subvolume(dir);
     ports_.storage.write_file(dir + "/" + core::kOpcacheFreshMarker, "", {0, 0, 0644});
     return dir;
   }
+  std::string key = opcache_key(set, image);
+  if (key.empty()) return "";
+  std::string kept = cfg_.opcache_dir() + "/" + key;
+  delete_if_subvolume(dir);  // an interrupted earlier attempt's
   if (!ports_.storage.is_subvolume(kept)) return "";
   ports_.storage.snapshot(kept, dir);
   // The fingerprint holds for the code as it is now; the marker carries the code subvolume's
