@@ -12,6 +12,8 @@ namespace mupgrade::process {
 
 namespace bp = boost::process;
 
+constexpr const char* kShell = "/bin/sh";
+
 RunResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::chrono::seconds timeout) {
   bp::ipstream out;
   bp::environment e = boost::this_process::environment();
@@ -19,16 +21,21 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
     auto eq = kv.find('=');
     e[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  std::vector<std::string> args(argv.begin() + 1, argv.end());
-  // The child dies with us: after a kill -9 of mupgrade no rsync or git goes on writing into
-  // a set that the recovery removes or makes again.
+  // The command dies with us, and so does what it forks (rsync forks its receiver and
+  // generator, which PDEATHSIG does not reach): it runs in a process group of its own under sh,
+  // which the kernel sends SIGTERM when we die (even by kill -9) and which then kills the whole
+  // group. So after a kill of mupgrade no rsync or git goes on writing into a set that the
+  // recovery removes or makes again.
+  std::vector<std::string> args = {"-c", "trap 'kill -KILL 0' TERM; \"$@\" & wait $!", "mupgrade-command"};
+  args.insert(args.end(), argv.begin(), argv.end());
   pid_t parent = ::getpid();
-  auto die_with_parent = [parent](auto&) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  auto own_group_dying_with_parent = [parent](auto&) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
   };
-  bp::child child(argv[0], bp::args(args), e, (bp::std_out & bp::std_err) > out, bp::std_in < bp::null,
-                  bp::extend::on_exec_setup = die_with_parent);
+  bp::child child(std::string(kShell), bp::args(args), e, (bp::std_out & bp::std_err) > out, bp::std_in < bp::null,
+                  bp::extend::on_exec_setup = own_group_dying_with_parent);
   RunResult r;
   std::string line;
   std::thread reader([&] {
@@ -38,7 +45,7 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (child.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   r.timed_out = child.running();
-  if (r.timed_out) child.terminate();
+  if (r.timed_out) ::kill(-child.id(), SIGKILL);  // the group: the command and what it forked
   child.wait();
   reader.join();
   r.exit_code = child.exit_code();
