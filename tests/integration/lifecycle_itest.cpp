@@ -87,7 +87,9 @@ TEST_P(LifecycleTest, CutoverThenRollbackWithTheWriteGuard) {
   EXPECT_EQ(metrics["mupgrade_cutover_last_success_timestamp_seconds"], metrics["mupgrade_cutover_last_run_timestamp_seconds"]);
   EXPECT_GT(metrics["mupgrade_cutover_window_seconds"], 0.1);
   EXPECT_LT(metrics["mupgrade_cutover_window_seconds"], 300);
-  EXPECT_GT(metrics["mupgrade_cutover_upgrade_seconds"], 0.1) << "the stand-in's upgrade takes seconds";
+  // Measured, not left at 0: the stand-in's upgrade.php (no sleep knob here) takes 0.09-0.3 s of
+  // real DB work, so no floor above zero would hold on a fast host.
+  EXPECT_GT(metrics["mupgrade_cutover_upgrade_seconds"], 0.0);
   EXPECT_LT(metrics["mupgrade_cutover_upgrade_seconds"], metrics["mupgrade_cutover_window_seconds"]);
   EXPECT_NEAR(metrics["mupgrade_cutover_overhead_seconds"],
               metrics["mupgrade_cutover_window_seconds"] - metrics["mupgrade_cutover_upgrade_seconds"], 1e-3);
