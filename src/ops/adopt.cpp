@@ -338,8 +338,7 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
   o.proxy_url = cfg.proxy.url;
   preflight(p, req, cfg, d.facts);
   choose_owners(p, cfg, d.facts);
-  AdoptInputs ain{d.facts, adopted_config_php(d.config_php, d.facts.redis_sessions),
-                  Secret(core::config_php_setting(d.config_php, "session_redis_auth").value_or(""))};
+  AdoptInputs ain{d.facts, adopted_config_php(d.config_php, d.facts.redis_sessions), d.redis_auth};
   print_plan(req, cfg, d.facts, set, out);
   if (o.dry_run) {
     out << "steps (each undone by 'mupgrade adopt --undo'):\n" << core::render_plan(planned_steps())

@@ -29,7 +29,8 @@ const ports::ContainerInfo* find_web_in_containers(ports::Containers& containers
 
 /// Finds the Redis Moodle keeps its sessions (config.php) or MUC caches (moodledata's
 /// muc/config.php) in and where its dump is on this host; fills f.redis*, f.cache_data and the
-/// notes. No Redis named: nothing. Throws Error when it cannot carry it safely.
-void discover_redis(ports::Ports& p, const std::vector<ports::ContainerInfo>& all, const std::string& config_php, StackFacts& f);
+/// notes. No Redis named: nothing. Throws Error when it cannot carry it safely. Returns the
+/// password the stack's Redis took (empty: none).
+Secret discover_redis(ports::Ports& p, const std::vector<ports::ContainerInfo>& all, const std::string& config_php, StackFacts& f);
 
 }  // namespace mupgrade::ops::adopt_detail

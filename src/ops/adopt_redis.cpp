@@ -62,7 +62,8 @@ std::string config_get(ports::Ports& p, const std::string& container, const std:
   std::string said = !lines.empty() && !lines[0].empty() ? lines[0] : r.err.substr(0, r.err.find('\n'));
   throw Error(fmt::format("the stack's Redis {} cannot be read (redis-cli CONFIG GET {}: {})", container, param,
                           r.timed_out ? "timed out" : said.empty() ? fmt::format("exit {}", r.exit_code) : said),
-              "adopt asks Redis where its dump is with redis-cli in its container (with config.php's session_redis_auth, if any); "
+              "adopt asks Redis where its dump is with redis-cli in its container (with config.php's session_redis_auth or the "
+              "MUC Redis store's password, if any); "
               "make CONFIG GET answer, or move sessions and caches out of Redis first");
 }
 
@@ -73,6 +74,15 @@ std::vector<std::string> muc_redis_hosts(const std::string& muc) {
   for (auto [from, to] : redis_stores(muc))
     if (auto server = quoted(muc, "server", from, to); server && !first_host(server->second).empty()) out.push_back(first_host(server->second));
   return out;
+}
+
+std::string muc_redis_password(const std::string& muc, const std::string& host) {
+  for (auto [from, to] : redis_stores(muc)) {
+    auto server = quoted(muc, "server", from, to);
+    if (!server || first_host(server->second) != host) continue;
+    if (auto pw = quoted(muc, "password", from, to); pw && !pw->second.empty()) return pw->second;
+  }
+  return "";
 }
 
 std::string adopted_muc_config(const std::string& original, const std::string& host) {
@@ -95,7 +105,8 @@ std::string adopted_muc_config(const std::string& original, const std::string& h
 
 namespace adopt_detail {
 
-void discover_redis(ports::Ports& p, const std::vector<ports::ContainerInfo>& all, const std::string& php, StackFacts& f) {
+Secret discover_redis(ports::Ports& p, const std::vector<ports::ContainerInfo>& all, const std::string& php, StackFacts& f) {
+  Secret auth;
   std::vector<std::string> hosts;
   if (core::config_php_setting(php, "session_handler_class").value_or("").find("redis") != std::string::npos) {
     auto h = core::config_php_setting(php, "session_redis_host");
@@ -115,7 +126,7 @@ void discover_redis(ports::Ports& p, const std::vector<ports::ContainerInfo>& al
       if (c.image.find("redis") != std::string::npos)
         f.notes.push_back(fmt::format("{} ({}) looks like a Redis, but neither config.php nor muc/config.php names it: it is not carried into the set",
                                       c.name, c.image));
-    return;
+    return auth;
   }
   if (hosts.size() > 1)
     throw Error(fmt::format("Moodle uses {} Redis servers ({}, {}): a mupgrade set has one cache service", hosts.size(), hosts[0], hosts[1]),
@@ -133,9 +144,23 @@ void discover_redis(ports::Ports& p, const std::vector<ports::ContainerInfo>& al
     throw Error(fmt::format("the stack's Redis {} is not running ({})", redis->name, redis->status), "start it first: Moodle's sessions are in it");
   f.redis = redis->name;
   f.redis_image = redis->image;
-  std::string auth = core::config_php_setting(php, "session_redis_auth").value_or("");
-  std::string dir = config_get(p, f.redis, "dir", auth);
-  f.redis_dump = config_get(p, f.redis, "dbfilename", auth);
+  // Its password: config.php's for sessions, else the MUC store's (a Redis kept for caches
+  // only has it nowhere else). Where both are set and differ, the one Redis takes is used.
+  std::vector<std::string> auths;
+  for (auto a : {core::config_php_setting(php, "session_redis_auth").value_or(""), muc ? muc_redis_password(*muc, f.redis_host) : std::string()})
+    if (!a.empty() && std::find(auths.begin(), auths.end(), a) == auths.end()) auths.push_back(a);
+  if (auths.empty()) auths.push_back("");
+  std::string dir;
+  for (size_t i = 0; i < auths.size(); ++i) {
+    try {
+      dir = config_get(p, f.redis, "dir", auths[i]);
+      auth = Secret(auths[i]);
+      break;
+    } catch (const Error&) {
+      if (i + 1 == auths.size()) throw;
+    }
+  }
+  f.redis_dump = config_get(p, f.redis, "dbfilename", auth.reveal());
   if (f.redis_dump.find('/') != std::string::npos)
     throw Error(fmt::format("the stack's Redis {} names its dump '{}' (a path)", f.redis, f.redis_dump), "give Redis a plain dbfilename");
   auto host = host_path_of(*redis, dir);
@@ -143,6 +168,7 @@ void discover_redis(ports::Ports& p, const std::vector<ports::ContainerInfo>& al
     throw Error(fmt::format("the stack's Redis {} keeps its dump in {}, in no volume or bind mount", f.redis, dir),
                 "run Redis with its data dir in a volume (its sessions would also be lost on its next restart)");
   f.cache_data = {dir, host->second, mount_label(host->first), 0};
+  return auth;
 }
 
 }  // namespace adopt_detail

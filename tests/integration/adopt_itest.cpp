@@ -10,6 +10,7 @@
 #include "chaos.hpp"
 #include "site_fixture.hpp"
 
+#include "mupgrade/core/moodle_version.hpp"
 #include "mupgrade/core/site_state.hpp"
 #include "mupgrade/http/http_client.hpp"
 
@@ -73,6 +74,7 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   EXPECT_NE(out.find("expected downtime"), std::string::npos) << out;
   EXPECT_EQ(out.find("Moodle-pw-1"), std::string::npos) << out;
   EXPECT_EQ(out.find("Root-pw-1"), std::string::npos) << out;
+  EXPECT_EQ(out.find(kAlpineRedisPassword), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(site_cleanup.pool));
   EXPECT_FALSE(fs::exists(config));
 
@@ -95,6 +97,17 @@ TEST_P(AdoptITest, AdoptCutoverRollbackThenUndoRestoresTheStack) {
   EXPECT_FALSE(engine().inspect_container(stack.db)->running);
   EXPECT_EQ(read_file(config).find("Moodle-pw-1"), std::string::npos);
   if (alpine) {
+    // The stack's Redis asked for its password (SAVE in the window took it); mupgrade keeps it
+    // nowhere: not in its output, the site config, the journal and state, the set's MUC config
+    // (the set's Redis asks none). The set's config.php is the site's own with the set's values
+    // appended (the last assignment wins), so its old line stays there, beside dbpass.
+    EXPECT_EQ(out.find(kAlpineRedisPassword), std::string::npos) << out;
+    std::string holders;
+    sh(fmt::format("grep -rlF '{}' '{}' '{}' '{}/sets/{}/moodledata/muc' 2>&1 || true", kAlpineRedisPassword, site_cleanup.state, config,
+                   site_cleanup.pool, adopted),
+       &holders);
+    EXPECT_EQ(holders, "") << "files holding the stack's Redis password";
+    EXPECT_EQ(core::config_php_setting(read_file(site_cleanup.pool + "/sets/" + adopted + "/code/config.php"), "session_redis_auth"), "");
     // Still logged in: the session came over in the stack's Redis dump, saved in the window.
     EXPECT_EQ(whoami(fam.port, stack.host, sid), "user: admin") << out;
     EXPECT_FALSE(engine().inspect_container(stack.redis)->running);

@@ -329,7 +329,7 @@ TEST(AdoptDiscovery, FindsCodeBuiltIntoTheWebImageInTheRunningContainer) {
   EXPECT_TRUE(f.code.in_image());
   EXPECT_EQ(f.code.container_path, "/var/www/html");
   EXPECT_EQ(f.code.host_path, "");
-  EXPECT_GT(f.code.bytes, 0u);  // the archive's size, the plugin in the container's layer included
+  EXPECT_EQ(f.code.bytes, 5u * 4096);  // du's blocks: three dirs, three files, the plugin in the container's layer included
   EXPECT_EQ(f.db, "bn-db-1");   // config.php read out of the container
   EXPECT_EQ(f.kind, core::DbKind::postgresql);
   EXPECT_EQ(f.code_version, "2024042201.00");
@@ -338,13 +338,25 @@ TEST(AdoptDiscovery, FindsCodeBuiltIntoTheWebImageInTheRunningContainer) {
   ASSERT_FALSE(f.notes.empty());
   EXPECT_NE(f.notes[0].find("a plugin installed, updated or removed meanwhile comes along"), std::string::npos) << f.notes[0];
   EXPECT_EQ(ops::StackFacts::from_json(f.to_json()).to_json(), f.to_json()) << "the undo reads the facts back from the journal";
-  // The mounts first; then the serving container's files, read through the archive (no exec).
+  // The mounts first; then the serving container's files, read through the archive; the only
+  // command run in it is du, sizing the code (the tree is not streamed to size it).
   bool read = false;
   for (const auto& line : w.host.faults.log) {
-    EXPECT_EQ(line.rfind("containers.exec", 0), std::string::npos) << line;
+    if (line.rfind("containers.exec", 0) == 0) {
+      EXPECT_EQ(line, "containers.exec bn-moodle-1: du -s -x -k /var/www/html");
+    }
+    EXPECT_NE(line, "containers.copy_from bn-moodle-1:/var/www/html");
     read = read || line == "containers.read_file bn-moodle-1:/var/www/html/config.php";
   }
   EXPECT_TRUE(read);
+
+  // An image without du: the size of Docker's archive of the tree (a tar's headers and blocks).
+  w.host.containers.no_du.insert("bn-moodle-1");
+  w.host.faults.log.clear();
+  auto archived = ops::discover_stack(w.host.ports(), "bn").facts.code.bytes;
+  EXPECT_GT(archived, 0u);
+  EXPECT_NE(archived, 5u * 4096);
+  EXPECT_NE(w.host.faults.find("containers.copy_from bn-moodle-1:/var/www/html"), std::string::npos);
 }
 
 TEST(AdoptDiscovery, FindsImageCodeAtApachesDocumentRootWithA51PublicDir) {
@@ -811,6 +823,49 @@ TEST(Adopt, AnAlpineLikeStacksRedisBecomesTheSetsCacheWithItsSessions) {
   w.expect_stack_as_before("after undo");
 }
 
+// A Redis with a password: config.php's session_redis_auth, or, for a Redis kept for caches
+// only, the MUC store's password in muc/config.php; the one the Redis takes asks it to save.
+TEST(Adopt, TheStacksRedisIsAskedWithThePasswordItTakes) {
+  struct Case {
+    std::string name, session_auth, requirepass;
+    bool muc_only;
+  };
+  for (const Case& c : std::vector<Case>{{"only the MUC store has it", "", "muc-secret", true},
+                                         {"sessions and MUC, config.php has none", "", "muc-secret", false},
+                                         {"config.php's is stale, the MUC store's is right", "old-secret", "muc-secret", false},
+                                         {"config.php's is right, the MUC store's is stale", "sess-secret", "sess-secret", false}}) {
+    AdoptWorld w(AdoptWorld::Family::alpine);
+    std::string extra = c.muc_only ? "" : std::string(kRedisSessions);
+    if (!c.session_auth.empty()) extra += "$CFG->session_redis_auth = '" + c.session_auth + "';\n";
+    w.host.storage.write_file(w.code + "/config.php", config_php("pgsql", "postgres", "/var/lib/moodledata", extra), {82, 82, 0640});
+    w.host.containers.redis_password["bn-redis-1"] = c.requirepass;
+    auto o = w.adopt();
+    ASSERT_TRUE(o.ok) << c.name << ": " << o.failed_step << ": " << o.error;
+    std::string set = "/pool/bn/sets/" + o.set;
+    EXPECT_EQ(w.host.storage.read_file(set + "/cache/dump.rdb"), "the stack's sessions, saved #1") << c.name << ": SAVE took the password";
+    for (const auto& secret : {"muc-secret", "sess-secret", "old-secret"}) {
+      EXPECT_EQ(file_text(o.journal).find(secret), std::string::npos) << c.name;
+      EXPECT_EQ(w.out.str().find(secret), std::string::npos) << c.name;
+      for (const auto& l : w.host.faults.log) EXPECT_EQ(l.find(secret), std::string::npos) << c.name << ": " << l;
+      EXPECT_EQ(w.host.storage.read_file("/etc/mupgrade/bn.yml").value_or("").find(secret), std::string::npos) << c.name;
+      EXPECT_EQ(w.host.storage.read_file(set + "/moodledata/muc/config.php").value_or("").find(secret), std::string::npos) << c.name;
+    }
+    auto u = w.undo();
+    ASSERT_TRUE(u.ok) << c.name << ": " << u.error;
+  }
+  // A password neither holds: refused before anything changes.
+  AdoptWorld w(AdoptWorld::Family::alpine);
+  w.host.containers.redis_password["bn-redis-1"] = "another";
+  w.before_nodes = w.host.storage.paths_under("/");
+  try {
+    w.adopt();
+    ADD_FAILURE() << "not refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("redis-cli CONFIG GET dir: AUTH failed: WRONGPASS"), std::string::npos) << e.what();
+  }
+  w.expect_nothing_changed("a wrong password");
+}
+
 TEST(Adopt, AdoptsTheStackThenUndoBringsItBack) {
   for (auto fam : {AdoptWorld::Family::bitnami, AdoptWorld::Family::moodlehq}) {
     AdoptWorld w(fam);
@@ -900,9 +955,14 @@ TEST(Adopt, AFailureAtEveryCallIsUndoneAndTheStackServesAsBefore) {
     try {
       auto o = w.adopt();
       if (o.ok) {
-        // The one call adopt survives: the superuser probe, after which it uses Moodle's DB user.
-        EXPECT_EQ(w.host.faults.fired.rfind("db.server_version", 0), 0u) << ctx << ": " << w.host.faults.fired;
-        EXPECT_NE(w.out.str().find("connects as Moodle's DB user"), std::string::npos) << ctx;
+        // The two calls adopt survives: the superuser probe, after which it uses Moodle's DB
+        // user, and du sizing code in the image, after which it sizes Docker's archive of it.
+        if (w.host.faults.fired.rfind("exec bn-moodle-1: du ", 0) == 0) {
+          EXPECT_NE(w.host.faults.find("containers.copy_from bn-moodle-1:/var/www/html"), std::string::npos) << ctx;
+        } else {
+          EXPECT_EQ(w.host.faults.fired.rfind("db.server_version", 0), 0u) << ctx << ": " << w.host.faults.fired;
+          EXPECT_NE(w.out.str().find("connects as Moodle's DB user"), std::string::npos) << ctx;
+        }
         fired = w.host.faults.fired;
         w.host.faults.clear();
         ASSERT_TRUE(w.undo().ok) << ctx;

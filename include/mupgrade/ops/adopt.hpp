@@ -85,6 +85,7 @@ struct Discovery {
   StackFacts facts;
   Secret moodle_db_password;    // $CFG->dbpass: goes into the set's config.php only
   Secret mupgrade_db_password;  // for facts.mupgrade_db_user: goes to <state_dir>/db_password (0600)
+  Secret redis_auth;            // the stack's Redis password (config.php's or the MUC store's): asked to save, never stored
   std::string config_php;       // the stack's config.php, as read
 };
 
@@ -104,6 +105,9 @@ std::string adopted_muc_config(const std::string& original, const std::string& h
 /// The Redis hosts a muc/config.php's Redis stores name (first server of each, no port).
 std::vector<std::string> muc_redis_hosts(const std::string& muc_config);
 
+/// The password of the first Redis store on `host` in a muc/config.php that sets one; empty: none.
+std::string muc_redis_password(const std::string& muc_config, const std::string& host);
+
 /// What the final pass does to the set's copy of code built into the image, from the stopped
 /// web container's changes to its image's files (Containers::container_changes): the paths
 /// (relative to `code_dir`, the code's path in the container) to copy out of the container
@@ -121,7 +125,7 @@ CodeDelta code_delta(const std::vector<ports::FileChange>& changes, const std::s
 struct AdoptInputs {
   StackFacts facts;
   std::string config_php;  // the set's config.php
-  Secret redis_auth;       // config.php's session_redis_auth: the final pass asks the stack's Redis to save
+  Secret redis_auth;       // the stack's Redis password (Discovery::redis_auth): the final pass asks it to save
 };
 
 struct AdoptOutcome : Outcome {

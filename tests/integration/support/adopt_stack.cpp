@@ -52,11 +52,13 @@ docker::ContainerSpec alpine_redis(const std::string& project, const std::string
   r.labels = {{"mupgrade.test", "1"}, {"com.docker.compose.project", project}, {"com.docker.compose.service", "redis"}};
   r.network = net;
   r.network_aliases = {"redis"};
-  r.mounts = {{dir, "/var/lib/redis", false}};
+  // Its password (config.php's session_redis_auth and the MUC store's) from a file, not argv.
+  std::ofstream(dir + ".conf") << "requirepass " << kAlpineRedisPassword << "\n";
+  r.mounts = {{dir, "/var/lib/redis", false}, {dir + ".conf", "/etc/stack-redis.conf", true}};
   r.entrypoint = {"/bin/bash", "-c",
                   "usermod -u 999 redis && groupmod -g 999 redis && chown -R redis:redis /var/lib/redis && exec setpriv --reuid=redis "
-                  "--regid=redis --init-groups redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --daemonize no --logfile '' "
-                  "--dir /var/lib/redis --dbfilename moodle.rdb --appendonly no --save ''"};
+                  "--regid=redis --init-groups redis-server /etc/stack-redis.conf --bind 0.0.0.0 --port 6379 --protected-mode no "
+                  "--daemonize no --logfile '' --dir /var/lib/redis --dbfilename moodle.rdb --appendonly no --save ''"};
   r.stop_timeout_s = 10;
   return r;
 }
@@ -64,7 +66,7 @@ docker::ContainerSpec alpine_redis(const std::string& project, const std::string
 // Sessions and a MUC store in the stack's Redis, as config-dist.php and the admin UI write them.
 const char* kAlpineRedisConfig =
     "$CFG->session_handler_class = '\\core\\session\\redis';\n$CFG->session_redis_host = 'redis';\n"
-    "$CFG->session_redis_port = 6379;\n$CFG->session_redis_prefix = 'sess_';\n";
+    "$CFG->session_redis_port = 6379;\n$CFG->session_redis_prefix = 'sess_';\n$CFG->session_redis_auth = 'Redis-pw-1';\n";
 
 // The DB container's main process `cmd`. With a delay, the first stop signal (TERM, or INT:
 // PostgreSQL's fast shutdown) reaches the DB that much later (later ones are ignored: it is on
@@ -90,7 +92,8 @@ docker::ExecResult exec_until_ok(const std::string& container, const docker::Exe
 
 const char* const kAlpineMuc =
     "<?php defined('MOODLE_INTERNAL') || die();\n $configuration = array('stores' => array('redis1' => array('name' => 'redis1', "
-    "'plugin' => 'redis', 'configuration' => array('server' => 'redis:6379', 'prefix' => 'muc_'), 'class' => 'cachestore_redis')));\n";
+    "'plugin' => 'redis', 'configuration' => array('server' => 'redis:6379', 'prefix' => 'muc_', 'password' => 'Redis-pw-1'), "
+    "'class' => 'cachestore_redis')));\n";
 
 Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam, const std::string& data_dir) {
   Stack s;
@@ -157,6 +160,7 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
     db.mounts = {{data_dir + "/pgdata", "/var/lib/postgresql/data", false}, {secrets, "/run/secrets", true}};
     // Moodle's own role and DB are made below (the image's POSTGRES_USER path fails on psql's -c).
     db.env = {{"POSTGRES_PASSWORD_FILE", "/run/secrets/root"}};
+    if (fam.db_stop_delay_s > 0) db.entrypoint = {"/bin/bash", "-c", db_main("/usr/local/bin/postgres-entrypoint", fam.db_stop_delay_s)};
   }
   s.uid = bitnami ? 1001 : alpine ? 82 : 33;
   make_release("4.4.1", s.code_host);

@@ -37,8 +37,8 @@ struct StackFamily {
   const char* name;
   StackKind kind;
   int port;  // published on 127.0.0.1, and in wwwroot
-  /// Bitnami- and Alpine-like: seconds its DB container waits after the stop signal before the
-  /// DB shuts down (a busy DB flushing), so a test can act while `docker stop` is in flight.
+  /// Seconds its DB container waits after the stop signal before the DB shuts down (a busy DB
+  /// flushing), so a test can act while `docker stop` is in flight.
   int db_stop_delay_s = 0;
   /// moodlehq-like only: the code (and config.php) built into the web image, no mount holds it.
   bool image_code = false;
@@ -58,6 +58,8 @@ Stack make_stack(Cleanup& cleanup, StackVolumes& volumes, const StackFamily& fam
 
 /// The Alpine-like stack's moodledata/muc/config.php: a Redis MUC store on its Redis.
 extern const char* const kAlpineMuc;
+/// The Alpine-like stack's Redis asks for this password (config.php and the MUC store have it).
+inline constexpr const char* kAlpineRedisPassword = "Redis-pw-1";
 
 /// The login page through the stack's (or the adopted site's) public port.
 ports::HttpResponse login_page(int port, const std::string& host);

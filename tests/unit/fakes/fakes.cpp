@@ -280,7 +280,7 @@ std::string FakeContainers::logs(const std::string& id, int) {
 
 // A Redis as redis-cli answers it: BGSAVE writes dump.rdb into the container's /data mount
 // (what the set's cache subvolume then holds), INFO persistence says it finished.
-ports::ExecResult FakeContainers::redis(Container& c, const std::string& command) {
+ports::ExecResult FakeContainers::redis(Container& c, const std::string& command, const std::vector<std::string>& env) {
   ports::ExecResult r;
   r.exit_code = 0;
   std::string data;
@@ -289,6 +289,17 @@ ports::ExecResult FakeContainers::redis(Container& c, const std::string& command
   if (redis_noauth.count(c.info.name)) {
     r.out = "NOAUTH Authentication required.\n\n";
     return r;
+  }
+  if (auto pw = redis_password.find(c.info.name); pw != redis_password.end()) {
+    auto given = std::find_if(env.begin(), env.end(), [](const std::string& e) { return e.rfind("REDISCLI_AUTH=", 0) == 0; });
+    if (given == env.end()) {
+      r.out = "NOAUTH Authentication required.\n\n";
+      return r;
+    }
+    if (given->substr(14) != pw->second) {
+      r.out = "AUTH failed: WRONGPASS invalid username-password pair or user is disabled.\n";  // redis-cli says this on stdout, exit 0
+      return r;
+    }
   }
   if (auto own = redis_config.find(c.info.name); own != redis_config.end()) {
     const auto& [dir, dump] = own->second;
@@ -339,7 +350,23 @@ ports::ExecResult FakeContainers::exec(const std::string& container, const ports
   ports::ExecResult r;
   r.exit_code = 0;
   auto has = [&](const std::string& s) { return cmd.find(s) != std::string::npos; };
-  if (cmd.rfind("redis-cli ", 0) == 0) return redis(it->second, cmd.substr(10));
+  if (cmd.rfind("redis-cli ", 0) == 0) return redis(it->second, cmd.substr(10), opts.env);
+  if (cmd.rfind("du -s -x -k ", 0) == 0) {  // the image's files (layers) in 4 KiB blocks, as GNU du and busybox's answer
+    if (no_du.count(container)) {
+      r.exit_code = 127;
+      r.err = "OCI runtime exec failed: exec failed: unable to start container process: exec: \"du\": executable file not found in $PATH\n";
+      return r;
+    }
+    std::string path = cmd.substr(12);
+    std::uint64_t kib = 0;
+    bool any = false;
+    for (const auto& [at, node] : layers[container])
+      if (at == path || at.rfind(path + "/", 0) == 0)
+        any = true, kib += node.kind == FakeStorage::Node::Kind::file ? (node.content.size() + 4095) / 4096 * 4 : 4;
+    if (!any) r.exit_code = 1, r.err = "du: cannot access '" + path + "': No such file or directory\n";
+    else r.out = fmt::format("{}\t{}\n", kib, path);
+    return r;
+  }
   if (has("mupgrade-carry-sessions")) {
     r.exit_code = carry_exit;
     (carry_exit ? r.err : r.out) = carry_exit ? "cannot connect to Redis at cache\n" : carry_out;

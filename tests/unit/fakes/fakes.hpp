@@ -188,6 +188,8 @@ public:
   /// dump's name, as CONFIG GET answers them; SAVE writes the dump into the mount holding it.
   std::map<std::string, std::pair<std::string, std::string>> redis_config;
   std::set<std::string> redis_noauth;  // Redis containers that ask for a password (NOAUTH)
+  std::set<std::string> no_du;  // containers whose image has no du (adopt then sizes code by Docker's archive)
+  std::map<std::string, std::string> redis_password;  // Redis containers' requirepass: redis-cli's REDISCLI_AUTH must match
   int carry_exit = 0;    // what mupgrade's session carry (php -r in a web container) answers
   std::string carry_out = "skipped: this code (before 4.5) reads sessions in Redis as they are\n";  // 4.4.1 -> 4.4.3
   std::map<std::string, bool> cron_enabled;  // per web container, as Moodle's cron.php sets it
@@ -219,7 +221,7 @@ public:
 
 private:
   std::optional<std::string> config_php_setting(const Container& c, const std::string& name);
-  ports::ExecResult redis(Container& c, const std::string& command);
+  ports::ExecResult redis(Container& c, const std::string& command, const std::vector<std::string>& env);
   FaultPlan& f_;
   FakeStorage& storage_;
   std::mutex php_mutex_;

@@ -128,6 +128,9 @@ function standin_muc_redis_stores() {
         $redis = new Redis();
         $server = explode(':', trim(explode("\n", $store['configuration']['server'])[0]));
         $redis->connect($server[0], (int)($server[1] ?? 6379), 3);
+        if (!empty($store['configuration']['password'])) {  // cachestore_redis' 'password'
+            $redis->auth($store['configuration']['password']);
+        }
         if (!empty($store['configuration']['prefix'])) {
             $redis->setOption(Redis::OPT_PREFIX, $store['configuration']['prefix']);
         }
