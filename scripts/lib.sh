@@ -33,7 +33,15 @@ ensure_dockerd() {
   command -v dockerd >/dev/null || die "dockerd is missing (install docker.io)"
   say "no Docker daemon answers: starting dockerd"
   mkdir -p "$MUPGRADE_STATE_DIR"
-  nohup dockerd >"$MUPGRADE_STATE_DIR/dockerd.log" 2>&1 &
+  # Without the fds we inherited: a daemon that kept a caller's `flock` fd would hold its lock
+  # for as long as it runs (seen: CI under `flock` left every later flock waiting).
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done
+    exec nohup dockerd >"$MUPGRADE_STATE_DIR/dockerd.log" 2>&1 </dev/null
+  ) &
   echo $! >"$MUPGRADE_STATE_DIR/dockerd.pid"
   for _ in $(seq 1 60); do docker_answers && return 0; sleep 0.5; done
   die "dockerd did not answer within 30 s (see $MUPGRADE_STATE_DIR/dockerd.log)"
@@ -173,94 +181,6 @@ release_subvolume() {
   mv "$dir.part" "$dir"
 }
 
-# The set's config.php, as mupgrade expects every set's: dbhost 'db' (the DB's alias on the
-# set's network), the public URL as wwwroot (the web container listens on the public port),
-# moodledata at /var/www/moodledata. Readable by www-data only (it holds the DB password).
-# With CACHE=redis, sessions go to Moodle's own Redis handler on the set's Redis ("cache").
-#   write_config_php FILE DBKIND PASSWORD_FILE WWWROOT [PREFIX [CACHE]]
-write_config_php() {
-  local file=$1 kind=$2 pw dbtype dbuser sessions=""
-  pw=$(cat "$3")
-  case $kind in
-    mariadb) dbtype=mariadb dbuser=root ;;
-    postgresql) dbtype=pgsql dbuser=postgres ;;
-    *) die "unknown DB kind $kind" ;;
-  esac
-  if [ "${6:-}" = redis ]; then
-    sessions="\$CFG->session_handler_class = '\\core\\session\\redis';
-\$CFG->session_redis_host = 'cache';
-\$CFG->session_redis_prefix = 'sess_';"
-  fi
-  cat >"$file" <<PHP
-<?php
-unset(\$CFG);
-global \$CFG;
-\$CFG = new stdClass();
-\$CFG->dbtype    = '$dbtype';
-\$CFG->dblibrary = 'native';
-\$CFG->dbhost    = 'db';
-\$CFG->dbname    = 'moodle';
-\$CFG->dbuser    = '$dbuser';
-\$CFG->dbpass    = '$pw';
-\$CFG->prefix    = '${5:-mdl_}';
-\$CFG->dboptions = array('dbpersist' => 0, 'dbport' => '');
-\$CFG->wwwroot   = '$4';
-\$CFG->dataroot  = '/var/www/moodledata';
-\$CFG->admin     = 'admin';
-\$CFG->directorypermissions = 02777;
-$sessions
-require_once(__DIR__ . '/lib/setup.php');
-PHP
-  chmod 640 "$file"; chgrp 33 "$file"
-}
-
-# A set's subvolumes: code as a snapshot of RELEASE_DIR, empty db and moodledata.
-# With CACHE=redis also an empty cache (the set's Redis data dir).
-#   make_set_subvolumes SETDIR RELEASE_DIR [CACHE]
-make_set_subvolumes() {
-  local setdir=$1
-  mkdir -p "$setdir"
-  btrfs subvolume snapshot "$2" "$setdir/code" >/dev/null
-  btrfs subvolume create "$setdir/db" >/dev/null
-  btrfs subvolume create "$setdir/moodledata" >/dev/null
-  chown 33:33 "$setdir/moodledata"
-  if [ "${3:-}" = redis ]; then btrfs subvolume create "$setdir/cache" >/dev/null; fi
-}
-
-# The set's network, DB container (started) and web container (started, also on the site's
-# network), as mupgrade's Site::create_db / create_web make them; with CACHE_IMAGE also the set's
-# Redis (Site::create_cache: alias "cache", data in SETDIR/cache).
-#   start_set_containers SITE SET_ID SETDIR DBKIND PASSWORD_FILE PORT WEB_IMAGE [CACHE_IMAGE]
-start_set_containers() {
-  local site=$1 set_id=$2 setdir=$3 kind=$4 pwfile=$5 port=$6 image=$7 cache_image=${8:-}
-  local net=mupgrade-$site-$set_id db=mupgrade-$site-$set_id-db web=mupgrade-$site-$set_id-web
-  local labels=(--label "mupgrade.site=$site" --label "mupgrade.set=$set_id")
-  docker network inspect "mupgrade-$site" >/dev/null 2>&1 || docker network create --label "mupgrade.site=$site" "mupgrade-$site" >/dev/null
-  docker network create "${labels[@]}" "$net" >/dev/null
-  case $kind in
-    mariadb)
-      docker run -d --name "$db" --network "$net" --network-alias db "${labels[@]}" --label mupgrade.role=db \
-        -v "$setdir/db:/var/lib/mysql" -v "$pwfile:/run/secrets/db_password:ro" \
-        -e MARIADB_ROOT_PASSWORD_FILE=/run/secrets/db_password -e MARIADB_DATABASE=moodle \
-        --stop-signal SIGTERM --stop-timeout 60 -p 127.0.0.1::3306 mupgrade/mariadb:10.11 >/dev/null ;;
-    postgresql)
-      docker run -d --name "$db" --network "$net" --network-alias db "${labels[@]}" --label mupgrade.role=db \
-        -v "$setdir/db:/var/lib/postgresql/data" -v "$pwfile:/run/secrets/db_password:ro" \
-        -e POSTGRES_PASSWORD_FILE=/run/secrets/db_password -e POSTGRES_DB=moodle \
-        --stop-signal SIGINT --stop-timeout 60 -p 127.0.0.1::5432 mupgrade/postgres:15 >/dev/null ;;
-  esac
-  if [ -n "$cache_image" ]; then
-    docker run -d --name "mupgrade-$site-$set_id-cache" --network "$net" --network-alias cache "${labels[@]}" \
-      --label mupgrade.role=cache -v "$setdir/cache:/data" --stop-timeout 30 "$cache_image" >/dev/null
-  fi
-  docker create --name "$web" --network "$net" "${labels[@]}" --label mupgrade.role=web \
-    -v "$setdir/code:/var/www/moodle:ro" -v "$setdir/moodledata:/var/www/moodledata" \
-    -e MUPGRADE_SET="$set_id" -e MOODLE_HTTP_PORT="$port" -e MOODLE_WEBROOT=/var/www/moodle \
-    --stop-timeout 30 -p "127.0.0.1::$port" "$image" >/dev/null
-  docker network connect "mupgrade-$site" "$web"
-  docker start "$web" >/dev/null
-}
-
 # True when the DB of KIND in CONTAINER accepts connections over TCP (not only during its init).
 db_answers() {
   case $1 in
@@ -269,23 +189,3 @@ db_answers() {
   esac
 }
 
-# HAProxy in front of the set: `mupgrade proxy init`, then the proxy container on the site
-# network, published on 127.0.0.1:PORT.
-#   start_proxy SITE SET_ID STATE PORT
-start_proxy() {
-  local site=$1 set_id=$2 state=$3 port=$4
-  mkdir -p "$state/proxy"
-  mupgrade proxy init --kind haproxy --config-dir "$state/proxy" --backend-name "$set_id" \
-    --backend-host "mupgrade-$site-$set_id-web" --backend-port "$port" >/dev/null
-  docker run -d --name "mupgrade-$site-proxy" --network "mupgrade-$site" --label "mupgrade.site=$site" --label mupgrade.role=proxy \
-    -v "$state/proxy:/usr/local/etc/haproxy" -p "127.0.0.1:$port:80" mupgrade/haproxy:2.6 >/dev/null
-}
-
-# After a reboot or a daemon restart: the live set and the proxy run again.
-#   start_live SITE STATE
-start_live() {
-  local live
-  live=$(jq -r .live_set "$2/site.json")
-  if docker container inspect "mupgrade-$1-$live-cache" >/dev/null 2>&1; then docker start "mupgrade-$1-$live-cache" >/dev/null; fi
-  for c in "mupgrade-$1-$live-db" "mupgrade-$1-$live-web" "mupgrade-$1-proxy"; do docker start "$c" >/dev/null; done
-}
