@@ -55,16 +55,16 @@ std::string render_config_php(const SiteConfig& cfg, const std::string& db_passw
       php_quote(cfg.public_url), php_quote(kContainerMoodledata), cfg.cache.enabled() ? redis_sessions_php() : "");
 }
 
-std::string render_site_yaml(const SiteConfig& c) {
+std::string render_site_yaml(const SiteConfig& c, std::string_view written_by) {
   std::string y = fmt::format(
-      "# mupgrade site config, written by 'mupgrade init' (README.md, \"Site config\").\n"
+      "# mupgrade site config, written by 'mupgrade {}' (README.md, \"Site config\").\n"
       "site: {}                              # names containers: letters, digits, - and _\n"
       "public_url: {}   # Moodle's wwwroot\n"
       "pool: {}           # btrfs; sets live in <pool>/sets/<id>/{{db,moodledata,code}}\n"
       "state_dir: {}       # journal, lock, site.json\n"
       "network: {}                  # the proxy's network\n"
       "db:\n"
-      "  kind: {}                         # or postgresql\n"
+      "  kind: {}                         # mariadb or postgresql\n"
       "  image: {}\n"
       "  name: {}\n"
       "  user: {}\n"
@@ -74,12 +74,12 @@ std::string render_site_yaml(const SiteConfig& c) {
       "  image: {}\n"
       "  port: {}                           # the port the web container listens on (= the public port)\n"
       "proxy:\n"
-      "  kind: {}                         # or nginx\n"
+      "  kind: {}                         # haproxy or nginx\n"
       "  container: {}\n"
       "  config_dir: {}\n"
       "  url: {}           # loopback URL that reaches the proxy\n"
       "  image: {}\n",
-      c.site, c.public_url, c.pool, c.state_dir, c.network, to_string(c.db.kind), c.db.image, c.db.name, c.db.user, c.db.prefix,
+      written_by, c.site, c.public_url, c.pool, c.state_dir, c.network, to_string(c.db.kind), c.db.image, c.db.name, c.db.user, c.db.prefix,
       c.db.password_file, c.web_image, c.web_port, to_string(c.proxy.kind), c.proxy.container, c.proxy.config_dir, c.proxy.url, c.proxy.image);
   if (c.cache.enabled())
     y += fmt::format(

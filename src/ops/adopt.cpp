@@ -192,7 +192,7 @@ void print_plan(const AdoptRequest& req, const core::SiteConfig& cfg, const Stac
          "afterwards the stack stays stopped and untouched: 'mupgrade adopt --undo --site " << cfg.site << "' brings it back.\n";
   for (const auto& n : f.notes) out << "note: " << n << "\n";
   out << fmt::format("site config to write ({}):\n", req.config_file);
-  std::string yaml = core::render_site_yaml(cfg);
+  std::string yaml = core::render_site_yaml(cfg, "adopt");
   for (size_t pos = 0; pos < yaml.size();) {
     auto nl = yaml.find('\n', pos);
     out << "  | " << yaml.substr(pos, nl - pos) << "\n";
@@ -350,7 +350,7 @@ AdoptOutcome adopt_from(ports::Ports p, const AdoptRequest& given, Progress& pro
   InitInputs in;
   in.db_password = d.mupgrade_db_password;
   in.config_file = req.config_file;
-  in.config_text = core::render_site_yaml(cfg);
+  in.config_text = core::render_site_yaml(cfg, "adopt");
   Site site(cfg, p);
   // The lock holds the command itself: killed before its journal, `status` names it again.
   core::SiteLock lock(cfg.lock_path(), cfg.site, adopt_command(named));

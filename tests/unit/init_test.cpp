@@ -568,6 +568,12 @@ TEST(InitConfig, TheWrittenYamlReadsBackWithEveryValue) {
   EXPECT_EQ(back.proxy.url, "http://127.0.0.1:80");
   EXPECT_EQ(back.proxy.container, "mupgrade-m1-proxy");
   EXPECT_TRUE(back.target_code.empty());
+  // The comments say what wrote it and what else a kind may be (not the kind it is).
+  auto yaml = core::render_site_yaml(cfg);
+  EXPECT_NE(yaml.find("written by 'mupgrade init'"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("kind: postgresql                         # mariadb or postgresql\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("kind: nginx                         # haproxy or nginx\n"), std::string::npos) << yaml;
+  EXPECT_NE(core::render_site_yaml(cfg, "adopt").find("written by 'mupgrade adopt'"), std::string::npos);
 }
 
 TEST(InitConfig, PhpQuotingEscapesQuotesAndBackslashes) {

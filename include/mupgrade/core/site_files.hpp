@@ -5,6 +5,7 @@
 #include "mupgrade/core/site_config.hpp"
 
 #include <string>
+#include <string_view>
 
 namespace mupgrade::core {
 
@@ -17,7 +18,7 @@ std::string php_quote(const std::string& s);
 std::string render_config_php(const SiteConfig& cfg, const std::string& db_password);
 
 /// The site's config as `config::load_site_config` reads it back, with a comment on each key.
-std::string render_site_yaml(const SiteConfig& cfg);
+std::string render_site_yaml(const SiteConfig& cfg, std::string_view written_by = "init");  // "init" | "adopt"
 
 /// Port of an http(s) URL: the explicit one, else 80 or 443; 0 when it is not a valid port.
 int port_of_url(const std::string& url);
