@@ -587,7 +587,7 @@ TEST_P(OperationsTest, GreensColdFirstPageRendersWhileItsDbCheckpoints) {
   ASSERT_NE(restore, std::string::npos);
   ASSERT_NE(sync, std::string::npos);
   EXPECT_LT(first_page, sync) << "rendered before restore-durability ended (its sync covers what the page wrote)";
-  EXPECT_GT(first_page, w.host.faults.find("exec " + w.site->web_container(green) + ": php admin/cli/upgrade.php", from)) << "with the upgraded code";
+  EXPECT_GT(first_page, w.host.faults.find("exec " + w.site->web_container(green) + ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 admin/cli/upgrade.php", from)) << "with the upgraded code";
   for (size_t i = from; i < log.size(); ++i)
     EXPECT_NE(log[i], "http.get " + w.site->web_url(green) + "/") << "readiness asks a static file, not Moodle's front page";
   EXPECT_NE(w.host.faults.find("http.get " + w.site->web_url(green) + core::kSwitchProbePath, from), std::string::npos);
@@ -1355,7 +1355,10 @@ TEST(CacheService, SessionsAreCarriedToTheUpgradedShapeInGreensRedisBeforeTheSwi
   ASSERT_TRUE(o.ok) << o.failed_step << ": " << o.error;
   std::string green = w.green();
   const auto& log = w.host.faults.log;
-  size_t upgrade = index_of(log, "exec " + w.site->web_container(green) + ": php admin/cli/upgrade.php --non-interactive");
+  // upgrade.php with OPcache on for its run, checking timestamps (it rewrites files it includes).
+  size_t upgrade = index_of(log, "exec " + w.site->web_container(green) +
+                                     ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 "
+                                     "admin/cli/upgrade.php --non-interactive");
   size_t carry = index_of(log, "exec " + w.site->web_container(green) + ": php -r // mupgrade-carry-sessions");
   size_t health = index_of(log, "http.get " + w.site->web_url(green) + "/login/index.php");
   size_t switched = index_of(log, "proxy.switch_to");

@@ -79,8 +79,10 @@ public:
                                   const std::string& code_root = "/var/www/moodle");
 
   /// Runs one script with arguments; returns whatever it did (no interpretation).
+  /// `php_options`: `-d name=value` settings for this run's PHP, before the script.
   CliRun run(const std::string& script, const std::vector<std::string>& args,
-             std::chrono::milliseconds timeout = kCliTimeout, ports::LineFn on_line = {});
+             std::chrono::milliseconds timeout = kCliTimeout, ports::LineFn on_line = {},
+             const std::vector<std::string>& php_options = {});
 
   void maintenance_enable();
   void maintenance_disable();

@@ -43,6 +43,16 @@ if (CLI_SCRIPT && (int)standin_knob('cli_bootstrap_ms', '0') > 0) {
     });
 }
 
+// Knob record_cli_php=1: each CLI run's script, arguments and OPcache state (what `php -d`
+// gave it) go to <dataroot>/standin-cli-php.log, so a test can see how mupgrade ran PHP.
+if (CLI_SCRIPT && standin_knob('record_cli_php', '0') === '1') {
+    $standinopcache = function_exists('opcache_get_status') ? opcache_get_status(false) : false;
+    file_put_contents($CFG->dataroot . '/standin-cli-php.log', sprintf("%s opcache_enabled=%d validate_timestamps=%s revalidate_freq=%s\n",
+        implode(' ', array_map('basename', array_slice($_SERVER['argv'], 0, 1))) . ' ' . implode(' ', array_slice($_SERVER['argv'], 1)),
+        !empty($standinopcache['opcache_enabled']), ini_get('opcache.validate_timestamps'), ini_get('opcache.revalidate_freq')),
+        FILE_APPEND | LOCK_EX);
+}
+
 if (!CLI_SCRIPT) {
     if (file_exists($CFG->dataroot . '/climaintenance.html')) {
         http_response_code(503);
