@@ -189,3 +189,16 @@ db_answers() {
   esac
 }
 
+# The add-ons (local/* plugins, as a fork or a site carries its own) of code tree FROM that
+# code tree TO lacks, comma-separated as uninstall_plugins.php --plugins takes them. mupgrade
+# refuses a cutover that would leave them registered with no code, so the scripts that drive
+# real trees uninstall them first, as its hint says.
+#   addons_missing FROM TO
+addons_missing() {
+  local d n out=()
+  for d in "$1"/local/*/; do
+    n=$(basename "$d")
+    [ -f "$d/version.php" ] && [ ! -d "$2/local/$n" ] && out+=("local_$n")
+  done
+  (IFS=,; echo "${out[*]}")
+}
