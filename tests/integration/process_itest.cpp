@@ -78,33 +78,32 @@ TEST(ProcessTest, StoppedAtTheTimeLimitWithWhatItForked) {
   std::remove(pidfile.c_str());
 }
 
+// Runs `command` through run() in a forked parent, waits for the pid the command writes to
+// `pidfile`, then kills that parent with -9. Returns the pid (0: the command did not write it).
+pid_t pid_after_killing_the_parent(const std::vector<std::string>& command, const std::string& pidfile) {
+  std::remove(pidfile.c_str());
+  pid_t parent = ::fork();
+  if (parent == 0) {
+    run(command, {}, 120s);
+    ::_exit(0);
+  }
+  pid_t pid = parent > 0 ? pid_in(pidfile) : 0;
+  if (parent > 0) {
+    ::kill(parent, SIGKILL);
+    ::waitpid(parent, nullptr, 0);
+  }
+  return pid;
+}
+
 TEST(ProcessTest, AChildDiesWhenItsParentIsKilled) {
   // A process running a long command through run() (as adopt runs rsync) is killed with -9:
   // the command must not go on alone.
   std::string pidfile = "/tmp/mupgrade-process-itest-" + std::to_string(::getpid()) + ".pid";
-  std::remove(pidfile.c_str());
-  pid_t parent = ::fork();
-  ASSERT_GE(parent, 0);
-  if (parent == 0) {
-    run({"/bin/sh", "-c", "echo $$ >" + pidfile + ".tmp && mv " + pidfile + ".tmp " + pidfile + " && exec sleep 60"}, {}, 120s);
-    ::_exit(0);
-  }
-  pid_t child = 0;
-  for (int i = 0; i < 500 && child == 0; ++i) {
-    std::ifstream(pidfile) >> child;
-    if (child == 0) std::this_thread::sleep_for(10ms);
-  }
+  pid_t child = pid_after_killing_the_parent(
+      {"/bin/sh", "-c", "echo $$ >" + pidfile + ".tmp && mv " + pidfile + ".tmp " + pidfile + " && exec sleep 60"}, pidfile);
   ASSERT_GT(child, 0) << "the command did not start";
-  ::kill(parent, SIGKILL);
-  ::waitpid(parent, nullptr, 0);
   // The kernel kills it at once; it is reaped by init a moment later.
-  bool gone = false;
-  for (int i = 0; i < 300 && !gone; ++i) {
-    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
-    std::string pid, comm, state;
-    gone = !(stat >> pid >> comm >> state) || state == "Z";
-    if (!gone) std::this_thread::sleep_for(10ms);
-  }
+  bool gone = gone_soon(child);
   EXPECT_TRUE(gone) << "the command outlived its killed parent (pid " << child << ")";
   if (!gone) ::kill(child, SIGKILL);  // ours: the sleep this test started
   std::remove(pidfile.c_str());
@@ -113,17 +112,8 @@ TEST(ProcessTest, AChildDiesWhenItsParentIsKilled) {
 TEST(ProcessTest, WhatTheCommandForkedDiesWhenItsParentIsKilled) {
   // rsync forks; PDEATHSIG reaches only the process run() started, so the whole group must go.
   std::string pidfile = "/tmp/mupgrade-process-itest-fork-" + std::to_string(::getpid()) + ".pid";
-  std::remove(pidfile.c_str());
-  pid_t parent = ::fork();
-  ASSERT_GE(parent, 0);
-  if (parent == 0) {
-    run(forking_command(pidfile), {}, 120s);
-    ::_exit(0);
-  }
-  pid_t forked = pid_in(pidfile);
+  pid_t forked = pid_after_killing_the_parent(forking_command(pidfile), pidfile);
   ASSERT_GT(forked, 0) << "the command did not fork";
-  ::kill(parent, SIGKILL);
-  ::waitpid(parent, nullptr, 0);
   bool gone = gone_soon(forked);
   EXPECT_TRUE(gone) << "what the command forked outlived its killed parent (pid " << forked << ")";
   if (!gone) ::kill(forked, SIGKILL);  // ours: the sleep this test started
