@@ -62,6 +62,10 @@ std::string render_config(const SlotState& st) {
       "backend moodle\n"
       "    retry-on conn-failure empty-response response-timeout\n"
       "    retries 3\n"
+      // One request per server connection. A prefork web server (Apache with mod_php) gives an
+      // idle keep-alive connection a worker of its own: a freshly started green with few workers
+      // and a burst of held requests left the switch's probe waiting 1.3 s for a new worker.
+      "    option http-server-close\n"
       // The set's identity for any web image: added from the slot that answered, unless the
       // web image sends its own (the project's does, from MUPGRADE_SET).
       "    http-response set-header X-Mupgrade-Set %[srv_name,map(" + std::string(kConfigMount) + "/" + kSetsMap +

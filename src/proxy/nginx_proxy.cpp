@@ -36,8 +36,9 @@ std::string render_site(const Backend& be) {
       "    default \"\";\n"
       "}}\n"
       "upstream moodle {{\n"
+      // No upstream keepalive: one request per connection (nginx sends Connection: close), so
+      // an idle connection never holds a prefork web server's worker (see haproxy_proxy.cpp).
       "    server {1}:{2} max_fails=0;\n"
-      "    keepalive 32;\n"
       "}}\n"
       "server {{\n"
       "    listen 80 default_server;\n"
@@ -45,7 +46,6 @@ std::string render_site(const Backend& be) {
       "    location / {{\n"
       "        proxy_pass http://moodle;\n"
       "        proxy_http_version 1.1;\n"
-      "        proxy_set_header Connection \"\";\n"
       "        proxy_set_header Host $http_host;\n"
       "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
       "        proxy_read_timeout 600s;\n"

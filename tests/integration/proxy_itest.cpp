@@ -8,6 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +62,70 @@ proxy::Backend foreign_backend(Cleanup& cleanup, const std::string& network, con
   engine().start_container(id);
   return {set, set, engine().inspect_container(id)->network_ips.at(network), 80};
 }
+
+// Apache with mod_php as a site runs it (prefork), cut to one worker that keeps an idle
+// keep-alive connection for 8 s: whatever connection the worker holds, nothing else is served.
+proxy::Backend one_worker_backend(Cleanup& cleanup, const std::string& network, const std::string& set, std::string& dir) {
+  dir = make_subvolume(cleanup, "oneworker");
+  fs::permissions(dir, fs::perms::all);
+  std::ofstream(dir + "/index.html") << "served by " << set << "\n";
+  std::ofstream(dir + "/slow.php") << "<?php touch('/var/www/moodledata/slow.started'); usleep(500000); echo 'done';\n";
+  docker::ContainerSpec spec;
+  spec.name = set;
+  spec.image = "mupgrade/web:php8.2";
+  spec.entrypoint = {"sh", "-c",
+                     "printf '<IfModule mpm_prefork_module>\\nStartServers 1\\nMinSpareServers 1\\nMaxSpareServers 1\\nServerLimit 1\\n"
+                     "MaxRequestWorkers 1\\n</IfModule>\\nKeepAlive On\\nKeepAliveTimeout 8\\nMaxKeepAliveRequests 0\\n'"
+                     " > /etc/apache2/conf-enabled/zz-one-worker.conf && exec /usr/local/bin/moodle-web-entrypoint"};
+  spec.labels = {{"mupgrade.test", "1"}};
+  spec.network = network;
+  spec.mounts = {{dir, "/var/www/moodle", true}, {dir, "/var/www/moodledata", false}};
+  spec.env = {{"MUPGRADE_SET", set}, {"MOODLE_WEBROOT", "/var/www/moodle"}};
+  auto id = engine().create_container(spec);
+  cleanup.container(id);
+  engine().start_container(id);
+  return {set, set, engine().inspect_container(id)->network_ips.at(network), 80};
+}
+
+// A client that keeps its connection to the proxy open between requests, as browsers do.
+class KeepAliveClient {
+public:
+  explicit KeepAliveClient(const std::string& url) {
+    int port = std::stoi(url.substr(url.rfind(':') + 1));
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    timeval tv{20, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) throw std::runtime_error("cannot connect to the proxy");
+  }
+  ~KeepAliveClient() { ::close(fd_); }
+  KeepAliveClient(const KeepAliveClient&) = delete;
+  KeepAliveClient& operator=(const KeepAliveClient&) = delete;
+
+  // The whole answer (headers and a Content-Length body), or what came before a timeout.
+  std::string get(const std::string& path, const std::string& host) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return {};
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      if (auto end = in.find("\r\n\r\n"); end != std::string::npos) {
+        auto cl = in.find("Content-Length: ");
+        if (cl == std::string::npos) cl = in.find("content-length: ");
+        if (cl != std::string::npos && in.size() >= end + 4 + std::stoul(in.substr(cl + 16))) return in;
+      }
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) return in;
+      in.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+private:
+  int fd_ = -1;
+};
 
 Stack start_stack(Cleanup& cleanup, const std::string& kind, bool foreign = false) {
   Stack s;
@@ -192,6 +261,42 @@ TEST_P(ProxyTest, TheSwitchIsConfirmedWithoutRenderingTheFrontPage) {
   auto proxy = driver(GetParam(), s);
   EXPECT_NO_THROW(proxy->switch_to(cold));
   EXPECT_EQ(proxy->current()->name, set);
+}
+
+// A prefork web server gives each connection a worker for as long as the connection stays open.
+// The proxy must not keep idle connections to it: a freshly started green (few workers) stalled
+// the switch's probe and users' requests behind the proxy's own idle connections (1.3 s here
+// with real Moodle and a saturated host).
+TEST_P(ProxyTest, AnIdleConnectionToTheBackendDoesNotHoldItsOnlyWorker) {
+  Cleanup cleanup;
+  Stack s = start_stack(cleanup, GetParam());
+  std::string dir;
+  proxy::Backend one = one_worker_backend(cleanup, s.network, unique_name("one"), dir);
+  auto proxy = driver(GetParam(), s);
+  proxy->switch_to(one);  // its probe went through the one worker, too
+
+  KeepAliveClient browser(s.site.public_url);
+  std::string slow;
+  std::thread first([&] { slow = browser.get("/slow.php", s.site.public_host); });
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{first};
+  for (int i = 0; i < 4000 && !fs::exists(dir + "/slow.started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(fs::exists(dir + "/slow.started")) << "the slow request never reached the only worker (an idle connection from the switch's probe kept it?)";
+  // Sent while the worker runs the slow request: it needs the worker once that request is done,
+  // while the browser's connection to the proxy stays open.
+  auto second = http::get(s.site.public_url + "/index.html", s.site.public_host, std::chrono::seconds(4));
+  first.join();
+  EXPECT_NE(slow.find(" 200 "), std::string::npos) << slow;
+  EXPECT_NE(slow.find("done"), std::string::npos) << slow;
+  EXPECT_EQ(second.status, 200) << "the only worker stayed with the proxy's idle connection after the slow request (" << second.transport_error << ")";
+  EXPECT_EQ(second.headers["x-mupgrade-set"], one.name);
+  // Keep-alive towards clients is still there: the browser's open connection gets its next page.
+  auto again = browser.get("/index.html", s.site.public_host);
+  EXPECT_NE(again.find(" 200 "), std::string::npos) << again;
 }
 
 TEST_P(ProxyTest, ABadTargetIsRefusedAndTrafficStaysWhereItWas) {
