@@ -241,7 +241,7 @@ void Site::wait_db_ready(const std::string& set) {
   }
 }
 
-void Site::wait_web_ready(const std::string& set) {
+void Site::wait_web_answering(const std::string& set) {
   std::string base = web_url(set);
   // A static file: Apache answers it without PHP, so the probe neither waits on a DB that is
   // still recovering nor takes CPU from it (Moodle's front page took 1.5 s here on real code).
@@ -254,7 +254,7 @@ void Site::wait_web_ready(const std::string& set) {
       kWebStartTimeout, fmt::format("the web container of set {} did not answer", set), "docker logs " + web_container(set));
 }
 
-SetStartTimes Site::start_set(const std::string& set, const std::string& web_image) {
+SetStartTimes Site::start_set(const std::string& set, const std::string& web_image, WebStart web_start) {
   create_containers(set, web_image);
   attach_set_network(set);
   // A set made before the site had a cache service gets an empty one (a new Redis is empty).
@@ -268,7 +268,7 @@ SetStartTimes Site::start_set(const std::string& set, const std::string& web_ima
   // recovery overlaps Apache's start: about one container start is saved from the window.
   auto web = std::async(std::launch::async, [&] {
     ports_.containers.start_container(web_container(set));
-    wait_web_ready(set);
+    if (web_start == WebStart::answering) wait_web_answering(set);
     return Clock::now() - t0;
   });
   try {

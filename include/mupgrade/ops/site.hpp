@@ -46,10 +46,15 @@ core::VersionFile parse_checked_version(const std::string& text, const std::stri
 /// From the start calls until each part of a set answered.
 struct SetStartTimes {
   std::chrono::steady_clock::duration db_ready{};
+  /// Until the web server answered, or only until its container ran (WebStart::container).
   std::chrono::steady_clock::duration web_ready{};
   /// What the web server does with an OPcache file cache seed-opcache laid out ("" when none).
   std::string opcache;
 };
+
+/// What start_set waits for on the web side: the web server answering, or only its container
+/// running (enough for a CLI script such as upgrade.php; wait_web_answering before a page).
+enum class WebStart { answering, container };
 
 class Site {
 public:
@@ -97,8 +102,10 @@ public:
   /// cutover window: the window then only starts them. Their data may not exist yet.
   void create_containers(const std::string& set, const std::string& web_image);
   /// Starts both containers at once and waits until the DB accepts connections and the web
-  /// answers. Refuses when the set's data is missing.
-  SetStartTimes start_set(const std::string& set, const std::string& web_image);
+  /// answers (or its container runs). Refuses when the set's data is missing.
+  SetStartTimes start_set(const std::string& set, const std::string& web_image, WebStart web = WebStart::answering);
+  /// Until the set's web server answers a static file (no PHP, no DB).
+  void wait_web_answering(const std::string& set);
   /// Starts the set's containers again if one stopped (a Docker daemon restart stops every
   /// container without a restart policy), with the image its web container has. True when it
   /// had to start them.
@@ -185,7 +192,6 @@ private:
   std::string redis_cli(const std::string& set, const std::vector<std::string>& args);
   void require_data(const std::string& set);
   void wait_db_ready(const std::string& set);
-  void wait_web_ready(const std::string& set);
   core::SiteConfig cfg_;
   core::SetLayout layout_;
   std::map<std::string, std::string> prefixes_;  // per set, read once from its config.php
