@@ -25,6 +25,7 @@ json RehearsalReport::to_json() const {
           {"freeze_ms", freeze_ms},
           {"clone_ready_s", clone_ready_s},
           {"window_estimate_s", window_estimate_s},
+          {"first_page_s", first_page_s},
           {"upgrade_log", upgrade_log},
           {"smoke", smoke},
           {"isolation", isolation},
@@ -52,6 +53,7 @@ RehearsalReport RehearsalReport::from_json(const json& j) {
   r.freeze_ms = j.value("freeze_ms", 0.0);
   r.clone_ready_s = j.value("clone_ready_s", 0.0);
   r.window_estimate_s = j.value("window_estimate_s", 0.0);
+  r.first_page_s = j.value("first_page_s", 0.0);
   r.upgrade_log = j.value("upgrade_log", "");
   r.smoke = j.value("smoke", json::array());
   r.isolation = j.value("isolation", json::array());
@@ -61,11 +63,11 @@ RehearsalReport RehearsalReport::from_json(const json& j) {
   return r;
 }
 
-double estimate_window(const std::vector<StepTiming>& timings) {
+double estimate_window(const std::vector<StepTiming>& timings, double first_page_s, ChecksInWindow checks) {
   double w = 0;
   for (const auto& t : timings)
-    if (t.phase == Phase::window && t.outcome == "ok") w += t.seconds;
-  return w + kCutoverOnlyStepsAllowanceS;
+    if (t.phase == Phase::window && t.outcome == "ok" && (checks == ChecksInWindow::run || t.name != "checks")) w += t.seconds;
+  return w + (checks == ChecksInWindow::skipped ? first_page_s : 0) + kCutoverOnlyStepsAllowanceS;
 }
 
 double clone_ready_seconds(const std::vector<StepTiming>& timings) {

@@ -86,11 +86,7 @@ Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std:
   // What the last rehearsal proved on this very code, on a copy of today's live set (taken
   // after the last cutover, within a day), is not proved again in the window: its checks (two
   // PHP runs, 4-8 s on real Moodle). upgrade.php's own verdict and the health check still decide.
-  if (auto rh = last_rehearsal(cfg); rh && rh->ok && rh->target_release == pre.target->release && rh->target_code == pre.release->describe() &&
-                                      started - rh->started_epoch < 24 * 3600 &&
-                                      (pre.state->cutover_at.empty() || rh->started_at > pre.state->cutover_at) &&
-                                      std::any_of(rh->timings.begin(), rh->timings.end(), [](const auto& t) { return t.name == "checks" && t.outcome == "ok"; }))
-    ctx.facts["checks_proven_by"] = rh->started_at;
+  if (auto rh = last_rehearsal(cfg); rh && rehearsal_proves_checks(*rh, pre, started)) ctx.facts["checks_proven_by"] = rh->started_at;
   o.blue = ctx.blue;
   o.green = ctx.green;
   if (site.set_exists(ctx.green)) throw Error(fmt::format("set {} exists already", ctx.green), "wait a second and retry");

@@ -293,4 +293,11 @@ void refuse_if_interrupted(Site& site, const std::string& fix) {
     throw Error(fmt::format("the last operation ({}) switched traffic but did not finish its later steps", j.operation), fix);
 }
 
+bool rehearsal_proves_checks(const core::RehearsalReport& rh, const Preflight& pre, double now_epoch) {
+  return rh.ok && pre.target && pre.release && pre.state && rh.target_release == pre.target->release &&
+         rh.target_code == pre.release->describe() && now_epoch - rh.started_epoch < 24 * 3600 &&
+         (pre.state->cutover_at.empty() || rh.started_at > pre.state->cutover_at) &&
+         std::any_of(rh.timings.begin(), rh.timings.end(), [](const auto& t) { return t.name == "checks" && t.outcome == "ok"; });
+}
+
 }  // namespace mupgrade::ops

@@ -5,6 +5,7 @@
 
 #include "mupgrade/core/check.hpp"
 #include "mupgrade/core/journal.hpp"
+#include "mupgrade/core/rehearsal_report.hpp"
 #include "mupgrade/ops/site.hpp"
 #include "mupgrade/ops/target.hpp"
 
@@ -28,6 +29,11 @@ struct Preflight {
 
 /// `operation`: cutover or rehearse (rehearse leaves the proxy alone, so it is not checked).
 Preflight preflight(Site& site, const std::string& target_override, const std::string& operation);
+
+/// Whether rehearsal `rh` proved the checks for a cutover to `pre`'s target at `now_epoch`: it
+/// passed them on this very code, on a copy of the live set taken after the last cutover,
+/// within a day. Such a cutover skips them in its window; plan's estimate follows the same rule.
+bool rehearsal_proves_checks(const core::RehearsalReport& rh, const Preflight& pre, double now_epoch);
 
 /// Throws a UsageError when the config's pool is not a directory on btrfs: the preflight's
 /// pool check, for an operation that acts on the pool without a preflight (prune).

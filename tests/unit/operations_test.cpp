@@ -483,6 +483,30 @@ TEST_P(OperationsTest, PlanNeverQuotesARehearsalMadeBeforeTheLastCutover) {
   EXPECT_TRUE(stale);
 }
 
+// The estimate plan quotes is the window the cutover will run: without the checks (and with
+// green's first page alone in their place) when the rehearsal proved them, with them when it
+// is too old to (a day). Real Moodle's checks are 2-3 s, 8-13 % of the window.
+TEST_P(OperationsTest, PlanEstimatesTheWindowWithTheChecksOnlyWhenTheCutoverWillRunThem) {
+  World w(GetParam());
+  ASSERT_TRUE(w.rehearse().ok);
+  auto rh = ops::last_rehearsal(w.cfg);
+  ASSERT_TRUE(rh);
+  EXPECT_GT(rh->first_page_s, 0) << "the rehearsal measured green's first page beside the checks";
+  auto fresh = ops::plan(*w.site, "");
+  ASSERT_TRUE(fresh.expected_window_s);
+  EXPECT_DOUBLE_EQ(*fresh.expected_window_s, core::estimate_window(rh->timings, rh->first_page_s, core::ChecksInWindow::skipped));
+  EXPECT_DOUBLE_EQ(rh->window_estimate_s, *fresh.expected_window_s);
+
+  // The same report, two days old: the cutover would run the checks, and plan says so.
+  std::string file = ops::rehearsal_report_files(w.cfg).at(0);
+  auto j = nlohmann::json::parse(std::ifstream(file));
+  j["started_epoch"] = j["started_epoch"].get<double>() - 2 * 24 * 3600;
+  std::ofstream(file) << j.dump();
+  auto old = ops::plan(*w.site, "");
+  ASSERT_TRUE(old.expected_window_s);
+  EXPECT_DOUBLE_EQ(*old.expected_window_s, core::estimate_window(rh->timings, rh->first_page_s, core::ChecksInWindow::run));
+}
+
 TEST_P(OperationsTest, AMissingHostStepProgramIsRefusedBeforeAnyChange) {
   World w(GetParam());
   core::SiteStep st;
