@@ -203,6 +203,13 @@ bool fired_at(const std::string& fired, const std::vector<std::string>& calls, s
   return !fired.empty() && timeless(fired) == timeless(calls[i]);
 }
 
+// How the fakes log upgrade.php run in a set's web container: OPcache checking timestamps, no
+// cycle collector (MoodleCli::upgrade).
+std::string upgrade_call(ops::Site& site, const std::string& set) {
+  return "exec " + site.web_container(set) +
+         ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 -d zend.enable_gc=0 admin/cli/upgrade.php";
+}
+
 size_t index_of(const std::vector<std::string>& log, const std::string& pattern) {
   for (size_t i = 0; i < log.size(); ++i)
     if (log[i].find(pattern) != std::string::npos) return i;
@@ -611,7 +618,7 @@ TEST_P(OperationsTest, GreensColdFirstPageRendersWhileItsDbCheckpoints) {
   ASSERT_NE(restore, std::string::npos);
   ASSERT_NE(sync, std::string::npos);
   EXPECT_LT(first_page, sync) << "rendered before restore-durability ended (its sync covers what the page wrote)";
-  EXPECT_GT(first_page, w.host.faults.find("exec " + w.site->web_container(green) + ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 -d zend.enable_gc=0 admin/cli/upgrade.php", from)) << "with the upgraded code";
+  EXPECT_GT(first_page, w.host.faults.find(upgrade_call(*w.site, green), from)) << "with the upgraded code";
   for (size_t i = from; i < log.size(); ++i)
     EXPECT_NE(log[i], "http.get " + w.site->web_url(green) + "/") << "readiness asks a static file, not Moodle's front page";
   EXPECT_NE(w.host.faults.find("http.get " + w.site->web_url(green) + core::kSwitchProbePath, from), std::string::npos);
@@ -625,7 +632,7 @@ TEST_P(OperationsTest, GreensUpgradeDoesNotWaitForItsWebServer) {
   size_t from = w.host.faults.log.size();
   ASSERT_TRUE(w.cutover().ok);
   std::string green = w.green();
-  size_t upgrade = w.host.faults.find("exec " + w.site->web_container(green) + ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 -d zend.enable_gc=0 admin/cli/upgrade.php", from);
+  size_t upgrade = w.host.faults.find(upgrade_call(*w.site, green), from);
   size_t probe = w.host.faults.find("http.get " + w.site->web_url(green) + core::kSwitchProbePath, from);
   size_t page = w.host.faults.find("http.get " + w.site->web_url(green) + "/login/index.php", from);
   ASSERT_NE(upgrade, std::string::npos);
@@ -1401,9 +1408,7 @@ TEST(CacheService, SessionsAreCarriedToTheUpgradedShapeInGreensRedisBeforeTheSwi
   std::string green = w.green();
   const auto& log = w.host.faults.log;
   // upgrade.php with OPcache on for its run, checking timestamps (it rewrites files it includes).
-  size_t upgrade = index_of(log, "exec " + w.site->web_container(green) +
-                                     ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 -d zend.enable_gc=0 "
-                                     "admin/cli/upgrade.php --non-interactive");
+  size_t upgrade = index_of(log, upgrade_call(*w.site, green) + " --non-interactive");
   size_t carry = index_of(log, "exec " + w.site->web_container(green) + ": php -r // mupgrade-carry-sessions");
   size_t health = index_of(log, "http.get " + w.site->web_url(green) + "/login/index.php");
   size_t switched = index_of(log, "proxy.switch_to");
