@@ -92,7 +92,7 @@ RunResult Executor::run(const std::string& operation, const nlohmann::json& args
       result.error = e.what();
       if (const auto* err = dynamic_cast<const Error*>(&e)) result.hint = err->hint();
       // The failed step may have half-happened: its own undo runs too (undos are idempotent).
-      if (!past_no_return) {
+      if (!past_no_return || s.verifies_switch) {
         done.push_back({&s, step_run.undo_data()});
         result.undo_failures = undo(done, result.timings);
         if (!result.timings.empty() && result.timings.back().name == s.name) result.timings.back().outcome = "failed";

@@ -63,11 +63,12 @@ RehearsalReport RehearsalReport::from_json(const json& j) {
   return r;
 }
 
-double estimate_window(const std::vector<StepTiming>& timings, double first_page_s, ChecksInWindow checks) {
+double estimate_window(const std::vector<StepTiming>& timings, ChecksInWindow checks) {
   double w = 0;
   for (const auto& t : timings)
-    if (t.phase == Phase::window && t.outcome == "ok" && (checks == ChecksInWindow::run || t.name != "checks")) w += t.seconds;
-  return w + (checks == ChecksInWindow::skipped ? first_page_s : 0) + kCutoverOnlyStepsAllowanceS;
+    if (t.phase == Phase::window && t.outcome == "ok" && (checks == ChecksInWindow::run || (t.name != "checks" && t.name != "health-check")))
+      w += t.seconds;
+  return w + kCutoverOnlyStepsAllowanceS;
 }
 
 double clone_ready_seconds(const std::vector<StepTiming>& timings) {

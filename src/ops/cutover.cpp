@@ -92,6 +92,10 @@ Outcome cutover(Site& site, const CutoverOptions& opts, Progress& progress, std:
   if (site.set_exists(ctx.green)) throw Error(fmt::format("set {} exists already", ctx.green), "wait a second and retry");
 
   auto steps = compose_steps(site, ctx);
+  // Its pages too: green's first page then comes right after the switch (green-first-page).
+  if (ctx.facts.contains("checks_proven_by") &&
+      std::any_of(steps.begin(), steps.end(), [](const core::Step& s) { return s.name == step::green_first_page; }))
+    ctx.first_page_after_switch = true;
   out << fmt::format("cutover of {}: {} ({}) -> {} ({})\n", cfg.site, ctx.blue, pre.live_release, ctx.green, pre.target->release);
   if (opts.dry_run) {
     out << "steps (undo on failure before the switch):\n" << core::render_plan(steps);

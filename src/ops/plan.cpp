@@ -167,7 +167,7 @@ PlanReport plan(Site& site, const std::string& target_override) {
     r.checks.push_back({"last rehearsal", verdict, detail, fix});
     if (rh->ok && same_target && !before_cutover) {
       // The cutover skips the checks when this rehearsal proved them; else they are in its window.
-      r.expected_window_s = core::estimate_window(rh->timings, rh->first_page_s,
+      r.expected_window_s = core::estimate_window(rh->timings,
                                                   rehearsal_proves_checks(*rh, pre, epoch_seconds_now()) ? core::ChecksInWindow::skipped
                                                                                                        : core::ChecksInWindow::run);
       r.expected_window_source = fmt::format("rehearsal of {}", rh->started_at);

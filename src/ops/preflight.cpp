@@ -269,7 +269,8 @@ core::SiteState require_live_set(Site& site) {
 bool unfinished(const core::JournalSummary& j) {
   if (!j.finished || j.outcome == "undo-failed") return true;
   const auto* sw = j.find(step::switch_proxy);
-  if (!sw || !sw->ended || sw->outcome != "ok" || !j.args.contains("steps")) return false;
+  // A switch undone (green's first page failed after it) moved traffic back: nothing to finish.
+  if (!sw || !sw->ended || sw->outcome != "ok" || sw->undone || !j.args.contains("steps")) return false;
   bool after = false;
   for (const auto& name : j.args["steps"]) {
     if (after) {

@@ -132,7 +132,7 @@ Outcome rehearse(Site& site, const RehearseOptions& opts, Progress& progress, st
   report.clone_ready_s = core::clone_ready_seconds(result.timings);
   report.first_page_s = ctx.facts.value("first_page_s", 0.0);
   // For the cutover this rehearsal prepares: it skips the checks this run proved.
-  report.window_estimate_s = result.ok ? core::estimate_window(result.timings, report.first_page_s, core::ChecksInWindow::skipped) : 0;
+  report.window_estimate_s = result.ok ? core::estimate_window(result.timings, core::ChecksInWindow::skipped) : 0;
   report.smoke = ctx.facts.value("smoke", json::array());
   report.isolation = ctx.facts.value("isolation", json::array());
   report.kept = opts.keep;

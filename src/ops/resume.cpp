@@ -54,7 +54,7 @@ Outcome resume_locked(Site& site, bool dry_run, Progress& progress, std::ostream
   o.green = ctx.green;
   auto steps = steps_by_name(site, ctx, recorded_steps(j));
   const auto* sw = j.find(step::switch_proxy);
-  bool switched = sw && sw->ended && sw->outcome == "ok";
+  bool switched = sw && sw->ended && sw->outcome == "ok" && !sw->undone;
   // A rollback killed in its switch had passed its write guard: traffic may be on blue already,
   // which takes writes, and undoing would put blue back in maintenance under its own traffic.
   // Going on to blue is what the admin asked for, so the switch is finished, not undone.

@@ -6,6 +6,7 @@
 #include "site_fixture.hpp"
 
 #include "mupgrade/btrfs/btrfs.hpp"
+#include "mupgrade/core/journal.hpp"
 #include "mupgrade/core/site_lock.hpp"
 #include "mupgrade/http/http_client.hpp"
 #include "mupgrade/proxy/proxy.hpp"
@@ -154,6 +155,49 @@ TEST_P(LifecycleTest, AFailedUpgradeAbortsAndBlueServesAgain) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, LifecycleTest, ::testing::Values(db::Kind::mariadb, db::Kind::postgresql),
                          [](const auto& p) { return std::string(db::to_string(p.param)); });
+
+// A rehearsal proved the checks and pages on the same code: the cutover's window does not wait
+// for green's first page, which is rendered right after the switch. When it fails there (a page
+// error that only green shows, made by a site step run right after the switch), users get blue
+// back, the switch undone first; a cutover without the fault then serves green.
+TEST(LifecycleFirstPageTest, GreensFirstPageAfterTheSwitchGivesBlueBackWhenItFails) {
+  SiteCleanup cleanup;
+  std::string flag = scratch_dir() + "/break-green-" + std::to_string(::getpid());
+  fs::remove(flag);
+  auto ls = make_site(cleanup, db::Kind::mariadb, 19010, fmt::format(R"(steps:
+  - name: break-green
+    after: switch-proxy
+    operations: [cutover]
+    host: [/bin/sh, -c, 'if [ -e {} ]; then echo "login_status = 500" > "$MUPGRADE_CODE/standin-knobs.ini"; fi']
+)", flag));
+  auto& site = *ls->site;
+  std::string out;
+  ASSERT_EQ(run_binary("rehearse --config " + ls->config_file, &out), 0) << out;
+  std::ofstream(flag) << "1\n";
+  EXPECT_EQ(run_binary("cutover --config " + ls->config_file, &out), 1) << out;
+  EXPECT_NE(out.find("cutover failed at step 'green-first-page'"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP 500"), std::string::npos) << out;
+  EXPECT_EQ(ls->served_release(), "4.4.1 (Build: 20240610)") << "blue serves again";
+  EXPECT_FALSE(site.maintenance_file_present(ls->blue));
+  EXPECT_EQ(site.cli(ls->blue).cfg_get("cron_enabled"), "1");
+  EXPECT_EQ(site.state()->live_set, ls->blue);
+  auto failed = core::read_journal(site.last_journal_path());
+  ASSERT_TRUE(failed.find("health-check"));
+  EXPECT_TRUE(failed.find("health-check")->facts.contains("after_switch")) << "the window waited for the page";
+  ASSERT_TRUE(failed.find(ops::step::switch_proxy));
+  EXPECT_TRUE(failed.find(ops::step::switch_proxy)->undone) << "the switch was undone";
+  EXPECT_EQ(failed.outcome, "failed");
+
+  fs::remove(flag);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // set ids have one-second resolution
+  ASSERT_EQ(run_binary("cutover --config " + ls->config_file, &out), 0) << out;
+  EXPECT_EQ(ls->served_release(), "4.4.3 (Build: 20240902)");
+  auto done = core::read_journal(site.last_journal_path());
+  ASSERT_TRUE(done.find(ops::step::green_first_page));
+  EXPECT_GT(done.find(ops::step::green_first_page)->facts.value("first_page_s", 0.0), 0) << "rendered after the switch";
+  EXPECT_TRUE(done.find("health-check")->facts.contains("after_switch"));
+  fs::remove(flag);
+}
 
 TEST(LifecycleGuardsTest, ASecondOperationIsRefusedWhileTheLockIsHeld) {
   SiteCleanup cleanup;

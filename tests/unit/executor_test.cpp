@@ -105,6 +105,32 @@ TEST_F(ExecutorTest, AFailureAfterThePointOfNoReturnIsReportedNotUndone) {
   EXPECT_EQ(std::count_if(r.log.begin(), r.log.end(), [](auto& l) { return l.rfind("undo", 0) == 0; }), 0);
 }
 
+// A check of what the switch made live fails: everything is undone, the switch included,
+// while a later step past the point of no return still undoes nothing.
+TEST_F(ExecutorTest, AFailedCheckOfTheSwitchUndoesTheSwitchToo) {
+  Recorder r;
+  auto steps = r.cutover_like();
+  Step check = r.step("first-page", Phase::after, false);
+  check.verifies_switch = true;
+  steps.insert(steps.begin() + 5, check);
+  r.fail_at = "first-page";
+  JournalWriter j(path);
+  auto result = make(j).run("cutover", {}, steps);
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(std::vector<std::string>(r.log.begin() + 6, r.log.end()),
+            (std::vector<std::string>{"undo switch-proxy", "undo snapshot", "undo maintenance-on", "undo drain-cron"}));
+  Recorder after;
+  after.fail_at = "maintenance-off";
+  steps = after.cutover_like();
+  check = after.step("first-page", Phase::after, false);
+  check.verifies_switch = true;
+  steps.insert(steps.begin() + 5, check);
+  fs::remove(path);
+  JournalWriter j2(path);
+  EXPECT_FALSE(make(j2).run("cutover", {}, steps).ok);
+  EXPECT_EQ(std::count_if(after.log.begin(), after.log.end(), [](auto& l) { return l.rfind("undo", 0) == 0; }), 0);
+}
+
 // Later undos may rely on the one that failed (e.g. stopping green while the proxy still
 // sends it traffic): they wait for a resume, and the journal says the operation is unfinished.
 TEST_F(ExecutorTest, AFailedUndoStopsTheUndoAndLeavesTheRestForAResume) {

@@ -45,6 +45,9 @@ struct Step {
   /// Past this step the executor no longer undoes on failure (e.g. traffic moved to green):
   /// a failure after it is reported, and the operator decides (rollback).
   bool point_of_no_return = false;
+  /// A check of what the switch made live, run once users are on it: its failure undoes the
+  /// whole operation, the switch included (the switch's own undo refuses over users' writes).
+  bool verifies_switch = false;
   /// Its undo gives users their site back (maintenance off, cron on): such undos run before
   /// every other one, so stopping green never holds the site in maintenance.
   bool restores_service = false;

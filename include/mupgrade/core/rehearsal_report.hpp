@@ -28,7 +28,7 @@ struct RehearsalReport {
   double freeze_ms = 0;         // production's DB freeze for the snapshot
   double clone_ready_s = 0;     // snapshot -> clone DB and web answering (upgrade excluded)
   double window_estimate_s = 0;
-  double first_page_s = 0;      // green's first, cold page after upgrade.php (beside the checks)
+  double first_page_s = 0;      // green's first, cold page after upgrade.php (beside the checks; after the switch in a cutover that skips them)
   std::string upgrade_log;
   nlohmann::json smoke = nlohmann::json::array();      // [{check, ok, detail}]
   nlohmann::json isolation = nlohmann::json::array();  // [{check, ok, detail}]
@@ -42,12 +42,12 @@ struct RehearsalReport {
 };
 
 /// Whether the cutover the estimate is for runs the checks in its window. It skips them when
-/// this rehearsal proved them (the usual case: a nightly rehearsal, a cutover the next day);
-/// green's cold first page, rendered beside the checks in the rehearsal, then stands alone.
+/// this rehearsal proved them (the usual case: a nightly rehearsal, a cutover the next day),
+/// and its health check too: green's cold first page then comes right after the switch.
 enum class ChecksInWindow { skipped, run };
-/// What a cutover's window would take: the rehearsal's window-phase steps, the first page in
-/// place of the checks when the cutover skips them, plus the allowance.
-double estimate_window(const std::vector<StepTiming>& timings, double first_page_s, ChecksInWindow checks);
+/// What a cutover's window would take: the rehearsal's window-phase steps, without the checks
+/// and the health check when the cutover skips them, plus the allowance.
+double estimate_window(const std::vector<StepTiming>& timings, ChecksInWindow checks);
 /// Snapshot through the clone answering, without upgrade.php.
 double clone_ready_seconds(const std::vector<StepTiming>& timings);
 

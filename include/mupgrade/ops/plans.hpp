@@ -23,6 +23,7 @@ inline constexpr const char* snapshot = "snapshot";
 inline constexpr const char* start_green = "start-green";
 inline constexpr const char* upgrade = "upgrade";
 inline constexpr const char* switch_proxy = "switch-proxy";
+inline constexpr const char* green_first_page = "green-first-page";
 inline constexpr const char* write_guard = "write-guard";
 }  // namespace step
 
@@ -62,6 +63,9 @@ struct StepContext {
   bool remove_failed_green = false;  // rehearse: true unless --keep
   long writes_left_behind = 0;       // rollback: green's writes since the cutover, as last counted
   bool discard_writes = false;       // rollback --discard-writes: leave them behind on green
+  /// The last rehearsal proved the checks and pages: the health check comes after the switch
+  /// (green-first-page). Journaled: a resume after the switch still renders and judges the page.
+  bool first_page_after_switch = false;
   // Filled while running.
   nlohmann::json watermark = nlohmann::json::object();
   nlohmann::json facts = nlohmann::json::object();  // for the report: freeze, upgrade, smoke...
@@ -91,6 +95,7 @@ struct StepDef {
   std::vector<std::string> after;       // steps that, when present, must come before it
   bool point_of_no_return = false;      // traffic moved: no automatic undo past it
   bool restores_service = false;        // its undo gives users the site back: undone first
+  bool verifies_switch = false;         // checks what the switch made live: its failure undoes the switch too
   std::string what;                     // for plan output
   std::string what_in_rehearsal;        // when a rehearsal does it differently ("" = same)
   std::string undo_what;

@@ -96,7 +96,7 @@ void add_after_steps(std::vector<StepDef>& t) {
   d.name = "cron-on";
   d.phase = Phase::after;
   d.operations = {"cutover"};
-  d.after = {step::switch_proxy};
+  d.after = {step::switch_proxy, step::green_first_page};
   d.what = "cron.php --enable on green";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     s.cli(c.green).cron_enable();
@@ -109,7 +109,7 @@ void add_after_steps(std::vector<StepDef>& t) {
   d.phase = Phase::after;
   d.operations = {"cutover"};
   d.required = true;
-  d.after = {step::switch_proxy};
+  d.after = {step::switch_proxy, step::green_first_page};
   d.what = "site.json: green live, blue the rollback target (idle, in maintenance)";
   d.run = [](Site& s, StepContext& c, core::StepRun&) {
     core::SiteState st;

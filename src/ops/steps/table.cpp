@@ -17,7 +17,7 @@ using nlohmann::json;
 json StepContext::to_json() const {
   return {{"operation", operation}, {"blue", blue}, {"green", green}, {"target_code", target_code},
           {"remove_failed_green", remove_failed_green}, {"writes_left_behind", writes_left_behind},
-          {"discard_writes", discard_writes}, {"watermark", watermark}};
+          {"discard_writes", discard_writes}, {"watermark", watermark}, {"first_page_after_switch", first_page_after_switch}};
 }
 
 StepContext StepContext::from_json(const json& j) {
@@ -29,6 +29,7 @@ StepContext StepContext::from_json(const json& j) {
   c.remove_failed_green = j.value("remove_failed_green", false);
   c.writes_left_behind = j.value("writes_left_behind", 0L);
   c.discard_writes = j.value("discard_writes", false);
+  c.first_page_after_switch = j.value("first_page_after_switch", false);
   c.watermark = j.value("watermark", json::object());
   return c;
 }
@@ -66,6 +67,7 @@ core::Step bind(Site& site, StepContext& ctx, const StepDef& d) {
   s.undo_what = d.undo_what;
   s.point_of_no_return = d.point_of_no_return;
   s.restores_service = d.restores_service;
+  s.verifies_switch = d.verifies_switch;
   Site* sp = &site;
   StepContext* cp = &ctx;
   if (d.run) s.run = [sp, cp, run = d.run](core::StepRun& r) { return run(*sp, *cp, r); };

@@ -2,6 +2,13 @@
 // Login page; shows the release the DB reports, so a check can tell sets apart.
 require(__DIR__ . '/../config.php');
 standin_require_upgraded();
+// Knob login_status: the page fails as a PHP fatal error does on real Moodle (HTTP 500), for
+// tests of what mupgrade does when a set cannot render.
+if ($status = (int)standin_knob('login_status', '0')) {
+    http_response_code($status);
+    echo "standin: login page broken by knob login_status\n";
+    exit(0);
+}
 // A POST with an existing username logs in (the stand-in checks no password): a session in
 // the configured store and its MoodleSession cookie, as Moodle's login does.
 if ($_SERVER['REQUEST_METHOD'] === 'POST') {
