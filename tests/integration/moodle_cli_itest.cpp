@@ -58,6 +58,10 @@ TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
   moodle::MoodleCli blue(engine(), site.web, moodle::MoodleCli::detect_layout(engine(), site.web));
   EXPECT_EQ(blue.upgrade_pending(), moodle::PendingState::up_to_date);
 
+  // A page on the live site: Moodle's caches are built.
+  EXPECT_EQ(http::get("http://127.0.0.1:" + std::to_string(site.web_port) + "/login/index.php", site.host).status, 200);
+  ASSERT_TRUE(fs::exists(site.moodledata + "/cache/standin-muc-built"));
+
   std::string web = green_web(cleanup, site, "4.5.0");
   moodle::MoodleCli green(engine(), web, moodle::MoodleCli::detect_layout(engine(), web));
   EXPECT_FALSE(green.layout().public_dir);
@@ -77,6 +81,16 @@ TEST_P(MoodleCliTest, UpgradesToTheNextReleaseWithLiveProgress) {
   EXPECT_FALSE(green.schema_differences()) << *green.schema_differences();
   EXPECT_EQ(green.checks("upgradecheck").level, moodle::CheckLevel::ok);
   EXPECT_EQ(green.cfg_get("release"), "4.5 (Build: 20241007)");
+
+  // Real upgrade.php purged Moodle's caches as it exited: the next page rebuilds them, once.
+  EXPECT_FALSE(fs::exists(site.moodledata + "/cache/standin-muc-built")) << "the caches survived the upgrade";
+  std::string cold_log = site.moodledata + "/standin-cold-pages.log";
+  std::string before = read_file(cold_log);
+  int green_port = engine().inspect_container(web)->host_ports.at(80);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(http::get("http://127.0.0.1:" + std::to_string(green_port) + "/login/index.php", site.host).status, 200);
+  std::string rebuilds = read_file(cold_log).substr(before.size());
+  EXPECT_EQ(std::count(rebuilds.begin(), rebuilds.end(), '\n'), 1) << "two pages after the upgrade rebuilt: [" << rebuilds << "]";
 
   docker::ExecOptions fill;
   fill.cmd = {"mkdir", "-p", "/var/www/moodledata/cache/x", "/var/www/moodledata/localcache/y"};

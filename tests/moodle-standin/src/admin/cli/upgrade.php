@@ -81,11 +81,13 @@ if (!$options['non-interactive']) {
 // As real upgrade.php names them in its last line: "4.3 (Build: 20231009) (2023100900)".
 $oldrelease = $CFG->release . ' (' . (float)$CFG->version . ')';
 set_config('upgraderunning', (string)(time() + 300));
+// As real upgrade_finished(): upgraderunning unset, then every MUC cache purged.
 register_shutdown_function(function () {
     try {
         set_config('upgraderunning', null);
     } catch (Throwable $e) {
     }
+    standin_purge_muc();
 });
 if (function_exists('pcntl_async_signals')) {
     pcntl_async_signals(true);
