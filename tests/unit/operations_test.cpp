@@ -207,7 +207,8 @@ bool fired_at(const std::string& fired, const std::vector<std::string>& calls, s
 // cycle collector (MoodleCli::upgrade).
 std::string upgrade_call(ops::Site& site, const std::string& set) {
   return "exec " + site.web_container(set) +
-         ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 -d zend.enable_gc=0 admin/cli/upgrade.php";
+         ": php -d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0 -d zend.enable_gc=0 "
+         "-d disable_functions=opcache_reset admin/cli/upgrade.php";
 }
 
 size_t index_of(const std::vector<std::string>& log, const std::string& pattern) {

@@ -47,9 +47,10 @@ if (CLI_SCRIPT && (int)standin_knob('cli_bootstrap_ms', '0') > 0) {
 // gave it) go to <dataroot>/standin-cli-php.log, so a test can see how mupgrade ran PHP.
 if (CLI_SCRIPT && standin_knob('record_cli_php', '0') === '1') {
     $standinopcache = function_exists('opcache_get_status') ? opcache_get_status(false) : false;
-    file_put_contents($CFG->dataroot . '/standin-cli-php.log', sprintf("%s opcache_enabled=%d validate_timestamps=%s revalidate_freq=%s gc_enabled=%d\n",
+    file_put_contents($CFG->dataroot . '/standin-cli-php.log', sprintf("%s opcache_enabled=%d validate_timestamps=%s revalidate_freq=%s gc_enabled=%d opcache_reset=%d\n",
         implode(' ', array_map('basename', array_slice($_SERVER['argv'], 0, 1))) . ' ' . implode(' ', array_slice($_SERVER['argv'], 1)),
-        !empty($standinopcache['opcache_enabled']), ini_get('opcache.validate_timestamps'), ini_get('opcache.revalidate_freq'), gc_enabled()),
+        !empty($standinopcache['opcache_enabled']), ini_get('opcache.validate_timestamps'), ini_get('opcache.revalidate_freq'), gc_enabled(),
+        function_exists('opcache_reset')),
         FILE_APPEND | LOCK_EX);
 }
 

@@ -81,6 +81,14 @@ if (!$options['non-interactive']) {
 // As real upgrade.php names them in its last line: "4.3 (Build: 20231009) (2023100900)".
 $oldrelease = $CFG->release . ' (' . (float)$CFG->version . ')';
 set_config('upgraderunning', (string)(time() + 300));
+// As real upgrade.php (at its start) and Moodle's string and plugin cache resets (throughout the
+// upgrade): OPcache emptied, unless PHP was run with the function disabled.
+function standin_reset_opcache() {
+    if (function_exists('opcache_reset') && !isset($_SERVER['REMOTE_ADDR'])) {
+        opcache_reset();
+    }
+}
+standin_reset_opcache();
 // As real upgrade_finished(): upgraderunning unset, then every MUC cache purged.
 register_shutdown_function(function () {
     try {
@@ -130,6 +138,7 @@ foreach ($work as [$component, $version, $desc, $change]) {
         standin_fail('core', "Stand-in injected failure in core at $version");
     }
     standin_apply_change($change);
+    standin_reset_opcache();
     set_config('version', $version);
     upgrade_log(0, 'core', 'Upgrade savepoint reached', $desc, $version, (string)$disk->version);
 }
