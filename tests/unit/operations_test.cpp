@@ -655,16 +655,23 @@ std::vector<std::string> calls_of_a_rehearsed_cutover(Variant v) {
   return {w.host.faults.log.begin() + static_cast<std::ptrdiff_t>(from), w.host.faults.log.end()};
 }
 
+/// Its calls from the switch through green's first page: [the switch, cron-on's first call).
+std::pair<size_t, size_t> switch_through_first_page(const std::vector<std::string>& calls) {
+  size_t switch_at = index_of(calls, "proxy.switch_to "), cron_at = index_of(calls, "cron.php --enable");
+  EXPECT_NE(switch_at, std::string::npos);
+  EXPECT_NE(cron_at, std::string::npos);
+  EXPECT_NE(index_of({calls.begin() + static_cast<std::ptrdiff_t>(std::min(switch_at, calls.size())), calls.end()}, "/login/index.php"),
+            std::string::npos)
+      << "the reference cutover rendered no page after its switch";
+  if (switch_at == std::string::npos || cron_at == std::string::npos) return {0, 0};
+  return {switch_at, cron_at};
+}
+
 // Users are on green when its first page is rendered: a failure from the switch through that
 // page gives them blue back, the switch undone first, and leaves blue as it was.
 TEST_P(OperationsTest, AFailureFromTheSwitchThroughGreensFirstPageGivesUsersBlueBackFirst) {
   auto calls = calls_of_a_rehearsed_cutover(GetParam());
-  size_t switch_at = index_of(calls, "proxy.switch_to ");
-  size_t cron_at = index_of(calls, "cron.php --enable");
-  ASSERT_NE(switch_at, std::string::npos);
-  ASSERT_NE(cron_at, std::string::npos);
-  ASSERT_NE(index_of({calls.begin() + static_cast<std::ptrdiff_t>(switch_at), calls.end()}, "/login/index.php"), std::string::npos)
-      << "the reference cutover rendered no page after its switch";
+  auto [switch_at, cron_at] = switch_through_first_page(calls);
   for (size_t i = switch_at; i < cron_at; ++i) {
     World w(GetParam());
     ASSERT_TRUE(w.rehearse().ok);
@@ -699,10 +706,7 @@ TEST_P(OperationsTest, AFailureFromTheSwitchThroughGreensFirstPageGivesUsersBlue
 // resume finishes or undoes it; a finished cutover rendered and judged green's page first.
 TEST_P(OperationsTest, ACrashFromTheSwitchThroughGreensFirstPageIsRecoveredByResume) {
   auto calls = calls_of_a_rehearsed_cutover(GetParam());
-  size_t switch_at = index_of(calls, "proxy.switch_to ");
-  size_t cron_at = index_of(calls, "cron.php --enable");
-  ASSERT_NE(switch_at, std::string::npos);
-  ASSERT_NE(cron_at, std::string::npos);
+  auto [switch_at, cron_at] = switch_through_first_page(calls);
   for (size_t i = switch_at; i < cron_at; ++i) {
     World w(GetParam());
     ASSERT_TRUE(w.rehearse().ok);
