@@ -443,7 +443,9 @@ void add_window_steps(std::vector<StepDef>& t) {
                 {"confirm_ms", std::chrono::duration<double, std::milli>(report.confirmed).count()}};
   };
   // Runs after a crash mid-switch too: the proxy may serve green already, so the write guard first.
+  // Undone before hold-traffic (which starts a proxy that stopped in the window): it starts it too.
   d.undo = [](Site& s, StepContext& c, const json& data) {
+    s.ensure_proxy_running();
     refuse_if_green_has_writes(s, c, data.value("watermark", json::object()));
     s.proxy()->switch_to(s.backend(c.blue));
   };
